@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -49,7 +49,7 @@ __all__ = [
 SAMPLE_RATE = 16000
 """The rate, in Hz, that every signal inside serkit runs at."""
 
-AudioSource = Union[str, os.PathLike, bytes, bytearray, BinaryIO]
+AudioSource = str | os.PathLike | bytes | bytearray | BinaryIO
 """Anything :func:`load` accepts: a path, raw file bytes, or a binary file object."""
 
 _FRAME_DUR = 0.025
@@ -104,7 +104,9 @@ def _open_target(source: AudioSource) -> str | BinaryIO:
         return io.BytesIO(bytes(source))
     if hasattr(source, "read"):
         return source
-    raise AudioDecodeError(label, f"cannot read audio from an object of type {type(source).__name__}")
+    raise AudioDecodeError(
+        label, f"cannot read audio from an object of type {type(source).__name__}"
+    )
 
 
 def _sf_reason(exc: Exception) -> str:
@@ -199,7 +201,9 @@ def resample(y: np.ndarray, orig_sr: int, target_sr: int = SAMPLE_RATE) -> np.nd
     (16000,)
     """
     if orig_sr <= 0 or target_sr <= 0:
-        raise ParameterError(f"sample rates must be > 0; got orig_sr={orig_sr}, target_sr={target_sr}")
+        raise ParameterError(
+            f"sample rates must be > 0; got orig_sr={orig_sr}, target_sr={target_sr}"
+        )
     y = np.asarray(y, dtype=np.float32)
     if orig_sr == target_sr:
         return y
@@ -208,8 +212,8 @@ def resample(y: np.ndarray, orig_sr: int, target_sr: int = SAMPLE_RATE) -> np.nd
 
 def _frame_rms_db(y: np.ndarray, sr: int) -> np.ndarray:
     """RMS level in dBFS of 25 ms frames every 10 ms (no padding; short input gives one frame)."""
-    frame = max(1, int(round(_FRAME_DUR * sr)))
-    hop = max(1, int(round(_HOP_DUR * sr)))
+    frame = max(1, round(_FRAME_DUR * sr))
+    hop = max(1, round(_HOP_DUR * sr))
     if len(y) <= frame:
         power = np.array([np.mean(np.square(y, dtype=np.float64))]) if len(y) else np.zeros(1)
     else:
@@ -252,8 +256,8 @@ def signal_span(
     loud = np.flatnonzero(levels > threshold)
     if loud.size == 0:
         return 0, 0
-    hop = max(1, int(round(_HOP_DUR * sr)))
-    frame = max(1, int(round(_FRAME_DUR * sr)))
+    hop = max(1, round(_HOP_DUR * sr))
+    frame = max(1, round(_FRAME_DUR * sr))
     start = int(loud[0] * hop)
     end = int(min(len(y), loud[-1] * hop + frame))
     return start, end
@@ -306,13 +310,15 @@ def check_signal(
     levels = _frame_rms_db(y, sr)
     if float(levels.max()) <= silence_db:
         raise AudioSilentError(
-            source, f"is silent (loudest frame {float(levels.max()):.0f} dBFS, floor {silence_db:g})"
+            source,
+            f"is silent (loudest frame {float(levels.max()):.0f} dBFS, floor {silence_db:g})",
         )
     start, end = signal_span(y, sr, silence_db=silence_db)
     if (end - start) / sr < min_duration:
         raise AudioTooShortError(
             source,
-            f"holds {(end - start) / sr:.3f} s of signal, less than the minimum of {min_duration:g} s",
+            f"holds {(end - start) / sr:.3f} s of signal, "
+            f"less than the minimum of {min_duration:g} s",
         )
 
 
@@ -388,6 +394,30 @@ def prepare_signal(
     return y, target_sr
 
 
+def _declared_wav_frames(source: AudioSource, meta: AudioInfo) -> int | None:
+    """Frames a RIFF/WAVE header's data chunk announces (libsndfile reports what is present)."""
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as handle:
+            head = handle.read(1 << 16)
+    elif isinstance(source, (bytes, bytearray)):
+        head = bytes(source[: 1 << 16])
+    else:
+        return None
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos, block_align = 12, 0
+    while pos + 8 <= len(head):
+        chunk, size = head[pos : pos + 4], int.from_bytes(head[pos + 4 : pos + 8], "little")
+        if chunk == b"fmt " and pos + 22 <= len(head):
+            block_align = int.from_bytes(head[pos + 20 : pos + 22], "little")
+        if chunk == b"data":
+            if block_align == 0 or size in (0, 0xFFFFFFFF):  # streaming writers leave 0 or -1
+                return None
+            return size // block_align
+        pos += 8 + size + (size & 1)
+    return None
+
+
 def load(
     source: AudioSource,
     *,
@@ -451,9 +481,10 @@ def load(
         raise AudioDecodeError(label, f"decoding failed ({exc})") from exc
     if data.shape[0] == 0:
         raise AudioEmptyError(label, "contains no samples")
-    if meta.format in {"WAV", "WAVEX", "FLAC", "AIFF", "W64", "RF64"} and data.shape[0] < 0.99 * meta.frames:
+    declared = _declared_wav_frames(source, meta) if meta.format in {"WAV", "WAVEX"} else None
+    if declared is not None and data.shape[0] < 0.99 * declared:
         warnings.warn(
-            f"{label}: file is truncated (header announces {meta.frames} samples, "
+            f"{label}: file is truncated (header announces {declared} samples, "
             f"{data.shape[0]} could be read); using what was read",
             SerkitWarning,
             stacklevel=2,
@@ -503,7 +534,7 @@ def stream(
     meta = info(source)
     if meta.frames == 0:
         raise AudioEmptyError(label, "contains no samples")
-    block = max(1, int(math.ceil(block_duration * meta.sample_rate)))
+    block = max(1, math.ceil(block_duration * meta.sample_rate))
     resampler = (
         None
         if meta.sample_rate == sr

@@ -125,9 +125,13 @@ def get_extractor(spec: str | Mapping[str, Any] | FeatureExtractor, **params: An
         if params:
             return dataclasses.replace(spec, **params)
         return spec
-    name, spec_params = parse_feature_spec(spec) if isinstance(spec, str) else (
-        spec.get("name"),
-        dict(spec.get("params", {})),
+    name, spec_params = (
+        parse_feature_spec(spec)
+        if isinstance(spec, str)
+        else (
+            spec.get("name"),
+            dict(spec.get("params", {})),
+        )
     )
     _load_builtin()
     if name not in _REGISTRY:
@@ -164,7 +168,9 @@ def parse_feature_spec(text: str) -> tuple[str, dict[str, str]]:
     for item in filter(None, (part.strip() for part in rest.split(","))):
         key, sep, value = item.partition("=")
         if not sep:
-            raise ParameterError(f"feature setting {item!r} in {text!r} is not of the form key=value")
+            raise ParameterError(
+                f"feature setting {item!r} in {text!r} is not of the form key=value"
+            )
         params[key.strip()] = value.strip()
     return name.strip(), params
 

@@ -1,0 +1,359 @@
+"""The ``serkit`` command: a thin front end over the library.
+
+Each subcommand parses its arguments, calls one library function, and prints
+a short table or JSON. A :class:`~serkit.SerkitError` becomes a one-line
+message and exit code 2. User-level defaults (the cache folder) are decided
+here, never inside the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._errors import SerkitError
+from ._version import __version__
+
+__all__ = ["main"]
+
+logger = logging.getLogger("serkit")
+
+
+def default_cache_dir() -> Path:
+    """``$SERKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/serkit``, else ``~/.cache/serkit``."""
+    if os.environ.get("SERKIT_CACHE_DIR"):
+        return Path(os.environ["SERKIT_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "serkit" / "features"
+
+
+def _emit_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _format_duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.2f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.1f} s"
+
+
+def _cache_arg(args: argparse.Namespace) -> Path | None:
+    if args.no_cache:
+        return None
+    return Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+
+
+def _scan(args: argparse.Namespace):
+    from .corpora import load_corpus, parse_emotions
+
+    emotions = parse_emotions(args.emotions) if args.emotions else None
+    return load_corpus(
+        args.root, args.corpus, emotions=emotions, speaker_pattern=args.speaker_pattern
+    )
+
+
+# ----------------------------------------------------------------------------- corpus
+def _corpus_report(args: argparse.Namespace) -> dict[str, Any]:
+    from tqdm.auto import tqdm
+
+    from . import audio
+    from ._errors import AudioError
+
+    scan = _scan(args)
+    summary = scan.summary()
+    durations: list[float] = []
+    audio_problems: list[dict[str, str]] = []
+    show = not args.quiet and sys.stderr.isatty()
+    for utt in tqdm(scan.utterances, desc="reading headers", unit="clip", disable=not show):
+        try:
+            if args.check:
+                y, sr = audio.load(utt.path)
+                durations.append(len(y) / sr)
+            else:
+                durations.append(audio.info(utt.path).duration)
+        except AudioError as exc:
+            audio_problems.append({"path": str(utt.path), "reason": exc.reason})
+    problems = [{"path": str(p.path), "reason": p.reason} for p in scan.problems]
+    report = {
+        "corpus": args.corpus,
+        "root": str(Path(args.root).resolve()),
+        **summary,
+        "total_duration_s": round(float(sum(durations)), 3),
+        "mean_duration_s": round(float(sum(durations) / len(durations)), 3) if durations else 0.0,
+        "min_duration_s": round(float(min(durations)), 3) if durations else 0.0,
+        "max_duration_s": round(float(max(durations)), 3) if durations else 0.0,
+        "n_excluded": scan.n_excluded,
+        "problems": problems + audio_problems,
+        "checked_audio": bool(args.check),
+    }
+    return report
+
+
+def cmd_corpus(args: argparse.Namespace) -> int:
+    report = _corpus_report(args)
+    if args.json:
+        _emit_json(report)
+        return 0
+    print(f"corpus    {report['corpus']}  ({report['root']})")
+    print(f"clips     {report['n_clips']}")
+    speakers = report.get("n_speakers", "?")
+    genders = report.get("speakers_by_gender") or {}
+    extra = ", ".join(f"{n} {g}" for g, n in sorted(genders.items()))
+    print(f"speakers  {speakers}" + (f"  ({extra})" if extra else ""))
+    print(
+        f"duration  {_format_duration(report['total_duration_s'])}  (clips "
+        f"{report['min_duration_s']:.2f}-{report['max_duration_s']:.2f} s, "
+        f"mean {report['mean_duration_s']:.2f} s)"
+    )
+    if report["n_excluded"]:
+        print(f"excluded  {report['n_excluded']} clips outside the chosen emotions")
+    print("\nemotion      clips")
+    for emotion, count in report["emotions"].items():
+        print(f"  {emotion:<10} {count:>5}")
+    problems = report["problems"]
+    print(f"\nproblems  {len(problems)}")
+    for problem in problems[:50]:
+        print(f"  {problem['path']}: {problem['reason']}")
+    if len(problems) > 50:
+        print(f"  ... and {len(problems) - 50} more (use --json for all)")
+    return 0
+
+
+# --------------------------------------------------------------------------- features
+def cmd_features(args: argparse.Namespace) -> int:
+    from .datasets import build_feature_table
+
+    start = time.perf_counter()
+    scan = _scan(args)
+    table = build_feature_table(
+        scan,
+        args.features,
+        jobs=args.jobs,
+        cache_dir=_cache_arg(args),
+        progress=not args.quiet,
+    )
+    out = table.write(args.out)
+    elapsed = time.perf_counter() - start
+    shape = (
+        f"{len(table)} clips x {len(table.feature_names)} features"
+        if not table.is_sequence
+        else f"{len(table)} clips, frame sequences of {len(table.feature_names)} features"
+    )
+    summary = {
+        "out": str(out),
+        "features": table.spec,
+        "n_clips": len(table),
+        "n_features": len(table.feature_names),
+        "n_cached": table.n_cached,
+        "seconds": round(elapsed, 2),
+        "skipped": [{"path": p, "reason": r} for p, r in table.skipped],
+    }
+    if args.json:
+        _emit_json(summary)
+        return 0
+    print(f"wrote {out}: {shape} ({table.n_cached} from cache) in {elapsed:.1f} s")
+    if table.skipped:
+        print(f"skipped {len(table.skipped)} clips:")
+        for path, reason in table.skipped:
+            print(f"  {path}: {reason}")
+    return 0
+
+
+# ------------------------------------------------------------------------------- plot
+def cmd_plot(args: argparse.Namespace) -> int:
+    from . import audio
+    from .plots import plot_waveform_spectrogram
+
+    y, sr = audio.load(args.file, max_duration=args.max_duration)
+    out = Path(args.out) if args.out else Path(args.file).with_suffix(".png")
+    plot_waveform_spectrogram(y, sr, out, title=Path(args.file).name)
+    print(f"wrote {out}")
+    return 0
+
+
+# ------------------------------------------------------------------------------ cache
+def cmd_cache(args: argparse.Namespace) -> int:
+    from .features import FeatureCache
+
+    cache = FeatureCache(Path(args.cache_dir) if args.cache_dir else default_cache_dir())
+    if args.action == "clear":
+        removed = cache.clear()
+        print(f"removed {removed} cached feature arrays from {cache.root}")
+        return 0
+    stats = cache.stats()
+    if args.json:
+        _emit_json(
+            {
+                "root": str(stats.root),
+                "n_entries": stats.n_entries,
+                "n_bytes": stats.n_bytes,
+                "specs": stats.specs,
+            }
+        )
+        return 0
+    print(f"cache  {stats.root}")
+    print(f"size   {stats.n_entries} feature arrays, {stats.n_bytes / 1e6:.1f} MB")
+    for spec in stats.specs:
+        name = (spec["spec"] or {}).get("name", "?")
+        print(
+            f"  {spec['key']}  {name:<8} {spec['n_entries']:>7} arrays "
+            f"{spec['n_bytes'] / 1e6:>8.1f} MB  serkit {spec['version']}"
+        )
+    return 0
+
+
+# --------------------------------------------------------------------------- download
+def cmd_download(args: argparse.Namespace) -> int:
+    from .corpora import download_ravdess
+
+    parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
+    dest = download_ravdess(
+        Path(args.dest), parts=parts, base_url=args.base_url, progress=not args.quiet
+    )
+    print(f"RAVDESS ({', '.join(parts)}) is in {dest}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- parser
+def _add_corpus_args(parser: argparse.ArgumentParser) -> None:
+    from .corpora import CORPORA
+
+    parser.add_argument("root", help="corpus folder (for --corpus csv: the CSV file)")
+    parser.add_argument(
+        "--corpus",
+        default="ravdess",
+        choices=CORPORA,
+        help="naming scheme of the files (default: ravdess)",
+    )
+    parser.add_argument(
+        "--emotions",
+        help="comma-separated subset of emotions to keep, e.g. angry,happy,neutral,sad",
+    )
+    parser.add_argument(
+        "--speaker-pattern",
+        help="regex with one group (or a group named 'speaker') taking the speaker from the "
+        "relative path (folder layout)",
+    )
+
+
+def _add_cache_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cache-dir",
+        help="feature cache folder (default: $SERKIT_CACHE_DIR or ~/.cache/serkit/features)",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``serkit`` command."""
+    parser = argparse.ArgumentParser(
+        prog="serkit",
+        description="Speech emotion recognition: corpora, features, models and evaluation.",
+    )
+    parser.add_argument("--version", action="version", version=f"serkit {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "corpus",
+        help="summarise a corpus: clips, speakers, emotions, duration, problems",
+        description="Scan a corpus folder and report clips, speakers, per-emotion counts, "
+        "total duration and every file that cannot be used, with the reason.",
+    )
+    _add_corpus_args(p)
+    p.add_argument("--check", action="store_true", help="decode every clip (slower, finds more)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_corpus)
+
+    p = sub.add_parser(
+        "features",
+        help="extract features of a corpus to a table",
+        description="Extract one feature set for every clip of a corpus and write one row per "
+        "clip (path, speaker, emotion, feature columns) to .parquet or .csv, or frame "
+        "sequences to .npz. Features are cached, so a second run is fast.",
+    )
+    _add_corpus_args(p)
+    p.add_argument(
+        "--features",
+        default="seed",
+        help="feature set, optionally with settings: seed, stats, egemaps, compare, logmel, "
+        "e.g. 'seed:groups=mfcc+chroma+mel+contrast+tonnetz' (default: seed)",
+    )
+    p.add_argument("--out", required=True, help="output file: .parquet, .csv or .npz")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    _add_cache_args(p)
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_features)
+
+    p = sub.add_parser(
+        "plot",
+        help="waveform and spectrogram of one file as PNG",
+        description="Draw the waveform and the spectrogram of one audio file (16 kHz mono) "
+        "into a PNG.",
+    )
+    p.add_argument("file", help="audio file")
+    p.add_argument("--out", help="PNG path (default: the audio path with .png)")
+    p.add_argument(
+        "--max-duration", type=float, default=600.0, help="longest input in seconds (600)"
+    )
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser(
+        "cache",
+        help="show or clear the feature cache",
+        description="Show what the feature cache holds, or delete it.",
+    )
+    p.add_argument("action", choices=("info", "clear"))
+    p.add_argument("--cache-dir", help="cache folder (default: as for 'serkit features')")
+    p.add_argument("--json", action="store_true", help="print info as JSON")
+    p.set_defaults(func=cmd_cache)
+
+    p = sub.add_parser(
+        "download",
+        help="download a public corpus (RAVDESS) with resume and checksum checks",
+        description="Download RAVDESS from its Zenodo record, verify checksums and extract it "
+        "into the layout 'serkit corpus --corpus ravdess' reads. Interrupted downloads resume.",
+    )
+    p.add_argument("corpus", choices=("ravdess",))
+    p.add_argument("dest", help="destination folder")
+    p.add_argument("--parts", default="speech", help="comma-separated: speech, song")
+    p.add_argument("--base-url", default="https://zenodo.org", help=argparse.SUPPRESS)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_download)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``serkit`` command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except SerkitError as exc:
+        print(f"serkit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"serkit {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,351 @@
+"""What a corpus reader returns: one record per clip, the files it could not read, a summary.
+
+Also the shared scanning machinery every reader uses: root checks, the walk
+over audio files, and the loop that turns parsed names into a
+:class:`CorpusScan`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._errors import CorpusError, SerkitWarning
+from ._emotions import EMOTIONS, EXTRA_EMOTIONS, parse_emotions
+
+if TYPE_CHECKING:  # pandas loads only when a table is asked for
+    import pandas as pd
+
+__all__ = ["AUDIO_EXTENSIONS", "CorpusScan", "Problem", "Utterance"]
+
+logger = logging.getLogger(__name__)
+
+AUDIO_EXTENSIONS: frozenset[str] = frozenset(
+    {"wav", "flac", "mp3", "ogg", "oga", "aiff", "aif", "au", "w64", "rf64", "caf", "opus"}
+)
+"""File extensions (lower case, no dot) that the readers treat as clips."""
+
+_BASE_COLUMNS = ("path", "emotion", "speaker", "gender", "corpus")
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One clip of a corpus: where it is, what it is labelled, who speaks.
+
+    Attributes
+    ----------
+    path : Path
+        The audio file.
+    emotion : str
+        Canonical emotion name (see :data:`~serkit.corpora.EMOTIONS`), or a
+        user label from the ``folder`` / ``csv`` readers.
+    speaker : str
+        Speaker id, unique within the corpus (RAVDESS ``"01"`` ... ``"24"``).
+    gender : str or None
+        ``"male"``, ``"female"``, or ``None`` when the corpus does not say.
+    corpus : str
+        Corpus name (``"ravdess"``, ``"cremad"``, ... ``"folder"``, ``"csv"``).
+    extra : Mapping[str, str]
+        The corpus's own fields, as strings (RAVDESS ``intensity``,
+        ``statement`` ...). Not part of the hash.
+    """
+
+    path: Path
+    emotion: str
+    speaker: str
+    gender: str | None
+    corpus: str
+    extra: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+        object.__setattr__(self, "extra", {str(k): str(v) for k, v in self.extra.items()})
+
+    @property
+    def speaker_id(self) -> str:
+        """``"<corpus>:<speaker>"``, unique across corpora (use it to group splits)."""
+        return f"{self.corpus}:{self.speaker}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file a reader could not use, and why.
+
+    Attributes
+    ----------
+    path : Path
+        The file (for a bad CSV row: the CSV file).
+    reason : str
+        What is wrong, in words a user can act on.
+    """
+
+    path: Path
+    reason: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass
+class CorpusScan:
+    """The result of reading a corpus: clips, problems, and how many clips a subset left out.
+
+    Attributes
+    ----------
+    corpus : str
+        Corpus name.
+    root : Path
+        The folder read (for ``csv``: the CSV file).
+    utterances : list of Utterance
+        The clips, sorted by path.
+    problems : list of Problem
+        Files whose names do not parse or whose labels are not valid, sorted by
+        path. They are reported here rather than dropped silently.
+    n_excluded : int
+        Valid clips left out because their emotion is not in the requested
+        subset (not problems).
+    """
+
+    corpus: str
+    root: Path
+    utterances: list[Utterance] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    n_excluded: int = 0
+
+    def __len__(self) -> int:
+        return len(self.utterances)
+
+    def __iter__(self) -> Iterator[Utterance]:
+        return iter(self.utterances)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per clip, in path order.
+
+        Returns
+        -------
+        pandas.DataFrame [shape=(n_clips, 5 + n_extra)]
+            Columns ``path`` (str), ``emotion``, ``speaker``, ``gender``,
+            ``corpus``, then the corpus's extra fields in the order first seen
+            (missing values are ``None``).
+
+        Examples
+        --------
+        >>> scan = CorpusScan("folder", Path("data"), [
+        ...     Utterance(Path("data/sad/a.wav"), "sad", "s1", None, "folder", {"x": "1"})])
+        >>> list(scan.to_frame().columns)
+        ['path', 'emotion', 'speaker', 'gender', 'corpus', 'x']
+        """
+        import pandas as pd
+
+        extra_cols: list[str] = []
+        for utt in self.utterances:
+            for key in utt.extra:
+                if key not in extra_cols and key not in _BASE_COLUMNS:
+                    extra_cols.append(key)
+        columns: dict[str, list[Any]] = {name: [] for name in (*_BASE_COLUMNS, *extra_cols)}
+        for utt in self.utterances:
+            columns["path"].append(str(utt.path))
+            columns["emotion"].append(utt.emotion)
+            columns["speaker"].append(utt.speaker)
+            columns["gender"].append(utt.gender)
+            columns["corpus"].append(utt.corpus)
+            for key in extra_cols:
+                columns[key].append(utt.extra.get(key))
+        return pd.DataFrame(columns, columns=list(columns))
+
+    def summary(self) -> dict[str, Any]:
+        """Counts that describe the scan (no audio is read; durations are not included).
+
+        Returns
+        -------
+        dict
+            ``corpus``, ``root`` (str), ``n_clips``, ``n_speakers``,
+            ``emotions`` (clips per emotion, canonical order first),
+            ``speakers_by_gender`` (distinct speakers per gender; ``"unknown"``
+            for ``None``), ``n_problems`` and ``n_excluded``. Plain types, so it
+            serialises to JSON as is.
+
+        Examples
+        --------
+        >>> scan = CorpusScan("folder", Path("data"), [
+        ...     Utterance(Path("data/sad/a.wav"), "sad", "s1", "female", "folder")])
+        >>> scan.summary()["emotions"], scan.summary()["speakers_by_gender"]
+        ({'sad': 1}, {'female': 1})
+        """
+        counts = Counter(utt.emotion for utt in self.utterances)
+        order = [e for e in (*EMOTIONS, *EXTRA_EMOTIONS) if e in counts]
+        order += sorted(e for e in counts if e not in order)
+        genders: dict[str, set[str]] = {}
+        for utt in self.utterances:
+            genders.setdefault(utt.gender or "unknown", set()).add(utt.speaker)
+        return {
+            "corpus": self.corpus,
+            "root": str(self.root),
+            "n_clips": len(self.utterances),
+            "n_speakers": len({utt.speaker for utt in self.utterances}),
+            "emotions": {e: counts[e] for e in order},
+            "speakers_by_gender": {g: len(genders[g]) for g in sorted(genders)},
+            "n_problems": len(self.problems),
+            "n_excluded": self.n_excluded,
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# shared scanning machinery (private)
+
+
+class _Unusable(Exception):
+    """Raised by a name parser: the file is a Problem, with this reason."""
+
+
+def _abs(path: str | os.PathLike[str]) -> Path:
+    """Absolute, normalised path, without resolving symlinks."""
+    return Path(os.path.abspath(Path(path).expanduser()))
+
+
+def _check_dir(root: str | os.PathLike[str], corpus: str) -> Path:
+    if not isinstance(root, (str, os.PathLike)):
+        raise CorpusError(f"{corpus} root must be a path; got {root!r}")
+    path = _abs(root)
+    if not path.exists():
+        raise CorpusError(f"{corpus} root {path} does not exist")
+    if not path.is_dir():
+        raise CorpusError(f"{corpus} root {path} is not a directory")
+    return path
+
+
+def _is_hidden(name: str) -> bool:
+    # ".DS_Store", "._x.wav" (macOS resource forks), ".partial" (the downloader's work area)
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def _audio_files(root: Path) -> list[Path]:
+    """Every audio file under ``root`` (recursively, following links once), sorted.
+
+    Hidden files and folders and non-audio files are skipped silently.
+    """
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+
+    def unreadable(exc: OSError) -> None:
+        logger.warning("cannot read folder %s (%s); its files are not scanned", exc.filename, exc)
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in seen:  # a link loop
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirnames[:] = [d for d in dirnames if not _is_hidden(d)]
+        for name in filenames:
+            if _is_hidden(name):
+                continue
+            ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+            if ext in AUDIO_EXTENSIONS:
+                found.append(Path(dirpath, name))
+    return sorted(found)
+
+
+def _wanted(
+    emotions: str | Collection[str] | None, *, allow_custom: bool = False
+) -> tuple[str, ...] | None:
+    return None if emotions is None else parse_emotions(emotions, allow_custom=allow_custom)
+
+
+def _warn_absent(wanted: tuple[str, ...] | None, available: Collection[str], corpus: str) -> None:
+    """Warn about requested emotions a named corpus does not contain."""
+    if wanted is None:
+        return
+    absent = [e for e in wanted if e not in available]
+    if absent:
+        has = [e for e in (*EMOTIONS, *EXTRA_EMOTIONS) if e in available]
+        warnings.warn(
+            f"{corpus} has no clips labelled {', '.join(absent)}; "
+            f"its emotions are {', '.join(has)}",
+            SerkitWarning,
+            stacklevel=3,
+        )
+
+
+def _scan_files(
+    corpus: str,
+    root: Path,
+    files: list[Path],
+    parse: Callable[[Path], Utterance],
+    wanted: tuple[str, ...] | None,
+) -> CorpusScan:
+    """Parse each file into an Utterance or a Problem, apply the subset, and collect.
+
+    A second file with the same speaker and ``extra["code"]`` (the same clip in another
+    format or folder) is a Problem, so no clip is counted twice.
+    """
+    if not files:
+        warnings.warn(
+            f"no audio files found under {root} "
+            f"(extensions: {', '.join(sorted(AUDIO_EXTENSIONS))})",
+            SerkitWarning,
+            stacklevel=3,
+        )
+    utterances: list[Utterance] = []
+    problems: list[Problem] = []
+    excluded = 0
+    first: dict[tuple[str, str], Path] = {}
+    for path in files:
+        try:
+            utt = parse(path)
+            code = utt.extra.get("code")
+            if code is not None:
+                seen = first.setdefault((utt.speaker, code), path)
+                if seen != path:
+                    raise _Unusable(f"the same clip ({code}) as {seen}")
+        except _Unusable as exc:
+            problems.append(Problem(path, str(exc)))
+            continue
+        if wanted is not None and utt.emotion not in wanted:
+            excluded += 1
+            continue
+        utterances.append(utt)
+    return _finish(corpus, root, utterances, problems, excluded, n_files=len(files))
+
+
+def _finish(
+    corpus: str,
+    root: Path,
+    utterances: list[Utterance],
+    problems: list[Problem],
+    excluded: int,
+    *,
+    n_files: int,
+) -> CorpusScan:
+    if problems:
+        logger.warning(
+            "%s: %d of %d files could not be used; see CorpusScan.problems (first: %s)",
+            corpus,
+            len(problems),
+            n_files,
+            problems[0],
+        )
+    logger.info(
+        "%s: %d clips from %s (%d excluded by the emotion subset, %d problems)",
+        corpus,
+        len(utterances),
+        root,
+        excluded,
+        len(problems),
+    )
+    return CorpusScan(
+        corpus=corpus,
+        root=root,
+        utterances=sorted(utterances, key=lambda u: u.path),
+        problems=sorted(problems, key=lambda p: (p.path, p.reason)),
+        n_excluded=excluded,
+    )

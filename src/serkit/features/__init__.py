@@ -1,0 +1,51 @@
+"""Feature extraction: pure extractors, a content-keyed cache, parallel batch extraction.
+
+Feature sets
+------------
+``seed``
+    The seed project's time-averaged MFCC / chroma / mel / contrast / tonnetz.
+``stats``
+    Frame-level descriptors (MFCC and deltas, log-mel, spectral shape, pitch,
+    energy, voicing) summarised by functionals.
+``egemaps``, ``compare``
+    openSMILE eGeMAPSv02 and ComParE_2016 functionals.
+``logmel``
+    Log-mel frame sequences for neural networks.
+
+Importing this package loads neither librosa nor opensmile; they load on first use.
+"""
+
+from ._base import (
+    FeatureExtractor,
+    available_feature_sets,
+    get_extractor,
+    parse_feature_spec,
+    spec_key,
+    spec_of,
+)
+from ._cache import CacheStats, FeatureCache, file_digest
+from ._extract import ExtractionResult, extract_files, extract_signal
+from ._logmel import LogMelFeatures
+from ._opensmile import CompareFeatures, EgemapsFeatures
+from ._seed import SeedFeatures
+from ._stats import StatsFeatures
+
+__all__ = [
+    "CacheStats",
+    "CompareFeatures",
+    "EgemapsFeatures",
+    "ExtractionResult",
+    "FeatureCache",
+    "FeatureExtractor",
+    "LogMelFeatures",
+    "SeedFeatures",
+    "StatsFeatures",
+    "available_feature_sets",
+    "extract_files",
+    "extract_signal",
+    "file_digest",
+    "get_extractor",
+    "parse_feature_spec",
+    "spec_key",
+    "spec_of",
+]
