@@ -1,0 +1,335 @@
+"""Named classic models: each one a fresh ``Pipeline(StandardScaler, classifier)``.
+
+Every model that takes a ``random_state`` is seeded (``RANDOM_STATE = 0`` unless the
+caller asks otherwise), so the same data gives the same model on every run.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from sklearn.base import BaseEstimator
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier
+
+from .._errors import ParameterError
+
+__all__ = [
+    "CLASSIFIER_STEP",
+    "MODELS",
+    "RANDOM_STATE",
+    "SCALER_STEP",
+    "default_param_grid",
+    "make_model",
+    "parse_params",
+]
+
+RANDOM_STATE: int = 0
+"""Seed given to every model that takes a ``random_state``."""
+
+SCALER_STEP: str = "scaler"
+"""Name of the standardisation step in every pipeline."""
+
+CLASSIFIER_STEP: str = "clf"
+"""Name of the classifier step in every pipeline."""
+
+
+def _mlp(random_state: int) -> BaseEstimator:
+    # the seed's MLP, verbatim, plus a fixed seed
+    return MLPClassifier(
+        alpha=0.01,
+        batch_size=256,
+        epsilon=1e-08,
+        hidden_layer_sizes=(300,),
+        learning_rate="adaptive",
+        max_iter=500,
+        random_state=random_state,
+    )
+
+
+def _svm(random_state: int) -> BaseEstimator:
+    # scikit-learn 1.9 deprecates SVC(probability=True) (removed in 1.11) in favour of
+    # CalibratedClassifierCV(SVC(), ensemble=False): Platt scaling on 5 internal folds,
+    # then one SVC refitted on all rows.  Its predict is the argmax of predict_proba,
+    # so the label and the reported confidence always agree.
+    svc = SVC(
+        C=10.0,
+        kernel="rbf",
+        gamma="scale",
+        class_weight="balanced",
+        random_state=random_state,
+    )
+    return CalibratedClassifierCV(svc, method="sigmoid", cv=5, ensemble=False)
+
+
+def _rf(random_state: int) -> BaseEstimator:
+    return RandomForestClassifier(
+        n_estimators=300, class_weight="balanced", random_state=random_state
+    )
+
+
+def _dt(random_state: int) -> BaseEstimator:
+    return DecisionTreeClassifier(class_weight="balanced", random_state=random_state)
+
+
+def _knn(random_state: int) -> BaseEstimator:
+    # kNN has no randomness; the argument keeps one signature for all builders
+    return KNeighborsClassifier(n_neighbors=5)
+
+
+def _logreg(random_state: int) -> BaseEstimator:
+    # lbfgs fits one multinomial (softmax) model for more than two classes
+    return LogisticRegression(
+        C=1.0, solver="lbfgs", max_iter=5000, class_weight="balanced", random_state=random_state
+    )
+
+
+def _hgb(random_state: int) -> BaseEstimator:
+    return HistGradientBoostingClassifier(class_weight="balanced", random_state=random_state)
+
+
+_BUILDERS: dict[str, Callable[[int], BaseEstimator]] = {
+    "mlp": _mlp,
+    "svm": _svm,
+    "rf": _rf,
+    "dt": _dt,
+    "knn": _knn,
+    "logreg": _logreg,
+    "hgb": _hgb,
+}
+
+MODELS: tuple[str, ...] = tuple(_BUILDERS)
+"""Names accepted by :func:`make_model`."""
+
+# Where the classifier's own parameters live inside the pipeline.  ``svm`` wraps its SVC
+# in a calibrator, so ``C`` means ``clf__estimator__C`` there.
+_CORE_PREFIX: dict[str, str] = {name: f"{CLASSIFIER_STEP}__" for name in MODELS}
+_CORE_PREFIX["svm"] = f"{CLASSIFIER_STEP}__estimator__"
+
+_GRIDS: dict[str, dict[str, list[Any]]] = {
+    "mlp": {"clf__alpha": [1e-3, 1e-2, 1e-1]},
+    "svm": {"clf__estimator__C": [1.0, 10.0, 100.0], "clf__estimator__gamma": ["scale", 1e-3]},
+    "rf": {"clf__max_features": ["sqrt", "log2", 0.1]},
+    "dt": {"clf__max_depth": [None, 8, 16], "clf__min_samples_leaf": [1, 5]},
+    "knn": {"clf__n_neighbors": [5, 11, 21], "clf__weights": ["uniform", "distance"]},
+    "logreg": {"clf__C": [0.01, 0.1, 1.0, 10.0]},
+    "hgb": {"clf__learning_rate": [0.05, 0.1], "clf__max_leaf_nodes": [15, 31]},
+}
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or name not in _BUILDERS:
+        raise ParameterError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
+    return name
+
+
+def _coerce_value(text: str) -> Any:
+    """Read a CLI string as a Python literal where it is one, else keep the string."""
+    lowered = text.strip().lower()
+    if lowered in ("none", "true", "false"):
+        return {"none": None, "true": True, "false": False}[lowered]
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
+
+
+def parse_params(items: Iterable[str]) -> dict[str, Any]:
+    """Turn ``NAME=VALUE`` strings (as typed after ``--param``) into a parameter dict.
+
+    Values are read with :func:`ast.literal_eval` where they are Python literals
+    (numbers, ``None``/``True``/``False`` in any case, tuples written as comma lists,
+    quoted strings); anything else, such as ``linear`` or ``scale``, stays a string.
+
+    Parameters
+    ----------
+    items : iterable of str
+        Entries of the form ``"NAME=VALUE"``. A single string is taken as one entry.
+
+    Returns
+    -------
+    params : dict of str to object
+        Names (as written, e.g. ``"C"`` or ``"clf__C"``) mapped to converted values.
+
+    Raises
+    ------
+    ParameterError
+        An entry has no ``=``, an empty name or value, or a name given twice.
+
+    Examples
+    --------
+    >>> parse_params(["C=3", "hidden_layer_sizes=300,100", "kernel=linear"])
+    {'C': 3, 'hidden_layer_sizes': (300, 100), 'kernel': 'linear'}
+    """
+    if isinstance(items, str):
+        items = [items]
+    params: dict[str, Any] = {}
+    for item in items:
+        if not isinstance(item, str) or "=" not in item:
+            raise ParameterError(f"parameter {item!r} must have the form NAME=VALUE")
+        key, _, value = item.partition("=")
+        key = key.strip()
+        if not key:
+            raise ParameterError(f"parameter {item!r} has an empty name; use NAME=VALUE")
+        if not value.strip():
+            raise ParameterError(f"parameter {item!r} has an empty value; use NAME=VALUE")
+        if key in params:
+            raise ParameterError(f"parameter {key!r} is given more than once")
+        params[key] = _coerce_value(value)
+    return params
+
+
+def _resolve(name: str, pipe: Pipeline, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Map user parameter names onto full pipeline names (``C`` -> ``clf__C``)."""
+    valid = pipe.get_params(deep=True)
+    core = _CORE_PREFIX[name]
+    resolved: dict[str, Any] = {}
+    for key, value in params.items():
+        if not isinstance(key, str) or not key:
+            raise ParameterError(f"parameter names must be non-empty strings, got {key!r}")
+        candidates = [key] if "__" in key else []
+        candidates += [core + key, f"{CLASSIFIER_STEP}__{key}"]
+        target = next((c for c in candidates if c in valid and c not in pipe.named_steps), None)
+        if target is None:
+            own = sorted(
+                k[len(core) :] for k in valid if k.startswith(core) and "__" not in k[len(core) :]
+            )
+            raise ParameterError(
+                f"unknown parameter {key!r} for model {name!r}; valid names: {', '.join(own)} "
+                f"(or any full pipeline name such as '{core}{own[0]}')"
+            )
+        if target in resolved:
+            raise ParameterError(f"parameter {target!r} of model {name!r} is given more than once")
+        resolved[target] = _coerce_value(value) if isinstance(value, str) else value
+    return resolved
+
+
+def _validate_values(name: str, pipe: Pipeline) -> None:
+    """Check parameter values now (sklearn would only check them in ``fit``)."""
+    for est in [*pipe.named_steps.values(), *_inner_estimators(pipe)]:
+        check = getattr(est, "_validate_params", None)
+        if not callable(check):
+            continue
+        try:
+            check()
+        except (ValueError, TypeError) as exc:
+            raise ParameterError(f"model {name!r}: {exc}") from exc
+
+
+def _inner_estimators(pipe: Pipeline) -> list[BaseEstimator]:
+    inner = getattr(pipe.named_steps[CLASSIFIER_STEP], "estimator", None)
+    return [inner] if isinstance(inner, BaseEstimator) else []
+
+
+def make_model(
+    name: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    random_state: int = RANDOM_STATE,
+) -> Pipeline:
+    """Build a new, unfitted model from the zoo.
+
+    Every model is ``Pipeline([("scaler", StandardScaler()), ("clf", classifier)])``:
+
+    ``mlp``
+        The seed's ``MLPClassifier(alpha=0.01, batch_size=256, epsilon=1e-08,
+        hidden_layer_sizes=(300,), learning_rate='adaptive', max_iter=500)``.
+    ``svm``
+        RBF ``SVC(C=10, gamma="scale", class_weight="balanced")`` inside
+        ``CalibratedClassifierCV(method="sigmoid", cv=5, ensemble=False)`` for
+        probabilities (the replacement scikit-learn 1.9 names for the deprecated
+        ``SVC(probability=True)``).
+    ``rf``
+        ``RandomForestClassifier(n_estimators=300, class_weight="balanced")``.
+    ``dt``
+        ``DecisionTreeClassifier(class_weight="balanced")``.
+    ``knn``
+        ``KNeighborsClassifier(n_neighbors=5)``.
+    ``logreg``
+        Multinomial ``LogisticRegression(C=1, max_iter=5000, class_weight="balanced")``.
+    ``hgb``
+        ``HistGradientBoostingClassifier(class_weight="balanced")``.
+
+    All of them have ``predict_proba`` with columns in the order of ``classes_``
+    (sorted labels).
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`MODELS`.
+    params : mapping of str to object, optional
+        Overrides. Plain names refer to the classifier (``{"C": 3}``); full pipeline
+        names (``"clf__C"``, ``"scaler__with_mean"``) are accepted too. String values
+        are read as Python literals where possible (``"3"`` -> ``3``), as
+        :func:`parse_params` does.
+    random_state : int, default=RANDOM_STATE
+        Seed for the classifier, where it takes one.
+
+    Returns
+    -------
+    model : sklearn.pipeline.Pipeline
+        A fresh, unfitted pipeline (a new object on every call).
+
+    Raises
+    ------
+    ParameterError
+        Unknown model name (the message lists :data:`MODELS`), unknown parameter
+        (the message lists the valid names), or a value the classifier rejects.
+
+    Examples
+    --------
+    >>> model = make_model("svm", params={"C": 3, "gamma": 0.01})
+    >>> model.get_params()["clf__estimator__C"]
+    3
+    >>> [step for step, _ in model.steps]
+    ['scaler', 'clf']
+    """
+    name = _check_name(name)
+    if isinstance(random_state, bool) or not isinstance(random_state, int):
+        raise ParameterError(f"random_state must be an int, got {random_state!r}")
+    pipe = Pipeline(
+        [(SCALER_STEP, StandardScaler()), (CLASSIFIER_STEP, _BUILDERS[name](random_state))]
+    )
+    if params:
+        if not isinstance(params, Mapping):
+            raise ParameterError(f"params must be a mapping of name to value, got {params!r}")
+        pipe.set_params(**_resolve(name, pipe, params))
+    _validate_values(name, pipe)
+    return pipe
+
+
+def default_param_grid(name: str) -> dict[str, list[Any]]:
+    """A small hyper-parameter grid for ``GridSearchCV`` on :func:`make_model`'s pipeline.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`MODELS`.
+
+    Returns
+    -------
+    grid : dict of str to list
+        Full pipeline parameter names (``"clf__C"``, ``"clf__estimator__C"`` for
+        ``svm``) mapped to the values to try; a new dict on every call.
+
+    Raises
+    ------
+    ParameterError
+        Unknown model name.
+
+    Examples
+    --------
+    >>> default_param_grid("logreg")
+    {'clf__C': [0.01, 0.1, 1.0, 10.0]}
+    """
+    name = _check_name(name)
+    return {key: list(values) for key, values in _GRIDS[name].items()}

@@ -1,0 +1,381 @@
+"""EmotionRecognizer: a feature spec, a fitted model and its label set, saved as one safe bundle.
+
+The recognizer is the unit of deployment. It fits on feature matrices (so it
+plugs into scikit-learn tools), and predicts from audio files or signals by
+extracting the same features it was trained on.
+
+A saved bundle is a folder: ``model.json`` (readable manifest: classes,
+feature spec, model name and parameters, training summary, metrics, library
+versions, SHA-256 of the weights) and ``pipeline.skops``. Loading never
+unpickles: skops rebuilds only the types on an explicit allow list and refuses
+anything else, so a tampered bundle cannot run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from . import audio
+from ._errors import SerkitError, SerkitWarning
+from ._version import __version__
+from .features import extract_files, get_extractor, spec_of
+from .models import make_model
+
+__all__ = [
+    "TRUSTED_TYPES",
+    "BundleError",
+    "EmotionRecognizer",
+    "Prediction",
+    "library_versions",
+    "read_manifest",
+]
+
+BUNDLE_FORMAT = "serkit-bundle"
+BUNDLE_VERSION = 1
+WEIGHTS_FILE = "pipeline.skops"
+MANIFEST_FILE = "model.json"
+
+TRUSTED_TYPES: tuple[str, ...] = (
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    "sklearn.tree._tree.Tree",
+)
+"""Types beyond skops' own defaults that a serkit bundle may contain; nothing else loads."""
+
+
+class BundleError(SerkitError, ValueError):
+    """A saved model folder is missing, malformed, tampered with, or holds untrusted types."""
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a saved model depends on."""
+    import sklearn
+
+    versions = {"serkit": __version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__}
+    for name in ("librosa", "opensmile", "skops"):
+        try:
+            from importlib.metadata import version
+
+            versions[name] = version(name)
+        except Exception:  # not installed: nothing to record
+            continue
+    return versions
+
+
+@dataclass
+class Prediction:
+    """The result for one input: the emotion, its confidence, all probabilities, or the error."""
+
+    path: str
+    """The file (or ``"<signal>"``)."""
+    emotion: str | None = None
+    """Most probable class; ``None`` when the input failed."""
+    confidence: float | None = None
+    """Its probability in [0, 1]."""
+    probabilities: dict[str, float] = field(default_factory=dict)
+    """Probability per class, in ``classes_`` order."""
+    error: str | None = None
+    """Why the input could not be used."""
+
+    @property
+    def runner_up(self) -> tuple[str, float] | None:
+        """Second most probable class and its probability."""
+        if len(self.probabilities) < 2:
+            return None
+        ranked = sorted(self.probabilities.items(), key=lambda kv: -kv[1])
+        return ranked[1]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        out: dict[str, Any] = {
+            "path": self.path,
+            "emotion": self.emotion,
+            "confidence": self.confidence,
+            "probabilities": self.probabilities,
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+class EmotionRecognizer(ClassifierMixin, BaseEstimator):
+    """Feature set + named classic model, fitted on features and predicting from audio.
+
+    Parameters
+    ----------
+    features : str or dict
+        Feature set spec (see :func:`serkit.features.get_extractor`), e.g.
+        ``"seed"`` or ``"stats"``.
+    model : str
+        Model name from :data:`serkit.models.MODELS`.
+    params : dict or None
+        Overrides of the model's parameters.
+    random_state : int
+        Seed for the model.
+
+    Attributes
+    ----------
+    classes_ : np.ndarray of str
+        Class labels, sorted; ``predict_proba`` columns follow this order.
+    pipeline_ : sklearn.pipeline.Pipeline
+        The fitted scaler + classifier.
+    n_features_in_ : int
+        Width of the feature matrix seen in ``fit``.
+    metadata_ : dict
+        Training summary and metrics stored with the bundle.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(0, 1, (20, 180)), rng.normal(2, 1, (20, 180))])
+    >>> y = ["calm"] * 20 + ["angry"] * 20
+    >>> rec = EmotionRecognizer("seed", "logreg").fit(X, y)
+    >>> list(rec.classes_), rec.predict_proba(X[:1]).shape
+    (['angry', 'calm'], (1, 2))
+    """
+
+    def __init__(
+        self,
+        features: str | Mapping[str, Any] = "seed",
+        model: str = "mlp",
+        *,
+        params: Mapping[str, Any] | None = None,
+        random_state: int = 0,
+    ) -> None:
+        self.features = features
+        self.model = model
+        self.params = params
+        self.random_state = random_state
+
+    # --------------------------------------------------------------- fitting
+    def fit(self, X: np.ndarray, y: Sequence[str]) -> EmotionRecognizer:
+        """Fit the model on a feature matrix [shape=(n_clips, n_features)] and labels."""
+        extractor = get_extractor(self.features)
+        pipeline = make_model(self.model, params=self.params, random_state=self.random_state)
+        X = np.asarray(X, dtype=np.float64)
+        pipeline.fit(X, np.asarray(y).astype(str))
+        self.feature_spec_ = spec_of(extractor)
+        self.pipeline_ = pipeline
+        self.classes_ = np.asarray(pipeline.classes_)
+        self.n_features_in_ = X.shape[1]
+        self.metadata_: dict[str, Any] = getattr(self, "metadata_", {})
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities [shape=(n, n_classes)], columns in ``classes_`` order."""
+        check_is_fitted(self, "pipeline_")
+        return self.pipeline_.predict_proba(np.asarray(X, dtype=np.float64))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Most probable class per row."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    # --------------------------------------------------------------- audio in
+    def _to_predictions(self, names: Sequence[str], proba: np.ndarray) -> list[Prediction]:
+        out = []
+        for name, row in zip(names, proba, strict=True):
+            best = int(np.argmax(row))
+            out.append(
+                Prediction(
+                    path=name,
+                    emotion=str(self.classes_[best]),
+                    confidence=float(row[best]),
+                    probabilities={
+                        str(c): float(p) for c, p in zip(self.classes_, row, strict=True)
+                    },
+                )
+            )
+        return out
+
+    def predict_signal(self, y: np.ndarray, sr: int, *, name: str = "<signal>") -> Prediction:
+        """Predict one in-memory signal (any rate, mono or channels-first).
+
+        Raises
+        ------
+        AudioError
+            If the signal cannot be used (silent, too short ...).
+        """
+        check_is_fitted(self, "pipeline_")
+        signal, rate = audio.prepare_signal(y, sr, source=name)
+        vector = get_extractor(self.feature_spec_).extract(signal, rate)
+        return self._to_predictions([name], self.predict_proba(vector[None, :]))[0]
+
+    def predict_file(self, path: str | os.PathLike) -> Prediction:
+        """Predict one audio file; raises :class:`AudioError` if it cannot be used."""
+        check_is_fitted(self, "pipeline_")
+        signal, rate = audio.load(path)
+        vector = get_extractor(self.feature_spec_).extract(signal, rate)
+        return self._to_predictions([os.fspath(path)], self.predict_proba(vector[None, :]))[0]
+
+    def predict_files(
+        self,
+        paths: Iterable[str | os.PathLike],
+        *,
+        jobs: int | None = 1,
+        cache_dir: str | os.PathLike | None = None,
+        progress: bool = False,
+    ) -> list[Prediction]:
+        """Predict many files; a file that fails gets a Prediction with ``error`` set.
+
+        Results come back in input order, one per path; none is lost.
+        """
+        check_is_fitted(self, "pipeline_")
+        path_list = [Path(p) for p in paths]
+        result = extract_files(
+            path_list, self.feature_spec_, jobs=jobs, cache_dir=cache_dir, progress=progress
+        )
+        out: list[Prediction] = [
+            Prediction(path=str(p), error=result.errors.get(i)) for i, p in enumerate(path_list)
+        ]
+        ok = np.flatnonzero(result.ok)
+        if len(ok):
+            proba = self.predict_proba(result.matrix())
+            for index, pred in zip(
+                ok, self._to_predictions([str(path_list[i]) for i in ok], proba), strict=True
+            ):
+                out[index] = pred
+        return out
+
+    # -------------------------------------------------------------- bundles
+    def save(self, path: str | os.PathLike, *, metadata: Mapping[str, Any] | None = None) -> Path:
+        """Write the bundle folder (``model.json`` + ``pipeline.skops``); returns its path."""
+        import skops.io as sio
+
+        check_is_fitted(self, "pipeline_")
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        weights = sio.dumps(self.pipeline_)
+        (folder / WEIGHTS_FILE).write_bytes(weights)
+        meta = {**getattr(self, "metadata_", {}), **(metadata or {})}
+        manifest = {
+            "format": BUNDLE_FORMAT,
+            "format_version": BUNDLE_VERSION,
+            "classes": [str(c) for c in self.classes_],
+            "features": self.feature_spec_,
+            "n_features": int(self.n_features_in_),
+            "sample_rate": audio.SAMPLE_RATE,
+            "model": {
+                "name": self.model,
+                "params": dict(self.params or {}),
+                "random_state": self.random_state,
+            },
+            "weights": {"file": WEIGHTS_FILE, "sha256": hashlib.sha256(weights).hexdigest()},
+            "versions": library_versions(),
+            **meta,
+        }
+        (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+        return folder
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> EmotionRecognizer:
+        """Load a bundle folder, refusing tampered weights and untrusted types.
+
+        Raises
+        ------
+        BundleError
+            Missing files, malformed manifest, checksum mismatch, or types not on
+            the allow list (nothing from the file is executed).
+        """
+        import skops.io as sio
+
+        folder = Path(path)
+        manifest = read_manifest(folder)
+        weights_path = folder / manifest["weights"]["file"]
+        try:
+            weights = weights_path.read_bytes()
+        except OSError as exc:
+            raise BundleError(f"{weights_path}: cannot read the model weights ({exc})") from exc
+        if hashlib.sha256(weights).hexdigest() != manifest["weights"].get("sha256"):
+            raise BundleError(
+                f"{weights_path}: checksum does not match model.json; the bundle was modified"
+            )
+        try:
+            untrusted = set(sio.get_untrusted_types(data=weights))
+        except Exception as exc:
+            raise BundleError(f"{weights_path}: not a valid skops file ({exc})") from exc
+        unexpected = sorted(untrusted - set(TRUSTED_TYPES))
+        if unexpected:
+            raise BundleError(
+                f"{weights_path}: refusing to load types that are not on serkit's allow list: "
+                + ", ".join(unexpected)
+            )
+        try:
+            pipeline = sio.loads(weights, trusted=sorted(untrusted))
+        except Exception as exc:
+            raise BundleError(f"{weights_path}: cannot rebuild the model ({exc})") from exc
+        _warn_on_version_change(folder, manifest.get("versions", {}))
+        model = manifest["model"]
+        rec = cls(
+            features=manifest["features"],
+            model=model["name"],
+            params=model.get("params") or None,
+            random_state=model.get("random_state", 0),
+        )
+        rec.pipeline_ = pipeline
+        rec.feature_spec_ = manifest["features"]
+        rec.classes_ = np.asarray(manifest["classes"])
+        if list(map(str, pipeline.classes_)) != manifest["classes"]:
+            raise BundleError(f"{folder}: classes in model.json do not match the weights")
+        rec.n_features_in_ = int(manifest["n_features"])
+        known = {"format", "format_version", "classes", "features", "n_features", "sample_rate",
+                 "model", "weights", "versions"}  # fmt: skip
+        rec.metadata_ = {k: v for k, v in manifest.items() if k not in known}
+        return rec
+
+
+def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
+    """Read and check a bundle's ``model.json`` without loading the weights."""
+    folder = Path(folder)
+    path = folder / MANIFEST_FILE
+    if not folder.is_dir():
+        raise BundleError(f"{folder}: not a model folder (it does not exist or is a file)")
+    try:
+        manifest = json.loads(path.read_text())
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot read the model manifest ({exc})") from exc
+    except ValueError as exc:
+        raise BundleError(f"{path}: the model manifest is not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{path}: not a serkit model manifest")
+    if int(manifest.get("format_version", 0)) > BUNDLE_VERSION:
+        raise BundleError(
+            f"{path}: bundle format {manifest.get('format_version')} is newer than this serkit "
+            f"reads ({BUNDLE_VERSION}); upgrade serkit"
+        )
+    for key in ("classes", "features", "model", "weights", "n_features"):
+        if key not in manifest:
+            raise BundleError(f"{path}: the manifest lacks {key!r}")
+    return manifest
+
+
+def _warn_on_version_change(folder: Path, saved: Mapping[str, str]) -> None:
+    current = library_versions()
+    changed = [
+        f"{name} {saved[name]} -> {current[name]}"
+        for name in ("serkit", "scikit-learn", "numpy", "librosa", "opensmile")
+        if name in saved and name in current and saved[name] != current[name]
+    ]
+    if changed:
+        warnings.warn(
+            f"{folder}: saved with other library versions ({', '.join(changed)}); "
+            "predictions may differ slightly",
+            SerkitWarning,
+            stacklevel=3,
+        )

@@ -1,0 +1,174 @@
+"""EmotionRecognizer: fitting, prediction from audio, safe bundles."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from conftest import voice_like
+from serkit import AudioError
+from serkit.features import extract_files
+from serkit.recognizer import BundleError, EmotionRecognizer, read_manifest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="module")
+def example_features():
+    paths = sorted(EXAMPLES.glob("*.flac"))
+    result = extract_files(paths, "seed", jobs=1)
+    labels = [
+        {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry",
+         "06": "fearful", "07": "disgust", "08": "surprised"}[p.name.split("-")[2]]
+        for p in paths
+    ]  # fmt: skip
+    return paths, result.matrix(), np.array(labels)
+
+
+@pytest.fixture(scope="module")
+def fitted(example_features):
+    _, X, y = example_features
+    return EmotionRecognizer("seed", "logreg").fit(X, y)
+
+
+def test_fit_predict_proba_follow_classes(fitted, example_features):
+    _, X, y = example_features
+    proba = fitted.predict_proba(X)
+    assert list(fitted.classes_) == sorted(set(y))
+    assert proba.shape == (len(y), 8)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-9)
+    assert (fitted.predict(X) == fitted.classes_[proba.argmax(axis=1)]).all()
+
+
+def test_not_fitted():
+    with pytest.raises(NotFittedError):
+        EmotionRecognizer().predict_proba(np.zeros((1, 180)))
+
+
+def test_bundle_round_trip_is_identical(fitted, example_features, tmp_path):
+    paths, X, _ = example_features
+    folder = fitted.save(tmp_path / "model", metadata={"training": {"n_clips": 16}})
+    manifest = read_manifest(folder)
+    assert manifest["classes"] == list(fitted.classes_)
+    assert manifest["features"]["name"] == "seed" and manifest["training"]["n_clips"] == 16
+    assert "scikit-learn" in manifest["versions"]
+    loaded = EmotionRecognizer.load(folder)
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+    assert loaded.metadata_["training"] == {"n_clips": 16}
+    a = fitted.predict_file(paths[0])
+    b = loaded.predict_file(paths[0])
+    assert a == b and a.emotion in fitted.classes_ and 0 < a.confidence <= 1
+
+
+@pytest.mark.parametrize("model", ["mlp", "svm", "rf", "dt", "knn", "hgb"])
+def test_every_zoo_model_saves_and_loads(model, example_features, tmp_path):
+    _, X, y = example_features
+    rec = EmotionRecognizer("seed", model, params={"max_iter": 50} if model == "mlp" else None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tiny data: convergence warnings are expected
+        rec.fit(np.vstack([X, X + 0.01, X - 0.01]), np.concatenate([y, y, y]))
+    loaded = EmotionRecognizer.load(rec.save(tmp_path / model))
+    np.testing.assert_allclose(loaded.predict_proba(X), rec.predict_proba(X))
+
+
+class _Boom:
+    """An object whose unpickling would run a command."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_malicious_pickle_is_refused_and_runs_nothing(fitted, tmp_path):
+    folder = fitted.save(tmp_path / "model")
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(_Boom(marker))
+    (folder / "pipeline.skops").write_bytes(payload)
+    manifest = json.loads((folder / "model.json").read_text())
+    import hashlib
+
+    # even with the checksum forged to match, the pickle is not loaded
+    manifest["weights"]["sha256"] = hashlib.sha256(payload).hexdigest()
+    (folder / "model.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="not a valid skops file"):
+        EmotionRecognizer.load(folder)
+    assert not marker.exists()
+
+
+def test_untrusted_type_in_skops_is_refused(fitted, tmp_path):
+    import hashlib
+    import os
+
+    import skops.io as sio
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    folder = fitted.save(tmp_path / "model")
+    evil = make_pipeline(FunctionTransformer(os.system))
+    data = sio.dumps(evil)
+    (folder / "pipeline.skops").write_bytes(data)
+    manifest = json.loads((folder / "model.json").read_text())
+    manifest["weights"]["sha256"] = hashlib.sha256(data).hexdigest()
+    (folder / "model.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=r"allow list.*system"):
+        EmotionRecognizer.load(folder)
+
+
+def test_modified_weights_fail_the_checksum(fitted, tmp_path):
+    folder = fitted.save(tmp_path / "model")
+    data = bytearray((folder / "pipeline.skops").read_bytes())
+    data[-10] ^= 0xFF
+    (folder / "pipeline.skops").write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="checksum"):
+        EmotionRecognizer.load(folder)
+
+
+def test_broken_bundles_have_clear_errors(tmp_path):
+    with pytest.raises(BundleError, match="not a model folder"):
+        EmotionRecognizer.load(tmp_path / "missing")
+    (tmp_path / "m").mkdir()
+    with pytest.raises(BundleError, match="cannot read the model manifest"):
+        EmotionRecognizer.load(tmp_path / "m")
+    (tmp_path / "m" / "model.json").write_text("{not json")
+    with pytest.raises(BundleError, match="not valid JSON"):
+        EmotionRecognizer.load(tmp_path / "m")
+    (tmp_path / "m" / "model.json").write_text('{"format": "other"}')
+    with pytest.raises(BundleError, match="not a serkit model manifest"):
+        EmotionRecognizer.load(tmp_path / "m")
+
+
+BAD = ["silence", "short", "nan", "empty", "text", "truncated_flac", "header_only"]
+
+
+def test_predict_files_keeps_going(fitted, audio_files):
+    names = ["voice", *BAD, "mp3", "tel8k", "stereo", "hi96k"]
+    preds = fitted.predict_files([audio_files[n] for n in names])
+    assert [p.path for p in preds] == [str(audio_files[n]) for n in names]
+    for name, pred in zip(names, preds, strict=True):
+        if name in BAD:
+            assert pred.emotion is None and str(audio_files[name]) in pred.error
+        else:
+            assert pred.error is None and pred.emotion in fitted.classes_
+            assert abs(sum(pred.probabilities.values()) - 1) < 1e-6
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_predict_file_raises_named_audio_errors(fitted, audio_files, name):
+    with pytest.raises(AudioError) as info:
+        fitted.predict_file(audio_files[name])
+    assert str(audio_files[name]) in str(info.value)
+
+
+def test_predict_signal_any_rate_and_channels(fitted):
+    y = voice_like(dur=2.0, sr=44100)
+    pred = fitted.predict_signal(np.stack([y, y]), 44100)
+    assert pred.path == "<signal>" and pred.emotion in fitted.classes_
+    assert pred.runner_up is not None and pred.runner_up[1] <= pred.confidence
