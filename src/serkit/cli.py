@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._errors import ParameterError as SerkitParameterError
 from ._errors import SerkitError
 from ._version import __version__
 
@@ -224,6 +225,174 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- models
+def _parse_model_params(items: Sequence[str] | None, models: Sequence[str]) -> dict:
+    """``--param name=value`` applies to every model; ``--param svm.C=3`` to one."""
+    from .models import parse_params
+
+    per_model: dict[str, dict[str, Any]] = {m: {} for m in models}
+    for item in items or []:
+        key = item.split("=", 1)[0]
+        if "." in key:
+            model, _, rest = item.partition(".")
+            if model not in per_model:
+                raise SerkitParameterError(f"--param {item!r} names model {model!r}, not evaluated")
+            per_model[model].update(parse_params([rest]))
+        else:
+            for model in models:
+                per_model[model].update(parse_params([item]))
+    return per_model
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .corpora import parse_emotions
+    from .reports import write_report
+    from .workflows import evaluate_corpus
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    report, _ = evaluate_corpus(
+        args.root,
+        corpus=args.corpus,
+        features=args.features,
+        emotions=parse_emotions(args.emotions) if args.emotions else None,
+        speaker_pattern=args.speaker_pattern,
+        jobs=args.jobs,
+        cache_dir=_cache_arg(args),
+        progress=not args.quiet,
+        models=models,
+        protocol=args.protocol,
+        n_splits=args.folds,
+        test_speakers=args.test_speakers.split(",") if args.test_speakers else None,
+        speaker_norm=args.speaker_norm,
+        params=_parse_model_params(args.param, models),
+        search=args.search,
+    )
+    if args.report:
+        folder = write_report(report, args.report)
+        if not args.json:
+            print(f"wrote {folder}/report.md, report.json and confusion matrices")
+    if args.json:
+        _emit_json(report)
+        return 0
+    ranked = sorted(report["results"].items(), key=lambda kv: -kv[1]["uar"])
+    print(
+        f"{report['protocol']}: {report['n_clips']} clips, {report['n_speakers']} speakers, "
+        f"{len(report['classes'])} classes, features {report['features']['name']}"
+        + (", speaker-norm" if report["speaker_norm"] else "")
+    )
+    print(f"{'model':<8} {'UAR':>7} {'acc':>7} {'F1':>7}   UAR per fold")
+    for name, res in ranked:
+        print(
+            f"{name:<8} {100 * res['uar']:6.1f}% {100 * res['accuracy']:6.1f}% "
+            f"{100 * res['macro_f1']:6.1f}%   {100 * res['uar_mean']:.1f} ± "
+            f"{100 * res['uar_std']:.1f}"
+        )
+    if report["skipped"]:
+        print(f"skipped {len(report['skipped'])} clips (see --report or --json)")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .corpora import parse_emotions
+    from .workflows import train_corpus
+
+    params = _parse_model_params(args.param, [args.model])[args.model]
+    rec = train_corpus(
+        args.root,
+        args.out,
+        corpus=args.corpus,
+        features=args.features,
+        model=args.model,
+        params=params,
+        emotions=parse_emotions(args.emotions) if args.emotions else None,
+        speaker_pattern=args.speaker_pattern,
+        exclude_speakers=args.exclude_speakers.split(",") if args.exclude_speakers else (),
+        jobs=args.jobs,
+        cache_dir=_cache_arg(args),
+        progress=not args.quiet,
+    )
+    training = rec.metadata_["training"]
+    print(
+        f"trained {args.model} on {training['n_clips']} clips of {training['n_speakers']} "
+        f"speakers ({', '.join(map(str, rec.classes_))}); saved to {args.out}"
+    )
+    return 0
+
+
+def _model_dir(value: str | None) -> Path:
+    if value is None:
+        raise SerkitParameterError(
+            "no model given: pass --model MODEL_DIR (a folder written by 'serkit train')"
+        )
+    return Path(value)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import csv
+
+    from .recognizer import EmotionRecognizer
+    from .workflows import predict_paths
+
+    rec = EmotionRecognizer.load(_model_dir(args.model))
+    preds = predict_paths(rec, args.inputs, jobs=args.jobs, progress=not args.quiet)
+    if not preds:
+        raise SerkitParameterError("no audio files found in the given paths")
+    rows = [p.to_dict() for p in preds]
+    failed = sum(1 for p in preds if p.error)
+    if args.json:
+        _emit_json(rows)
+    elif args.csv:
+        classes = [str(c) for c in rec.classes_]
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["path", "emotion", "confidence", *classes, "error"])
+        for p in preds:
+            probs = [f"{p.probabilities[c]:.4f}" if p.probabilities else "" for c in classes]
+            conf = f"{p.confidence:.4f}" if p.confidence is not None else ""
+            writer.writerow([p.path, p.emotion or "", conf, *probs, p.error or ""])
+    else:
+        width = min(60, max(len(p.path) for p in preds))
+        print(f"{'file':<{width}}  {'emotion':<10} {'conf':>5}  runner-up")
+        for p in preds:
+            name = p.path if len(p.path) <= width else "..." + p.path[-(width - 3) :]
+            if p.error:
+                print(f"{name:<{width}}  error: {p.error}")
+                continue
+            second = p.runner_up
+            runner = f"{second[0]} {second[1]:.2f}" if second else ""
+            print(f"{name:<{width}}  {p.emotion:<10} {p.confidence:5.2f}  {runner}")
+        if failed:
+            print(f"{failed} of {len(preds)} files could not be used", file=sys.stderr)
+    return 1 if failed == len(preds) else 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .recognizer import read_manifest
+
+    manifest = read_manifest(_model_dir(args.model))
+    if args.json:
+        _emit_json(manifest)
+        return 0
+    model = manifest["model"]
+    spec = manifest["features"]
+    print(f"model     {model['name']}  {model.get('params') or ''}")
+    print(
+        f"features  {spec['name']}  {spec.get('params') or ''}  ({manifest['n_features']} values)"
+    )
+    print(f"classes   {', '.join(manifest['classes'])}")
+    training = manifest.get("training")
+    if training:
+        print(
+            f"trained   {training.get('n_clips')} clips, {training.get('n_speakers')} speakers "
+            f"of {training.get('corpus')} ({training.get('date', '')})"
+        )
+    for key in ("metrics", "model_card"):
+        if key in manifest:
+            print(f"{key:<9} {json.dumps(manifest[key])}")
+    versions = manifest.get("versions", {})
+    print("versions  " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
 def _add_corpus_args(parser: argparse.ArgumentParser) -> None:
     from .corpora import CORPORA
@@ -332,6 +501,93 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", default="https://zenodo.org", help=argparse.SUPPRESS)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="cross-validate models on a corpus and report UAR, accuracy, F1",
+        description="Evaluate classic models on a corpus with a speaker-independent protocol "
+        "(default: 5-fold grouped by speaker; every clip predicted once) or the seed's random "
+        "split. Reports UAR (primary), accuracy, macro-F1, per-class scores, confusion matrices "
+        "and the spread across folds.",
+    )
+    _add_corpus_args(p)
+    p.add_argument("--features", default="seed", help="vector feature set (default: seed)")
+    p.add_argument(
+        "--models", default="mlp", help="comma-separated: mlp, svm, rf, dt, knn, logreg, hgb"
+    )
+    p.add_argument(
+        "--protocol",
+        default="speaker-kfold",
+        choices=("speaker-kfold", "loso", "holdout", "random"),
+        help="speaker-kfold (default), loso (leave one speaker out), holdout "
+        "(--test-speakers), random (the seed's 75/25 split, random_state 7: speakers leak)",
+    )
+    p.add_argument("--folds", type=int, default=5, help="folds for speaker-kfold (5)")
+    p.add_argument("--test-speakers", help="comma-separated speakers for --protocol holdout")
+    p.add_argument(
+        "--speaker-norm",
+        action="store_true",
+        help="standardise features per speaker using that speaker's unlabelled clips "
+        "(as a call or session provides)",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="model parameter override, e.g. C=3 or svm.C=3 (repeatable)",
+    )
+    p.add_argument(
+        "--search",
+        action="store_true",
+        help="grid-search hyper-parameters inside each training fold (speaker-grouped inner folds)",
+    )
+    p.add_argument("--report", help="folder for report.json, report.md and confusion PNGs")
+    p.add_argument("--jobs", type=int, default=None, help="feature extraction processes")
+    _add_cache_args(p)
+    p.add_argument("--json", action="store_true", help="print the report JSON to stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser(
+        "train",
+        help="train a model on a corpus and save it as a bundle folder",
+        description="Fit features + model on every usable clip of a corpus and save a bundle "
+        "(model.json + weights that load without running code).",
+    )
+    _add_corpus_args(p)
+    p.add_argument("--features", default="seed", help="vector feature set (default: seed)")
+    p.add_argument("--model", default="mlp", help="model name (default: mlp)")
+    p.add_argument("--param", action="append", metavar="NAME=VALUE", help="parameter override")
+    p.add_argument("--exclude-speakers", help="comma-separated speakers to leave out")
+    p.add_argument("--out", required=True, help="bundle folder to write")
+    p.add_argument("--jobs", type=int, default=None, help="feature extraction processes")
+    _add_cache_args(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "predict",
+        help="predict the emotion of audio files or folders",
+        description="Print, for each audio file, the emotion, its confidence and the runner-up. "
+        "A file that fails gets an error row; the others go on.",
+    )
+    p.add_argument("inputs", nargs="+", help="audio files and/or folders (searched recursively)")
+    p.add_argument("--model", help="bundle folder written by 'serkit train'")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="JSON list of objects")
+    fmt.add_argument("--csv", action="store_true", help="CSV with one column per class")
+    p.add_argument("--jobs", type=int, default=1, help="feature extraction processes (1)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser(
+        "info",
+        help="show a saved model's card: classes, features, training data, metrics",
+        description="Show what a bundle folder holds, without loading its weights.",
+    )
+    p.add_argument("model", help="bundle folder")
+    p.add_argument("--json", action="store_true", help="print model.json")
+    p.set_defaults(func=cmd_info)
     return parser
 
 

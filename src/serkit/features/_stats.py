@@ -1,0 +1,535 @@
+"""Frame-level descriptors summarised by functionals: serkit's compact hand-crafted set.
+
+Built like a small ComParE / eGeMAPS: one short-time spectrum per clip gives
+MFCCs, log-mel band energies and spectral shape; the waveform gives energy and
+zero crossings; ``librosa.yin`` gives the pitch, and the normalised
+autocorrelation at yin's period gives voicing and harmonicity. Each
+descriptor is summarised over the clip's active frames by mean, spread,
+percentiles, skew and time slope; pitch and harmonicity over voiced frames.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from .._errors import ParameterError
+from ._base import register
+from ._seed import _check_signal
+
+__all__ = ["StatsFeatures"]
+
+FUNCTIONALS: tuple[str, ...] = (
+    "mean",
+    "std",
+    "p10",
+    "p50",
+    "p90",
+    "range_p10_p90",
+    "slope",
+    "skew",
+    "kurtosis",
+)
+"""Functionals applied to each descriptor (``slope`` is per second, ``kurtosis`` is excess)."""
+
+SPECTRAL_LLDS: tuple[str, ...] = (
+    "centroid",
+    "bandwidth",
+    "rolloff85",
+    "flatness",
+    "entropy",
+    "flux",
+    "slope_0_500",
+    "slope_500_1500",
+    "alpha_ratio",
+    "hammarberg",
+    "zcr",
+    "rms_db",
+)
+"""Spectral-shape and energy descriptors, in output order (see :class:`StatsFeatures`)."""
+
+PITCH_LLDS: tuple[str, ...] = ("f0_semitone", "hnr_db")
+"""Descriptors measured on voiced frames only."""
+
+GLOBALS: tuple[str, ...] = ("active_ratio", "loudness_peaks_per_s")
+PITCH_GLOBALS: tuple[str, ...] = (
+    "voiced_ratio",
+    "voiced_segments_per_s",
+    "voiced_segment_mean_s",
+    "voiced_segment_std_s",
+    "unvoiced_segment_mean_s",
+    "f0_rising_slope_mean",
+    "f0_falling_slope_mean",
+    "f0_perturbation",
+    "rms_perturbation_db",
+)
+"""Whole-clip measures; the pitch ones are present when ``pitch=True``."""
+
+_AMIN = 1e-10  # power floor before logs: -100 dB
+_F0_REF = 27.5  # semitone reference (A0), as eGeMAPS
+
+
+def _next_pow2(n: int) -> int:
+    return 1 << (max(1, int(n)) - 1).bit_length()
+
+
+@functools.lru_cache(maxsize=16)
+def _mel_basis(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
+    import librosa
+
+    basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=20.0, fmax=sr / 2)
+    basis.setflags(write=False)
+    return basis
+
+
+def _band(freqs: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Boolean mask of FFT bins in ``[lo, hi)``, never empty."""
+    mask = (freqs >= lo) & (freqs < hi)
+    if not mask.any():
+        mask[int(np.argmin(np.abs(freqs - lo)))] = True
+    return mask
+
+
+def _regression_weights(x: np.ndarray) -> np.ndarray:
+    """Weights ``w`` such that ``w @ y`` is the least-squares slope of ``y`` on ``x``."""
+    xc = x - x.mean()
+    denom = float(np.dot(xc, xc))
+    return xc / denom if denom > 0 else np.zeros_like(xc)
+
+
+def _centred_frame_sums(v: np.ndarray, win: int, hop: int, n_frames: int) -> np.ndarray:
+    """Sums of ``v`` over windows of ``win`` samples centred on ``t * hop``, zero outside."""
+    csum = np.concatenate(([0.0], np.cumsum(v, dtype=np.float64)))
+    centres = np.arange(n_frames) * hop
+    lo = np.clip(centres - win // 2, 0, len(v))
+    hi = np.clip(centres - win // 2 + win, 0, len(v))
+    return csum[hi] - csum[lo]
+
+
+def _delta(x: np.ndarray, n: int = 2) -> np.ndarray:
+    """Regression deltas over +-n frames along the last axis (HTK formula, edges repeated)."""
+    padded = np.pad(x, ((0, 0), (n, n)), mode="edge")
+    t = x.shape[-1]
+    out = np.zeros_like(x)
+    for k in range(1, n + 1):
+        out += k * (padded[:, n + k : n + k + t] - padded[:, n - k : n - k + t])
+    return out / (2 * sum(k * k for k in range(1, n + 1)))
+
+
+def _functionals(x: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """The :data:`FUNCTIONALS` of each row of ``x`` sampled at ``times``.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n_lld, n)]
+    times : np.ndarray [shape=(n,)]
+        Seconds.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_lld, 9)]
+        All zeros where ``n == 0``.
+    """
+    n_lld, n = x.shape
+    out = np.zeros((n_lld, len(FUNCTIONALS)))
+    if n == 0:
+        return out
+    mean = x.mean(axis=1)
+    dev = x - mean[:, None]
+    m2 = np.mean(dev**2, axis=1)
+    std = np.sqrt(m2)
+    p10, p50, p90 = np.percentile(x, [10, 50, 90], axis=1)
+    slope = _regression_weights(times) @ dev.T if n > 1 else np.zeros(n_lld)
+    flat = m2 <= 1e-12 * np.maximum(mean**2, 1e-12)
+    safe = np.where(flat, 1.0, m2)
+    skew = np.where(flat, 0.0, np.mean(dev**3, axis=1) / safe**1.5)
+    kurt = np.where(flat, 0.0, np.mean(dev**4, axis=1) / safe**2 - 3.0)
+    out[:] = np.stack([mean, std, p10, p50, p90, p90 - p10, slope, skew, kurt], axis=1)
+    return out
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start indices and lengths of the runs of True in a boolean vector."""
+    padded = np.concatenate(([False], mask, [False]))
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    starts, ends = edges[::2], edges[1::2]
+    return starts, ends - starts
+
+
+def _spectral_shape(power: np.ndarray, freqs: np.ndarray, sr: int) -> list[np.ndarray]:
+    """The first ten :data:`SPECTRAL_LLDS` (spectral shape) of a power spectrogram.
+
+    Parameters
+    ----------
+    power : np.ndarray [shape=(n_bins, n_frames)]
+    freqs : np.ndarray [shape=(n_bins,)]
+        Bin frequencies in Hz.
+    sr : int > 0
+
+    Returns
+    -------
+    list of np.ndarray [shape=(n_frames,)]
+        centroid, bandwidth, rolloff85, flatness, entropy, flux, slope_0_500,
+        slope_500_1500, alpha_ratio, hammarberg.
+    """
+    n_frames = power.shape[1]
+    total = power.sum(axis=0) + _AMIN
+    dist = power / total
+    centroid = freqs @ dist
+    bandwidth = np.sqrt(np.maximum((freqs**2) @ dist - centroid**2, 0.0))
+    rolloff = freqs[np.minimum(np.argmax(np.cumsum(dist, axis=0) >= 0.85, axis=0), len(freqs) - 1)]
+    log_power = np.log(power + _AMIN)
+    flatness = np.exp(log_power.mean(axis=0)) / (power.mean(axis=0) + _AMIN)
+    entropy = -(dist * np.log(dist + 1e-20)).sum(axis=0) / np.log(len(freqs))
+    magnitude = np.sqrt(power)
+    unit = magnitude / (np.linalg.norm(magnitude, axis=0) + 1e-12)
+    flux = np.zeros(n_frames)
+    flux[1:] = np.sum(np.diff(unit, axis=1) ** 2, axis=0)
+    db = (10.0 / np.log(10.0)) * log_power
+    slopes = []
+    for lo, hi in ((0.0, 500.0), (500.0, 1500.0)):
+        band = _band(freqs, lo, hi)
+        slopes.append(_regression_weights(freqs[band] / 1000.0) @ db[band])
+    nyq = sr / 2
+    low, high = _band(freqs, 50.0, min(1000.0, nyq)), _band(freqs, 1000.0, min(5000.0, nyq))
+    alpha = 10.0 * np.log10((power[low].sum(0) + _AMIN) / (power[high].sum(0) + _AMIN))
+    hammarberg = db[_band(freqs, 0.0, min(2000.0, nyq))].max(0) - db[
+        _band(freqs, 2000.0, min(5000.0, nyq))
+    ].max(0)
+    return [centroid, bandwidth, rolloff, flatness, entropy, flux, *slopes, alpha, hammarberg]
+
+
+@register
+@dataclass(frozen=True)
+class StatsFeatures:
+    """Low-level descriptors of every frame, summarised by functionals (one vector per clip).
+
+    Frames are ``win_dur`` Hann windows every ``hop_dur`` seconds, centred on
+    ``t = i * hop_dur``, all taken from one STFT (FFT size the next power of
+    two). Per frame it measures:
+
+    - ``mfcc1 .. mfcc<n_mfcc>``: DCT-II (ortho) of the log-mel energies,
+      coefficient 0 (overall level) left out; their regression deltas over
+      +-2 frames when ``deltas``;
+    - ``mel1 .. mel<n_mels>``: log-mel band energies in dB (Slaney filters,
+      20 Hz to sr/2, power floor 1e-10, fixed reference 1.0);
+    - spectral shape: ``centroid``, ``bandwidth`` (Hz), ``rolloff85`` (Hz, 85 %
+      of the power below), ``flatness`` (geometric / arithmetic mean of the
+      power), ``entropy`` (of the normalised power, 0..1), ``flux`` (squared
+      change of the L2-normalised magnitude spectrum), ``slope_0_500`` and
+      ``slope_500_1500`` (regression of the dB spectrum on frequency, dB/kHz),
+      ``alpha_ratio`` (dB, 50-1000 Hz over 1-5 kHz) and ``hammarberg`` (dB,
+      strongest peak 0-2 kHz over 2-5 kHz);
+    - ``zcr`` (zero crossings per sample) and ``rms_db`` (RMS level in dBFS);
+    - when ``pitch``: F0 from :func:`librosa.yin` (``f0_min`` .. ``f0_max``,
+      frames of ``2 / f0_min`` seconds or more) as ``f0_semitone`` (semitones
+      above 27.5 Hz), and ``hnr_db`` = ``10 log10(r / (1 - r))`` with ``r`` the
+      normalised autocorrelation of the pitch frame at yin's period.
+
+    A frame is *active* when its level is within ``active_db`` dB of the
+    clip's loudest frame, and *voiced* when it is active and ``r`` reaches
+    ``voicing_threshold``. Each descriptor gets the functionals mean, std,
+    p10, p50, p90, p90 - p10 (``range_p10_p90``), slope over time (per second),
+    skewness and excess kurtosis, over active frames (pitch descriptors over
+    voiced frames); MFCC deltas get their std. Whole-clip measures follow:
+    ``active_ratio``, ``loudness_peaks_per_s`` (level peaks at least 3 dB
+    prominent and 100 ms apart per active second: a syllable-rate proxy) and,
+    with ``pitch``, voiced ratio (of active frames), voiced segments per
+    active second, mean/std voiced and mean unvoiced segment length (s), mean
+    rising and falling F0 slope (semitones/s), and frame-to-frame F0 and level
+    perturbation of consecutive voiced frames (jitter- and shimmer-like, at
+    frame rather than cycle resolution). Values that need voiced frames are 0
+    when there are none; the vector never holds NaN.
+
+    Parameters
+    ----------
+    n_mfcc : int > 0
+        MFCCs 1..n_mfcc; must be below ``n_mels``.
+    n_mels : int > 1
+        Mel bands.
+    deltas : bool
+        Add the std of the MFCC deltas.
+    pitch : bool
+        Add pitch, harmonicity and voicing measures (most of the time is yin's).
+    f0_min, f0_max : float > 0
+        Pitch search range in Hz; ``f0_max`` must not pass ``sr / 2``.
+    voicing_threshold : float in (0, 1)
+        Normalised autocorrelation at yin's period that makes a frame voiced.
+    active_db : float > 0
+        Frames quieter than the loudest by more than this are left out.
+    win_dur, hop_dur : float > 0
+        Frame length and hop in seconds.
+
+    Raises
+    ------
+    ParameterError
+        If a setting is out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sr = 16000
+    >>> t = np.arange(sr) / sr
+    >>> y = (0.3 * np.sin(2 * np.pi * 150 * t + 2 * np.sin(2 * np.pi * 3 * t))).astype("float32")
+    >>> ext = StatsFeatures()
+    >>> x = ext.extract(y, sr)
+    >>> x.shape == (len(ext.feature_names()),)
+    True
+    >>> f0 = 27.5 * 2 ** (x[ext.feature_names().index("f0_semitone_p50")] / 12)  # Hz
+    >>> bool(140 < f0 < 160)
+    True
+    """
+
+    n_mfcc: int = 20
+    n_mels: int = 26
+    deltas: bool = True
+    pitch: bool = True
+    f0_min: float = 60.0
+    f0_max: float = 600.0
+    voicing_threshold: float = 0.5
+    active_db: float = 40.0
+    win_dur: float = 0.025
+    hop_dur: float = 0.010
+
+    name: ClassVar[str] = "stats"
+    kind: ClassVar[str] = "vector"
+
+    def __post_init__(self) -> None:
+        for key in ("n_mfcc", "n_mels"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ParameterError(f"{key} must be an integer; got {key}={value!r}")
+        if self.n_mels < 2:
+            raise ParameterError(f"n_mels must be >= 2; got n_mels={self.n_mels}")
+        if not 1 <= self.n_mfcc < self.n_mels:
+            raise ParameterError(
+                f"n_mfcc must lie in [1, n_mels - 1] = [1, {self.n_mels - 1}]; "
+                f"got n_mfcc={self.n_mfcc}"
+            )
+        if not 0 < self.f0_min < self.f0_max:
+            raise ParameterError(
+                f"need 0 < f0_min < f0_max; got f0_min={self.f0_min}, f0_max={self.f0_max}"
+            )
+        if not 0 < self.voicing_threshold < 1:
+            raise ParameterError(
+                f"voicing_threshold must lie in (0, 1); got {self.voicing_threshold}"
+            )
+        if not self.active_db > 0:
+            raise ParameterError(f"active_db must be > 0; got {self.active_db}")
+        if not 0 < self.hop_dur <= self.win_dur <= 1.0:
+            raise ParameterError(
+                "need 0 < hop_dur <= win_dur <= 1 s; "
+                f"got win_dur={self.win_dur}, hop_dur={self.hop_dur}"
+            )
+
+    # ------------------------------------------------------------------ names
+    def _lld_names(self) -> list[str]:
+        names = [f"mfcc{i}" for i in range(1, self.n_mfcc + 1)]
+        names += [f"mel{i}" for i in range(1, self.n_mels + 1)]
+        return names + list(SPECTRAL_LLDS)
+
+    def feature_names(self) -> list[str]:
+        """Names of the values, ``<descriptor>_<functional>`` then whole-clip measures.
+
+        Examples: ``mfcc3_mean``, ``mel12_p90``, ``rms_db_slope``,
+        ``f0_semitone_p90``, ``mfcc3_delta_std``, ``voiced_ratio``.
+
+        Returns
+        -------
+        list of str [length=n_features]
+        """
+        llds = self._lld_names() + (list(PITCH_LLDS) if self.pitch else [])
+        names = [f"{lld}_{func}" for lld in llds for func in FUNCTIONALS]
+        if self.deltas:
+            names += [f"mfcc{i}_delta_std" for i in range(1, self.n_mfcc + 1)]
+        names += list(GLOBALS)
+        if self.pitch:
+            names += list(PITCH_GLOBALS)
+        return names
+
+    @property
+    def n_features(self) -> int:
+        """Length of the feature vector."""
+        return len(self.feature_names())
+
+    # ------------------------------------------------------------- extraction
+    def extract(self, y: np.ndarray, sr: int) -> np.ndarray:
+        """Functionals of the frame descriptors of one signal.
+
+        Parameters
+        ----------
+        y : np.ndarray [shape=(n,), dtype=float]
+            Mono signal in [-1, 1].
+        sr : int > 0 [scalar]
+            Sample rate in Hz (serkit passes 16 kHz).
+
+        Returns
+        -------
+        np.ndarray [shape=(n_features,), dtype=float32]
+            In the order of :meth:`feature_names`; finite for any finite input.
+
+        Raises
+        ------
+        ParameterError
+            ``y`` is not a 1-D float signal, ``sr`` is not a positive integer,
+            or ``f0_max`` passes ``sr / 2``.
+        """
+        import librosa
+        from scipy.fft import dct
+        from scipy.signal import find_peaks
+
+        y = _check_signal(y, sr)
+        if self.pitch and self.f0_max > sr / 2:
+            raise ParameterError(
+                f"f0_max={self.f0_max} Hz passes the Nyquist frequency {sr / 2} Hz of sr={sr}"
+            )
+        win = max(2, round(self.win_dur * sr))
+        hop = max(1, round(self.hop_dur * sr))
+        n_fft = _next_pow2(win)
+
+        # --- one STFT, everything spectral from it
+        spec = librosa.stft(y, n_fft=n_fft, hop_length=hop, win_length=win, center=True)
+        power = (spec.real**2 + spec.imag**2).astype(np.float64)  # (n_bins, n_frames)
+        n_frames = power.shape[1]
+        times = np.arange(n_frames) * (hop / sr)
+        freqs = np.linspace(0.0, sr / 2, power.shape[0])
+
+        logmel = 10.0 * np.log10(np.maximum(_mel_basis(sr, n_fft, self.n_mels) @ power, _AMIN))
+        mfcc = dct(logmel, type=2, norm="ortho", axis=0)[1 : self.n_mfcc + 1]
+
+        shape = _spectral_shape(power, freqs, sr)
+
+        # --- waveform: level and zero crossings over the same centred windows
+        y64 = y.astype(np.float64)
+        rms_db = 10.0 * np.log10(
+            np.maximum(_centred_frame_sums(y64**2, win, hop, n_frames) / win, _AMIN)
+        )
+        crossings = np.zeros(len(y))
+        crossings[1:] = np.signbit(y[1:]) != np.signbit(y[:-1])
+        zcr = _centred_frame_sums(crossings, win, hop, n_frames) / win
+
+        active = rms_db >= rms_db.max() - self.active_db
+        lld = np.vstack([mfcc, logmel, *shape, zcr, rms_db])  # rows: _lld_names()
+        parts = [_functionals(lld[:, active], times[active]).ravel()]
+
+        if self.pitch:
+            f0, harmonicity = self._pitch(y, sr, hop, active)
+            voiced = active & (harmonicity >= self.voicing_threshold)
+            semitone = 12.0 * np.log2(f0 / _F0_REF)
+            r = np.clip(harmonicity, 1e-3, 1 - 1e-3)
+            hnr = 10.0 * np.log10(r / (1.0 - r))
+            pitch_lld = np.vstack([semitone, hnr])
+            parts.append(_functionals(pitch_lld[:, voiced], times[voiced]).ravel())
+        if self.deltas:
+            parts.append(
+                _delta(mfcc)[:, active].std(axis=1) if active.any() else np.zeros(self.n_mfcc)
+            )
+
+        frame_s = hop / sr
+        active_s = max(active.sum() * frame_s, frame_s)
+        peaks, _ = find_peaks(
+            np.where(active, rms_db, rms_db.min()),
+            prominence=3.0,
+            distance=max(1, round(0.1 / frame_s)),
+        )
+        parts.append(np.array([active.mean(), len(peaks) / active_s]))
+        if self.pitch:
+            parts.append(self._voicing_globals(voiced, semitone, rms_db, active, active_s, frame_s))
+        out = np.concatenate(parts)
+        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+
+    def _pitch(
+        self, y: np.ndarray, sr: int, hop: int, frames_wanted: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """F0 (Hz) from ``librosa.yin`` and the normalised autocorrelation at its period.
+
+        Only frames from the first to the last True of ``frames_wanted`` are
+        analysed (the others, usually lead-in and tail silence, get
+        ``f0_min`` and harmonicity 0); each is the same frame a whole-signal
+        ``yin(..., center=True)`` would use.
+
+        Returns
+        -------
+        f0, harmonicity : np.ndarray [shape=(len(frames_wanted),)]
+        """
+        import librosa
+
+        n_frames = len(frames_wanted)
+        f0 = np.full(n_frames, float(self.f0_min))
+        harmonicity = np.zeros(n_frames)
+        wanted = np.flatnonzero(frames_wanted)
+        if len(wanted) == 0:
+            return f0, harmonicity
+        first, last = int(wanted[0]), int(wanted[-1])
+        # at least two periods of f0_min per frame (yin's minimum), rounded up to a power of
+        # two: 64 ms at 16 kHz, where shorter frames gave ~5x more octave errors
+        frame_length = _next_pow2(2 * int(np.ceil(sr / self.f0_min)) + 2)
+        half = frame_length // 2
+        padded = np.pad(y, (half, half))  # as yin's center=True pads
+        span = padded[first * hop : last * hop + frame_length]
+        span_f0 = librosa.yin(
+            span,
+            fmin=self.f0_min,
+            fmax=self.f0_max,
+            sr=sr,
+            frame_length=frame_length,
+            hop_length=hop,
+            center=False,
+        )
+        span_f0 = np.clip(np.nan_to_num(span_f0, nan=self.f0_min), self.f0_min, self.f0_max)
+        frames = librosa.util.frame(span, frame_length=frame_length, hop_length=hop, axis=0)
+        n = len(span_f0)
+        # normalised autocorrelation of each frame at yin's period p:
+        # sum x[k] x[k+p] / sqrt(sum_{k<L-p} x[k]^2 * sum_{k>=p} x[k]^2)
+        extended = np.zeros((n, 2 * frame_length), dtype=frames.dtype)
+        extended[:, :frame_length] = frames
+        period = np.rint(sr / span_f0).astype(np.intp)
+        lags = period[:, None] + np.arange(frame_length)[None, :]
+        shifted = np.take_along_axis(extended, lags, axis=1)  # x[k + p], 0 past the frame
+        lagged = np.einsum("ij,ij->i", extended[:, :frame_length], shifted, dtype=np.float64)
+        energy = np.cumsum(np.square(frames, dtype=np.float64), axis=1)
+        rows = np.arange(n)
+        head = energy[rows, frame_length - 1 - period]
+        tail = energy[:, -1] - energy[rows, period - 1]
+        den = np.sqrt(head * tail)
+        f0[first : first + n] = span_f0
+        harmonicity[first : first + n] = np.where(
+            den > 1e-12, lagged / np.maximum(den, 1e-300), 0.0
+        )
+        return f0, harmonicity
+
+    @staticmethod
+    def _voicing_globals(
+        voiced: np.ndarray,
+        semitone: np.ndarray,
+        rms_db: np.ndarray,
+        active: np.ndarray,
+        active_s: float,
+        frame_s: float,
+    ) -> np.ndarray:
+        """The :data:`PITCH_GLOBALS`, zeros where there are no voiced frames."""
+        out = np.zeros(len(PITCH_GLOBALS))
+        n_active = max(int(active.sum()), 1)
+        starts, lengths = _runs(voiced)
+        if len(starts) == 0:
+            return out
+        out[0] = voiced.sum() / n_active
+        out[1] = len(starts) / active_s
+        out[2] = lengths.mean() * frame_s
+        out[3] = lengths.std() * frame_s
+        first, last = starts[0], starts[-1] + lengths[-1]
+        _, gaps = _runs(~voiced[first:last])
+        out[4] = gaps.mean() * frame_s if len(gaps) else 0.0
+        pairs = voiced[1:] & voiced[:-1]  # consecutive voiced frames
+        if pairs.any():
+            d_st = np.diff(semitone)[pairs] / frame_s
+            rising, falling = d_st[d_st > 0], d_st[d_st < 0]
+            out[5] = rising.mean() if len(rising) else 0.0
+            out[6] = falling.mean() if len(falling) else 0.0
+            period = 2.0 ** (-semitone / 12.0)  # proportional to the period
+            out[7] = np.mean(np.abs(np.diff(period))[pairs]) / np.mean(period[voiced])
+            out[8] = np.mean(np.abs(np.diff(rms_db))[pairs])
+        return out

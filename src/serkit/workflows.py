@@ -1,0 +1,255 @@
+"""The CLI's operations as plain functions: evaluate, train, predict.
+
+Each one goes corpus -> features -> model -> result and returns plain data
+(dicts, lists, :class:`~serkit.recognizer.EmotionRecognizer`), so the CLI and
+the service stay thin and Python users get the same behaviour.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._errors import ParameterError
+from ._version import __version__
+from .corpora import AUDIO_EXTENSIONS, load_corpus
+from .datasets import FeatureTable, build_feature_table
+from .evaluation import EvaluationResult, cross_validate, make_splits
+from .models import MODELS, default_param_grid, make_model, speaker_standardize
+from .recognizer import EmotionRecognizer, Prediction
+
+__all__ = ["collect_audio_files", "evaluate_corpus", "load_table", "predict_paths", "train_corpus"]
+
+logger = logging.getLogger(__name__)
+
+
+def load_table(
+    root: str | os.PathLike,
+    *,
+    corpus: str = "ravdess",
+    features: Any = "seed",
+    emotions: Sequence[str] | None = None,
+    speaker_pattern: str | None = None,
+    jobs: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> FeatureTable:
+    """Scan a corpus and extract one vector feature set for it (sorted by path)."""
+    scan = load_corpus(root, corpus, emotions=emotions, speaker_pattern=speaker_pattern)
+    table = build_feature_table(scan, features, jobs=jobs, cache_dir=cache_dir, progress=progress)
+    if table.is_sequence:
+        raise ParameterError(
+            f"feature set {table.spec['name']!r} gives frame sequences; the classic models "
+            "need a vector feature set (seed, stats, egemaps, compare)"
+        )
+    if len(table) == 0:
+        raise ParameterError(f"{root}: no usable clips found for corpus {corpus!r}")
+    return table
+
+
+def _model_list(models: str | Sequence[str]) -> list[str]:
+    names = [m.strip() for m in models.split(",")] if isinstance(models, str) else list(models)
+    names = [m for m in names if m]
+    unknown = [m for m in names if m not in MODELS]
+    if unknown or not names:
+        raise ParameterError(
+            f"unknown model(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(MODELS)}"
+        )
+    return names
+
+
+def evaluate_table(
+    table: FeatureTable,
+    *,
+    models: str | Sequence[str] = ("mlp",),
+    protocol: str = "speaker-kfold",
+    n_splits: int = 5,
+    test_speakers: Sequence[str] | None = None,
+    speaker_norm: bool = False,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    search: bool = False,
+    random_state: int = 7,
+    progress: bool = False,
+) -> tuple[dict[str, Any], dict[str, EvaluationResult]]:
+    """Cross-validate named models on a feature table; returns (report, results per model).
+
+    The report is JSON-ready: top-level ``results`` maps each model name to its
+    scores (``accuracy``, ``uar``, ``macro_f1`` as fractions, fold means and
+    standard deviations, per-class scores, confusion matrix), next to
+    ``protocol``, ``n_clips``, ``classes`` and a data summary.
+    """
+    names = _model_list(models)
+    X = np.asarray(table.features, dtype=np.float64)
+    y = table.meta["emotion"].astype(str).to_numpy()
+    groups = (table.meta["corpus"].astype(str) + ":" + table.meta["speaker"].astype(str)).to_numpy()
+    splits = make_splits(
+        protocol,
+        groups=groups,
+        n_splits=n_splits,
+        test_speakers=[
+            s if ":" in s else f"{table.meta['corpus'].iloc[0]}:{s}" for s in (test_speakers or [])
+        ]
+        or None,
+        random_state=random_state,
+    )
+    if speaker_norm:
+        X = speaker_standardize(X, groups)
+    results: dict[str, EvaluationResult] = {}
+    report_models: dict[str, Any] = {}
+    for name in names:
+        model_params = dict((params or {}).get(name, {}))
+        result = cross_validate(
+            lambda name=name, model_params=model_params: make_model(name, params=model_params),
+            X,
+            y,
+            splits=splits,
+            groups=groups,
+            search=default_param_grid(name) if search else None,
+            progress=progress,
+        )
+        results[name] = result
+        summary = result.summary()
+        report_models[name] = {
+            **summary,
+            "per_class": result.overall["per_class"],
+            "confusion": result.overall["confusion"],
+            "folds": result.folds,
+            "params": model_params,
+        }
+        logger.info("%s: UAR %.3f, accuracy %.3f", name, summary["uar"], summary["accuracy"])
+    classes = sorted(set(y))
+    report = {
+        "serkit_version": __version__,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "protocol": protocol,
+        "n_splits": len(splits),
+        "speaker_norm": speaker_norm,
+        "search": search,
+        "features": table.spec,
+        "n_features": len(table.feature_names),
+        "n_clips": len(table),
+        "n_speakers": len(set(groups)),
+        "classes": classes,
+        "class_counts": {c: int((y == c).sum()) for c in classes},
+        "skipped": [{"path": p, "reason": r} for p, r in table.skipped],
+        "results": report_models,
+    }
+    return report, results
+
+
+def evaluate_corpus(
+    root: str | os.PathLike,
+    *,
+    corpus: str = "ravdess",
+    features: Any = "seed",
+    emotions: Sequence[str] | None = None,
+    speaker_pattern: str | None = None,
+    jobs: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+    **options: Any,
+) -> tuple[dict[str, Any], dict[str, EvaluationResult]]:
+    """:func:`load_table` then :func:`evaluate_table` (options as there)."""
+    table = load_table(
+        root,
+        corpus=corpus,
+        features=features,
+        emotions=emotions,
+        speaker_pattern=speaker_pattern,
+        jobs=jobs,
+        cache_dir=cache_dir,
+        progress=progress,
+    )
+    report, results = evaluate_table(table, progress=progress, **options)
+    report["corpus"] = {"name": corpus, "root": str(Path(root).resolve())}
+    return report, results
+
+
+def train_corpus(
+    root: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    corpus: str = "ravdess",
+    features: Any = "seed",
+    model: str = "mlp",
+    params: Mapping[str, Any] | None = None,
+    emotions: Sequence[str] | None = None,
+    speaker_pattern: str | None = None,
+    exclude_speakers: Sequence[str] = (),
+    jobs: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> EmotionRecognizer:
+    """Fit a recognizer on every usable clip of a corpus and save it as a bundle at ``out``."""
+    table = load_table(
+        root,
+        corpus=corpus,
+        features=features,
+        emotions=emotions,
+        speaker_pattern=speaker_pattern,
+        jobs=jobs,
+        cache_dir=cache_dir,
+        progress=progress,
+    )
+    keep = ~table.meta["speaker"].astype(str).isin([str(s) for s in exclude_speakers]).to_numpy()
+    meta = table.meta.loc[keep]
+    X = np.asarray(table.features)[keep]
+    y = meta["emotion"].astype(str).to_numpy()
+    rec = EmotionRecognizer(features=table.spec, model=_model_list([model])[0], params=params)
+    rec.fit(X, y)
+    rec.metadata_ = {
+        "training": {
+            "corpus": corpus,
+            "n_clips": len(y),
+            "n_speakers": int(meta["speaker"].nunique()),
+            "speakers": sorted(map(str, meta["speaker"].unique())),
+            "excluded_speakers": [str(s) for s in exclude_speakers],
+            "class_counts": {c: int((y == c).sum()) for c in sorted(set(y))},
+            "skipped": len(table.skipped),
+            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+    }
+    rec.save(out)
+    return rec
+
+
+def collect_audio_files(inputs: Iterable[str | os.PathLike]) -> list[Path]:
+    """Expand files and folders (recursively, audio extensions only) into a sorted file list.
+
+    A path given explicitly is kept whatever its extension, so that a bad file
+    gets a clear error row instead of vanishing.
+    """
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower().lstrip(".") in AUDIO_EXTENSIONS
+                and not p.name.startswith(".")
+            )
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def predict_paths(
+    recognizer: EmotionRecognizer,
+    inputs: Iterable[str | os.PathLike],
+    *,
+    jobs: int | None = 1,
+    progress: bool = False,
+) -> list[Prediction]:
+    """Predict every audio file in the given files and folders; failures become error rows."""
+    files = collect_audio_files(inputs)
+    return recognizer.predict_files(files, jobs=jobs, progress=progress)

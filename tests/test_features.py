@@ -1,0 +1,341 @@
+"""Tests of the built-in feature extractors: seed, stats, egemaps, compare, logmel."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import SR, tone, voice_like
+from serkit import ParameterError
+from serkit.audio import load, resample
+from serkit.features._base import (
+    FeatureExtractor,
+    available_feature_sets,
+    get_extractor,
+    spec_of,
+)
+from serkit.features._logmel import LogMelFeatures
+from serkit.features._opensmile import CompareFeatures, EgemapsFeatures
+from serkit.features._seed import SEED_GROUPS, SeedFeatures, _median_rows
+from serkit.features._stats import FUNCTIONALS, StatsFeatures
+
+# compare is left out of the loops over every set: one clip in its own tests is enough
+FAST_SPECS = ["seed", "seed:groups=mfcc+chroma+mel+contrast+tonnetz", "stats", "egemaps", "logmel"]
+
+
+@pytest.fixture(scope="module")
+def voice() -> np.ndarray:
+    return voice_like(dur=1.5, seed=1)
+
+
+@pytest.fixture(scope="module")
+def voice_8k_derived() -> np.ndarray:
+    """Telephone-band audio: a voice made at 8 kHz, brought to 16 kHz as serkit.audio does."""
+    return resample(voice_like(dur=1.5, sr=8000, f0=180.0, seed=2), 8000, SR)
+
+
+def _noise(dur: float = 1.0, seed: int = 3) -> np.ndarray:
+    return (0.1 * np.random.default_rng(seed).standard_normal(int(dur * SR))).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- registry and specs
+def test_importing_features_loads_neither_librosa_nor_opensmile():
+    code = (
+        "import serkit.features, sys; "
+        "print('librosa' in sys.modules, 'opensmile' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_all_sets_are_registered():
+    assert {"seed", "stats", "egemaps", "compare", "logmel"} <= set(available_feature_sets())
+
+
+@pytest.mark.parametrize(
+    ("spec", "cls", "settings"),
+    [
+        ("seed:groups=mfcc+mel", SeedFeatures, {"groups": ("mfcc", "mel")}),
+        ("seed:groups=tonnetz+mfcc", SeedFeatures, {"groups": ("mfcc", "tonnetz")}),
+        ("stats:n_mfcc=13,pitch=false", StatsFeatures, {"n_mfcc": 13, "pitch": False}),
+        ("stats:f0_min=75,deltas=no", StatsFeatures, {"f0_min": 75.0, "deltas": False}),
+        ("logmel:n_mels=40,fmax=7600", LogMelFeatures, {"n_mels": 40, "fmax": 7600.0}),
+        ("egemaps", EgemapsFeatures, {}),
+        ("compare", CompareFeatures, {}),
+    ],
+)
+def test_spec_round_trip(spec, cls, settings):
+    ext = get_extractor(spec)
+    assert type(ext) is cls
+    for key, value in settings.items():
+        assert getattr(ext, key) == value
+    spec_dict = spec_of(ext)
+    assert spec_dict["name"] == cls.name
+    again = get_extractor(spec_dict)
+    assert again == ext
+    assert hash(again) == hash(ext)
+    assert isinstance(ext, FeatureExtractor)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ext.name_of_nothing = 1  # frozen: settings cannot change after construction
+
+
+def test_seed_groups_are_stored_in_canonical_order_without_repeats():
+    assert SeedFeatures(groups=("mel", "mfcc", "mel")).groups == ("mfcc", "mel")
+    assert SeedFeatures(groups="chroma+mfcc").groups == ("mfcc", "chroma")
+    assert SeedFeatures() == SeedFeatures(groups=("mel", "chroma", "mfcc"))
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("seed:groups=mfcc+pitch", "valid groups are mfcc, chroma, mel, contrast, tonnetz"),
+        ("seed:groups=", "at least one"),
+        ("stats:n_mfcc=26", "n_mfcc must lie in"),
+        ("stats:f0_min=300,f0_max=200", "f0_min < f0_max"),
+        ("stats:voicing_threshold=1.5", "voicing_threshold"),
+        ("stats:colour=blue", "has no setting 'colour'"),
+        ("logmel:n_mels=0", "n_mels must be >= 1"),
+        ("logmel:win_dur=0.01,hop_dur=0.02", "hop_dur <= win_dur"),
+        ("logmel:fmin=9000", "fmin < fmax"),
+        ("egemaps:n_mels=3", "its settings are (none)"),
+        ("mfcc", "unknown feature set 'mfcc'"),
+    ],
+)
+def test_spec_validation_errors(spec, message):
+    with pytest.raises(ParameterError) as info:
+        get_extractor(spec)
+    assert message in str(info.value)
+
+
+def test_seed_groups_error_names_the_bad_group():
+    with pytest.raises(ParameterError, match=r"'pitch'.*valid groups"):
+        SeedFeatures(groups=("mfcc", "pitch"))
+    with pytest.raises(ParameterError, match="at least one"):
+        SeedFeatures(groups=())
+
+
+# --------------------------------------------------------------------------- shapes and names
+def test_seed_shapes_and_names(voice):
+    ext = SeedFeatures()
+    x = ext.extract(voice, SR)
+    assert x.shape == (180,) and x.dtype == np.float32
+    names = ext.feature_names()
+    assert len(names) == 180 == ext.n_features
+    assert names[:2] == ["mfcc_1", "mfcc_2"] and names[40] == "chroma_1" and names[-1] == "mel_128"
+    full = SeedFeatures(groups=tuple(SEED_GROUPS))
+    assert full.extract(voice, SR).shape == (193,)
+    assert full.feature_names()[-7:] == ["contrast_7"] + [f"tonnetz_{i}" for i in range(1, 7)]
+    assert SeedFeatures(groups=("tonnetz",)).extract(voice, SR).shape == (6,)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"pitch": False}, {"deltas": False, "n_mfcc": 13, "n_mels": 20}],
+)
+def test_stats_names_match_vector(voice, settings):
+    ext = StatsFeatures(**settings)
+    x = ext.extract(voice, SR)
+    names = ext.feature_names()
+    assert x.shape == (len(names),) and x.dtype == np.float32
+    assert len(set(names)) == len(names)
+    assert np.all(np.isfinite(x))
+    n_lld = ext.n_mfcc + ext.n_mels + 12 + (2 if ext.pitch else 0)
+    n_globals = 2 + (9 if ext.pitch else 0)
+    assert len(names) == n_lld * len(FUNCTIONALS) + (ext.n_mfcc if ext.deltas else 0) + n_globals
+    assert "mfcc3_mean" in names and "rms_db_slope" in names
+    assert ("f0_semitone_p90" in names) == ext.pitch
+    assert ("mfcc3_delta_std" in names) == ext.deltas
+
+
+def test_stats_default_size():
+    assert StatsFeatures().n_features == 571
+
+
+def test_logmel_shape_names_and_fixed_reference(voice):
+    ext = LogMelFeatures()
+    frames = ext.extract(voice, SR)
+    assert frames.shape == (1 + len(voice) // 160, 64) and frames.dtype == np.float32
+    assert ext.feature_names() == [f"logmel_{i}" for i in range(1, 65)]
+    # the reference is fixed, not the clip's maximum: half the amplitude is 6 dB lower
+    quieter = ext.extract(0.5 * voice, SR)
+    loud = frames > -60
+    np.testing.assert_allclose((frames - quieter)[loud], 20 * np.log10(2), atol=0.01)
+    assert LogMelFeatures(n_mels=40).extract(voice, SR).shape[1] == 40
+
+
+def test_egemaps_shape_and_names(voice):
+    ext = EgemapsFeatures()
+    x = ext.extract(voice, SR)
+    names = ext.feature_names()
+    assert x.shape == (88,) and len(names) == 88 and x.dtype == np.float32
+    assert names[0] == "F0semitoneFrom27.5Hz_sma3nz_amean"
+    assert np.all(np.isfinite(x))
+
+
+def test_compare_shape_and_names():
+    ext = CompareFeatures()
+    x = ext.extract(voice_like(dur=1.5, seed=4), SR)
+    names = ext.feature_names()
+    assert x.shape == (6373,) and len(names) == 6373 and x.dtype == np.float32
+    assert len(set(names)) == 6373
+    assert np.all(np.isfinite(x))
+
+
+def test_opensmile_full_scale_samples_do_not_wrap():
+    # +1.0 times 32768 overflows int16 inside opensmile unless clipped first
+    y = np.clip(4 * tone(150.0, dur=1.0), -1, 1)
+    assert y.max() == 1.0
+    x = EgemapsFeatures().extract(y, SR)
+    ref = EgemapsFeatures().extract(np.clip(y, -1, 32767 / 32768), SR)
+    np.testing.assert_array_equal(x, ref)
+
+
+# --------------------------------------------------------------------------- robustness
+@pytest.mark.parametrize("spec", FAST_SPECS)
+def test_deterministic(spec, voice):
+    ext = get_extractor(spec)
+    np.testing.assert_array_equal(ext.extract(voice, SR), ext.extract(voice.copy(), SR))
+
+
+@pytest.mark.parametrize("spec", FAST_SPECS)
+@pytest.mark.parametrize("signal", ["voice", "voice_8k_derived", "noise", "tone"])
+def test_finite_on_awkward_signals(spec, signal, voice, voice_8k_derived):
+    y = {
+        "voice": voice,
+        "voice_8k_derived": voice_8k_derived,
+        "noise": _noise(),
+        "tone": tone(440.0, dur=0.5),
+    }[signal]
+    x = get_extractor(spec).extract(y, SR)
+    assert x.dtype == np.float32
+    assert np.all(np.isfinite(x)), f"{spec} gives NaN/inf on {signal}"
+
+
+@pytest.mark.parametrize("spec", ["seed", "stats", "logmel", "egemaps"])
+def test_native_8k_input(spec):
+    y = voice_like(dur=1.0, sr=8000, f0=120.0, seed=5)
+    x = get_extractor(spec).extract(y, 8000)
+    assert np.all(np.isfinite(x))
+
+
+def test_seed_contrast_needs_a_high_enough_rate():
+    y = voice_like(dur=1.0, sr=8000)
+    with pytest.raises(ParameterError, match="contrast group needs sr > 12800"):
+        SeedFeatures(groups=("contrast",)).extract(y, 8000)
+
+
+@pytest.mark.parametrize("spec", ["seed", "stats", "logmel", "egemaps"])
+def test_bad_input_raises_parameter_error(spec):
+    ext = get_extractor(spec)
+    with pytest.raises(ParameterError, match="shape"):
+        ext.extract(np.zeros((2, SR), dtype=np.float32), SR)
+    with pytest.raises(ParameterError, match="sr must be a positive integer"):
+        ext.extract(np.zeros(SR, dtype=np.float32), 0)
+
+
+def test_stats_noise_has_no_voiced_frames_and_no_nan():
+    ext = StatsFeatures()
+    x = dict(zip(ext.feature_names(), ext.extract(_noise(2.0), SR), strict=True))
+    assert not any(np.isnan(v) for v in x.values())
+    assert x["voiced_ratio"] == 0.0
+    pitch_values = [v for k, v in x.items() if k.startswith(("f0_", "hnr_db_", "voiced_seg"))]
+    assert pitch_values and all(v == 0.0 for v in pitch_values)
+    assert x["active_ratio"] > 0.9
+
+
+def test_stats_digital_silence_is_finite():
+    x = StatsFeatures().extract(np.zeros(SR, dtype=np.float32), SR)
+    assert np.all(np.isfinite(x))
+
+
+def test_stats_pitch_and_voicing_of_a_voice():
+    ext = StatsFeatures()
+    y = voice_like(dur=2.0, f0=140.0, seed=6)
+    x = dict(zip(ext.feature_names(), ext.extract(y, SR), strict=True))
+    expected = 12 * np.log2(140.0 / 27.5)
+    assert abs(x["f0_semitone_p50"] - expected) < 1.0
+    # the glide is +-10 % (about +-1.7 semitones)
+    assert 2.0 < x["f0_semitone_range_p10_p90"] < 4.5
+    assert x["voiced_ratio"] > 0.8
+    assert x["hnr_db_p50"] > 10
+
+
+def test_stats_pitch_frames_are_yins_frames(voice):
+    import librosa
+
+    ext = StatsFeatures()
+    n_frames = 1 + len(voice) // 160
+    wanted = np.zeros(n_frames, dtype=bool)
+    wanted[[20, 90]] = True  # analyse frames 20..90 only
+    f0, harmonicity = ext._pitch(voice, SR, 160, wanted)
+    whole = librosa.yin(voice, fmin=60.0, fmax=600.0, sr=SR, frame_length=1024, hop_length=160)
+    np.testing.assert_allclose(f0[20:91], whole[20:91], rtol=1e-5)
+    assert np.all(f0[:20] == 60.0) and np.all(harmonicity[91:] == 0.0)
+    # harmonicity is the normalised autocorrelation at yin's period
+    frames = librosa.util.frame(np.pad(voice, 512), frame_length=1024, hop_length=160, axis=0)
+    for t in (20, 55, 90):
+        p = round(SR / f0[t])
+        a, b = frames[t, : 1024 - p].astype(float), frames[t, p:].astype(float)
+        assert harmonicity[t] == pytest.approx(a @ b / np.sqrt((a @ a) * (b @ b)), rel=1e-4)
+
+
+@pytest.mark.parametrize("n", [2, 3, 8, 31, 40, 117])
+def test_fast_median_equals_scipy(n):
+    from scipy.ndimage import median_filter
+
+    rng = np.random.default_rng(n)
+    x = rng.random((50, n)).astype(np.float32)
+    x[:, ::4] = 0.0  # ties
+    expected = median_filter(x, size=(1, 31), mode="reflect")
+    np.testing.assert_array_equal(_median_rows(x, 31), expected)
+
+
+# --------------------------------------------------------------------------- the seed's numbers
+def _relative_gap(ours: np.ndarray, ref: np.ndarray) -> float:
+    """Largest ``|ours - ref| / max(|ref|, 1e-6 * max|ref|)`` over one group's values.
+
+    Each value is compared with its own magnitude; values below a millionth of
+    the group's largest (mel bands far above the speech band) are compared with
+    that millionth instead, so float32 rounding of near-zero values cannot fail
+    the test while every value that matters is held to the tolerance.
+    """
+    ref = np.asarray(ref, dtype=np.float64)
+    floor = 1e-6 * np.max(np.abs(ref))
+    return float(np.max(np.abs(ours - ref) / np.maximum(np.abs(ref), floor)))
+
+
+def _assert_matches_seed(y: np.ndarray, sr: int) -> None:
+    from seed_reference import extract_feature_signal
+
+    for group in SEED_GROUPS:
+        ours = SeedFeatures(groups=(group,)).extract(y, sr)
+        ref = extract_feature_signal(y, sr, **{group: True})
+        assert ours.shape == ref.shape
+        assert _relative_gap(ours, ref) < 1e-4, group
+    ours = SeedFeatures(groups=tuple(SEED_GROUPS)).extract(y, sr)
+    ref = extract_feature_signal(y, sr, **dict.fromkeys(SEED_GROUPS, True))
+    offset = 0
+    for group, size in SEED_GROUPS.items():
+        part = slice(offset, offset + size)
+        assert _relative_gap(ours[part], ref[part]) < 1e-4, group
+        offset += size
+    assert offset == len(ref) == len(ours)
+
+
+@pytest.mark.parametrize("signal", ["voice", "tone"])
+def test_seed_matches_reference_on_generated_audio(signal, voice):
+    y = voice if signal == "voice" else tone(220.0, dur=1.2)
+    _assert_matches_seed(y, SR)
+
+
+def test_seed_matches_reference_on_shared_clips(ravdess_root):
+    clips = sorted(ravdess_root.glob("Actor_*/*.flac"))
+    assert len(clips) >= 100
+    for path in (clips[0], clips[len(clips) // 2], clips[-1]):
+        y, sr = load(path)
+        assert sr == SR
+        _assert_matches_seed(y, sr)
