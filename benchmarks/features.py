@@ -150,10 +150,11 @@ def markdown(cli_rows: list[dict], seed_rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
+def write_section(text: str, name: str = "features") -> None:
+    """Replace (or append) the section between ``<!-- name:start/end -->`` in RESULTS.md."""
     results = HERE / "RESULTS.md"
     current = results.read_text() if results.exists() else "# Benchmark results\n\n"
-    start, end = "<!-- features:start -->", "<!-- features:end -->\n"
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->\n"
     if start in current and end in current:
         head, rest = current.split(start, 1)
         tail = rest.split(end, 1)[1]

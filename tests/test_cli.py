@@ -82,8 +82,8 @@ def test_features_to_every_format(capsys, tmp_path):
     # second run reads the cache and writes the same numbers
     csv = tmp_path / "f.csv"
     code, text, _ = run(
-        capsys, "features", str(EXAMPLES), "--out", str(csv), "--cache-dir", str(cache), "-q",
-        "--json",
+        capsys, "features", str(EXAMPLES), "--features", "seed", "--out", str(csv),
+        "--cache-dir", str(cache), "-q", "--json",
     )  # fmt: skip
     summary = json.loads(text)
     assert code == 0 and summary["n_cached"] == 16 and summary["skipped"] == []

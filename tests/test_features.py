@@ -45,8 +45,7 @@ def _noise(dur: float = 1.0, seed: int = 3) -> np.ndarray:
 # --------------------------------------------------------------------------- registry and specs
 def test_importing_features_loads_neither_librosa_nor_opensmile():
     code = (
-        "import serkit.features, sys; "
-        "print('librosa' in sys.modules, 'opensmile' in sys.modules)"
+        "import serkit.features, sys; print('librosa' in sys.modules, 'opensmile' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

@@ -455,9 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_corpus_args(p)
     p.add_argument(
         "--features",
-        default="seed",
+        default="stats",
         help="feature set, optionally with settings: seed, stats, egemaps, compare, logmel, "
-        "e.g. 'seed:groups=mfcc+chroma+mel+contrast+tonnetz' (default: seed)",
+        "e.g. 'seed:groups=mfcc+chroma+mel+contrast+tonnetz' (default: stats)",
     )
     p.add_argument("--out", required=True, help="output file: .parquet, .csv or .npz")
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
@@ -511,7 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and the spread across folds.",
     )
     _add_corpus_args(p)
-    p.add_argument("--features", default="seed", help="vector feature set (default: seed)")
+    p.add_argument("--features", default="stats", help="vector feature set (default: stats)")
     p.add_argument(
         "--models", default="mlp", help="comma-separated: mlp, svm, rf, dt, knn, logreg, hgb"
     )
@@ -555,7 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(model.json + weights that load without running code).",
     )
     _add_corpus_args(p)
-    p.add_argument("--features", default="seed", help="vector feature set (default: seed)")
+    p.add_argument("--features", default="stats", help="vector feature set (default: stats)")
     p.add_argument("--model", default="mlp", help="model name (default: mlp)")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="parameter override")
     p.add_argument("--exclude-speakers", help="comma-separated speakers to leave out")

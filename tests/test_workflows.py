@@ -1,0 +1,132 @@
+"""train / evaluate / predict / info, through the CLI and the plain functions, on real clips."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from serkit.cli import main
+from serkit.workflows import collect_audio_files, evaluate_corpus
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+ACTORS = ("Actor_01", "Actor_02", "Actor_03", "Actor_04")
+
+
+@pytest.fixture(scope="module")
+def subset(ravdess_root, tmp_path_factory) -> Path:
+    """Four actors of the shared corpus, linked (not copied) into a temporary folder."""
+    root = tmp_path_factory.mktemp("ravdess4")
+    for actor in ACTORS:
+        (root / actor).symlink_to(ravdess_root / actor, target_is_directory=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_evaluate_speaker_kfold_report(capsys, subset, cache, tmp_path):
+    report_dir = tmp_path / "report"
+    code, out, _ = run(
+        capsys, "evaluate", str(subset), "--models", "logreg,dt", "--folds", "4",
+        "--cache-dir", str(cache), "--report", str(report_dir), "--json", "-q",
+    )  # fmt: skip
+    assert code == 0
+    report = json.loads(out)
+    assert report["protocol"] == "speaker-kfold" and report["n_clips"] == 240
+    assert len(report["classes"]) == 8 and report["n_speakers"] == 4
+    for name in ("logreg", "dt"):
+        res = report["results"][name]
+        for metric in ("accuracy", "uar", "macro_f1"):
+            assert 0.0 <= res[metric] <= 1.0
+        # one speaker per fold, each tested exactly once
+        tested = [s for fold in res["folds"] for s in fold["test_speakers"]]
+        assert sorted(tested) == [f"ravdess:0{i}" for i in range(1, 5)]
+        assert sum(sum(row) for row in res["confusion"]) == 240
+    assert json.loads((report_dir / "report.json").read_text())["results"].keys() == {
+        "logreg",
+        "dt",
+    }
+    markdown = (report_dir / "report.md").read_text()
+    assert "## Leaderboard" in markdown and "| logreg |" in markdown
+    for name in ("logreg", "dt"):
+        assert (report_dir / f"confusion_{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_random_and_holdout_protocols(subset, cache):
+    report, results = evaluate_corpus(subset, cache_dir=cache, models=["logreg"], protocol="random")
+    assert results["logreg"].summary()["n_clips"] == 60  # 25 % of 240
+    report, results = evaluate_corpus(
+        subset, cache_dir=cache, models=["logreg"], protocol="holdout", test_speakers=["02"]
+    )
+    assert report["results"]["logreg"]["folds"][0]["test_speakers"] == ["ravdess:02"]
+    assert results["logreg"].summary()["n_clips"] == 60
+
+
+def test_speaker_norm_and_search_run(subset, cache):
+    report, _ = evaluate_corpus(
+        subset, cache_dir=cache, models=["logreg"], n_splits=4, speaker_norm=True, search=True
+    )
+    res = report["results"]["logreg"]
+    assert report["speaker_norm"] is True and report["search"] is True
+    assert all(fold["best_params"] for fold in res["folds"])
+
+
+def test_train_info_predict(capsys, subset, cache, tmp_path, audio_files):
+    model = tmp_path / "model"
+    code, out, _ = run(
+        capsys, "train", str(subset), "--model", "logreg", "--param", "C=0.5",
+        "--out", str(model), "--cache-dir", str(cache), "-q",
+    )  # fmt: skip
+    assert code == 0 and "240 clips of 4 speakers" in out
+    code, out, _ = run(capsys, "info", str(model))
+    assert code == 0 and "logreg" in out and "angry, calm, disgust" in out
+    manifest = json.loads((model / "model.json").read_text())
+    assert manifest["model"]["params"] == {"C": 0.5}
+    assert manifest["training"]["n_clips"] == 240
+
+    code, out, _ = run(capsys, "predict", "--model", str(model), str(EXAMPLES), "--json", "-q")
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == 16
+    for row in rows:
+        assert row["emotion"] in row["probabilities"]
+        assert abs(sum(row["probabilities"].values()) - 1) < 1e-6
+        assert row["confidence"] == max(row["probabilities"].values())
+
+    bad = audio_files["text"]
+    code, out, _err = run(
+        capsys, "predict", "--model", str(model), str(EXAMPLES / "03-01-05-02-01-01-23.flac"),
+        str(bad), "--csv", "-q",
+    )  # fmt: skip
+    table = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len(table) == 2
+    assert table[0]["emotion"] and not table[0]["error"]
+    assert table[1]["emotion"] == "" and "not a readable audio file" in table[1]["error"]
+
+    code, out, _ = run(capsys, "predict", "--model", str(model), str(bad), "-q")
+    assert code == 1 and "error:" in out
+
+
+def test_predict_needs_a_model(capsys):
+    code, _, err = run(capsys, "predict", str(EXAMPLES))
+    assert code == 2 and "--model" in err
+
+
+def test_collect_audio_files_keeps_explicit_paths(tmp_path):
+    (tmp_path / "a.wav").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.FLAC").write_bytes(b"x")
+    found = collect_audio_files([tmp_path, tmp_path / "notes.txt"])
+    assert [p.name for p in found] == ["a.wav", "b.FLAC", "notes.txt"]
