@@ -147,7 +147,7 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
     >>> X = np.vstack([rng.normal(0, 1, (20, 180)), rng.normal(2, 1, (20, 180))])
     >>> y = ["calm"] * 20 + ["angry"] * 20
     >>> rec = EmotionRecognizer("seed", "logreg").fit(X, y)
-    >>> list(rec.classes_), rec.predict_proba(X[:1]).shape
+    >>> [str(c) for c in rec.classes_], rec.predict_proba(X[:1]).shape
     (['angry', 'calm'], (1, 2))
     """
 

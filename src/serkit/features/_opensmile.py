@@ -42,9 +42,41 @@ def _functionals(feature_set: str, y: np.ndarray, sr: int) -> np.ndarray:
     return frame.to_numpy(dtype=np.float32).reshape(-1)
 
 
+class _OpenSmileFunctionals:
+    """Shared body of the openSMILE feature sets; subclasses name the set."""
+
+    kind: ClassVar[str] = "vector"
+    _feature_set: ClassVar[str]
+
+    def feature_names(self) -> list[str]:
+        """openSMILE's column names, e.g. ``F0semitoneFrom27.5Hz_sma3nz_amean``."""
+        return list(_smile(self._feature_set).feature_names)
+
+    def extract(self, y: np.ndarray, sr: int) -> np.ndarray:
+        """Functionals of one signal.
+
+        Parameters
+        ----------
+        y : np.ndarray [shape=(n,), dtype=float]
+            Mono signal in [-1, 1].
+        sr : int > 0 [scalar]
+            Sample rate in Hz.
+
+        Returns
+        -------
+        np.ndarray [shape=(n_features,), dtype=float32]
+
+        Raises
+        ------
+        ParameterError
+            ``y`` is not a 1-D float signal or ``sr`` is not a positive integer.
+        """
+        return _functionals(self._feature_set, y, sr)
+
+
 @register
 @dataclass(frozen=True)
-class EgemapsFeatures:
+class EgemapsFeatures(_OpenSmileFunctionals):
     """openSMILE eGeMAPSv02 functionals: 88 values per clip.
 
     The extended Geneva Minimalistic Acoustic Parameter Set (Eyben et al.
@@ -68,43 +100,12 @@ class EgemapsFeatures:
     """
 
     name: ClassVar[str] = "egemaps"
-    kind: ClassVar[str] = "vector"
     _feature_set: ClassVar[str] = "eGeMAPSv02"
-
-    def feature_names(self) -> list[str]:
-        """openSMILE's column names (``F0semitoneFrom27.5Hz_sma3nz_amean`` ...).
-
-        Returns
-        -------
-        list of str [length=88]
-        """
-        return list(_smile(self._feature_set).feature_names)
-
-    def extract(self, y: np.ndarray, sr: int) -> np.ndarray:
-        """Functionals of one signal.
-
-        Parameters
-        ----------
-        y : np.ndarray [shape=(n,), dtype=float]
-            Mono signal in [-1, 1].
-        sr : int > 0 [scalar]
-            Sample rate in Hz.
-
-        Returns
-        -------
-        np.ndarray [shape=(88,), dtype=float32]
-
-        Raises
-        ------
-        ParameterError
-            ``y`` is not a 1-D float signal or ``sr`` is not a positive integer.
-        """
-        return _functionals(self._feature_set, y, sr)
 
 
 @register
 @dataclass(frozen=True)
-class CompareFeatures:
+class CompareFeatures(_OpenSmileFunctionals):
     """openSMILE ComParE_2016 functionals: 6373 values per clip.
 
     The Interspeech Computational Paralinguistics Challenge set: 65 low-level
@@ -127,35 +128,4 @@ class CompareFeatures:
     """
 
     name: ClassVar[str] = "compare"
-    kind: ClassVar[str] = "vector"
     _feature_set: ClassVar[str] = "ComParE_2016"
-
-    def feature_names(self) -> list[str]:
-        """openSMILE's column names (``audspec_lengthL1norm_sma_range`` ...).
-
-        Returns
-        -------
-        list of str [length=6373]
-        """
-        return list(_smile(self._feature_set).feature_names)
-
-    def extract(self, y: np.ndarray, sr: int) -> np.ndarray:
-        """Functionals of one signal.
-
-        Parameters
-        ----------
-        y : np.ndarray [shape=(n,), dtype=float]
-            Mono signal in [-1, 1].
-        sr : int > 0 [scalar]
-            Sample rate in Hz.
-
-        Returns
-        -------
-        np.ndarray [shape=(6373,), dtype=float32]
-
-        Raises
-        ------
-        ParameterError
-            ``y`` is not a 1-D float signal or ``sr`` is not a positive integer.
-        """
-        return _functionals(self._feature_set, y, sr)
