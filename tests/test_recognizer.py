@@ -64,6 +64,8 @@ def test_bundle_round_trip_is_identical(fitted, example_features, tmp_path):
     a = fitted.predict_file(paths[0])
     b = loaded.predict_file(paths[0])
     assert a == b and a.emotion in fitted.classes_ and 0 < a.confidence <= 1
+    # the batch path (worker-style extraction) gives the very same numbers
+    assert loaded.predict_files([paths[0]])[0] == a
 
 
 @pytest.mark.parametrize("model", ["mlp", "svm", "rf", "dt", "knn", "hgb"])

@@ -204,6 +204,14 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
             )
         return out
 
+    def _features_of(self, signal: np.ndarray, rate: int) -> np.ndarray:
+        """Feature vector of a checked signal, with one BLAS thread as in batch extraction,
+        so a file gives the same numbers through every prediction path."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            return np.asarray(get_extractor(self.feature_spec_).extract(signal, rate), np.float32)
+
     def predict_signal(self, y: np.ndarray, sr: int, *, name: str = "<signal>") -> Prediction:
         """Predict one in-memory signal (any rate, mono or channels-first).
 
@@ -214,14 +222,14 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "pipeline_")
         signal, rate = audio.prepare_signal(y, sr, source=name)
-        vector = get_extractor(self.feature_spec_).extract(signal, rate)
+        vector = self._features_of(signal, rate)
         return self._to_predictions([name], self.predict_proba(vector[None, :]))[0]
 
     def predict_file(self, path: str | os.PathLike) -> Prediction:
         """Predict one audio file; raises :class:`AudioError` if it cannot be used."""
         check_is_fitted(self, "pipeline_")
         signal, rate = audio.load(path)
-        vector = get_extractor(self.feature_spec_).extract(signal, rate)
+        vector = self._features_of(signal, rate)
         return self._to_predictions([os.fspath(path)], self.predict_proba(vector[None, :]))[0]
 
     def predict_files(
