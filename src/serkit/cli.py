@@ -334,7 +334,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .workflows import predict_paths
 
     rec = EmotionRecognizer.load(_model_dir(args.model))
-    preds = predict_paths(rec, args.inputs, jobs=args.jobs, progress=not args.quiet)
+    preds = predict_paths(
+        rec,
+        args.inputs,
+        session_norm=args.session_norm or args.group_by is not None,
+        group_by=args.group_by,
+        jobs=args.jobs,
+        progress=not args.quiet,
+    )
     if not preds:
         raise SerkitParameterError("no audio files found in the given paths")
     rows = [p.to_dict() for p in preds]
@@ -576,6 +583,18 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON list of objects")
     fmt.add_argument("--csv", action="store_true", help="CSV with one column per class")
+    p.add_argument(
+        "--session-norm",
+        action="store_true",
+        help="normalise the features of all given files together (one speaker or call); "
+        "needs several files per session",
+    )
+    p.add_argument(
+        "--group-by",
+        metavar="REGEX",
+        help="session normalisation per group: the regex's first group (or group 'session') "
+        "in each path, e.g. '-(\\d+)\\.' for the RAVDESS actor; implies --session-norm",
+    )
     p.add_argument("--jobs", type=int, default=1, help="feature extraction processes (1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_predict)

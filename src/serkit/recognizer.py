@@ -27,10 +27,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import audio
-from ._errors import SerkitError, SerkitWarning
+from ._errors import ParameterError, SerkitError, SerkitWarning
 from ._version import __version__
 from .features import extract_files, get_extractor, spec_of
-from .models import make_model
+from .models import make_model, speaker_standardize
 
 __all__ = [
     "TRUSTED_TYPES",
@@ -44,6 +44,7 @@ __all__ = [
 BUNDLE_FORMAT = "serkit-bundle"
 BUNDLE_VERSION = 1
 WEIGHTS_FILE = "pipeline.skops"
+SESSION_WEIGHTS_FILE = "session_pipeline.skops"
 MANIFEST_FILE = "model.json"
 
 TRUSTED_TYPES: tuple[str, ...] = (
@@ -165,12 +166,26 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     # --------------------------------------------------------------- fitting
-    def fit(self, X: np.ndarray, y: Sequence[str]) -> EmotionRecognizer:
-        """Fit the model on a feature matrix [shape=(n_clips, n_features)] and labels."""
+    def fit(
+        self, X: np.ndarray, y: Sequence[str], *, groups: Sequence[str] | None = None
+    ) -> EmotionRecognizer:
+        """Fit on a feature matrix [shape=(n_clips, n_features)] and labels.
+
+        With ``groups`` (the speaker of each clip) a second, session-normalised
+        model is fitted too, on features z-scored per speaker
+        (:func:`serkit.models.speaker_standardize`); ``predict_proba(X,
+        sessions=...)`` then uses it for clips known to share a speaker.
+        """
         extractor = get_extractor(self.features)
-        pipeline = make_model(self.model, params=self.params, random_state=self.random_state)
         X = np.asarray(X, dtype=np.float64)
-        pipeline.fit(X, np.asarray(y).astype(str))
+        labels = np.asarray(y).astype(str)
+        pipeline = make_model(self.model, params=self.params, random_state=self.random_state)
+        pipeline.fit(X, labels)
+        self.session_pipeline_ = None
+        if groups is not None:
+            session = make_model(self.model, params=self.params, random_state=self.random_state)
+            session.fit(speaker_standardize(X, np.asarray(groups).astype(str)), labels)
+            self.session_pipeline_ = session
         self.feature_spec_ = spec_of(extractor)
         self.pipeline_ = pipeline
         self.classes_ = np.asarray(pipeline.classes_)
@@ -178,10 +193,53 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         self.metadata_: dict[str, Any] = getattr(self, "metadata_", {})
         return self
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities [shape=(n, n_classes)], columns in ``classes_`` order."""
+    @property
+    def supports_sessions(self) -> bool:
+        """True when a session-normalised model was fitted (``fit(..., groups=...)``)."""
+        return getattr(self, "session_pipeline_", None) is not None
+
+    def predict_proba(self, X: np.ndarray, *, sessions: Sequence[str] | None = None) -> np.ndarray:
+        """Class probabilities [shape=(n, n_classes)], columns in ``classes_`` order.
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(n, n_features)]
+            Feature vectors.
+        sessions : sequence of str or None
+            Session (speaker, call) of each row. Given, each session's rows are
+            z-scored together and the session-normalised model predicts; a session
+            needs several clips for useful statistics (a warning below 5).
+
+        Raises
+        ------
+        ParameterError
+            ``sessions`` given but the model has no session-normalised part, or of
+            the wrong length.
+        """
         check_is_fitted(self, "pipeline_")
-        return self.pipeline_.predict_proba(np.asarray(X, dtype=np.float64))
+        X = np.asarray(X, dtype=np.float64)
+        if sessions is None:
+            return self.pipeline_.predict_proba(X)
+        if not self.supports_sessions:
+            raise ParameterError(
+                "this model has no session-normalised part; train it with speaker groups "
+                "(serkit train does) to use session normalisation"
+            )
+        groups = np.asarray(sessions).astype(str)
+        if groups.shape[0] != X.shape[0]:
+            raise ParameterError(
+                f"sessions has {groups.shape[0]} entries for {X.shape[0]} feature rows"
+            )
+        names, counts = np.unique(groups, return_counts=True)
+        small = [f"{n} ({c})" for n, c in zip(names, counts, strict=True) if c < 5]
+        if small:
+            warnings.warn(
+                "session normalisation with fewer than 5 clips per session is unreliable: "
+                + ", ".join(small[:10]),
+                SerkitWarning,
+                stacklevel=2,
+            )
+        return self.session_pipeline_.predict_proba(speaker_standardize(X, groups))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Most probable class per row."""
@@ -236,16 +294,21 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         self,
         paths: Iterable[str | os.PathLike],
         *,
+        sessions: Sequence[str] | None = None,
         jobs: int | None = 1,
         cache_dir: str | os.PathLike | None = None,
         progress: bool = False,
     ) -> list[Prediction]:
         """Predict many files; a file that fails gets a Prediction with ``error`` set.
 
-        Results come back in input order, one per path; none is lost.
+        Results come back in input order, one per path; none is lost. With
+        ``sessions`` (one label per path) the files of each session are
+        normalised together (see :meth:`predict_proba`).
         """
         check_is_fitted(self, "pipeline_")
         path_list = [Path(p) for p in paths]
+        if sessions is not None and len(sessions) != len(path_list):
+            raise ParameterError(f"sessions has {len(sessions)} entries for {len(path_list)} files")
         result = extract_files(
             path_list, self.feature_spec_, jobs=jobs, cache_dir=cache_dir, progress=progress
         )
@@ -254,10 +317,10 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         ]
         ok = np.flatnonzero(result.ok)
         if len(ok):
-            proba = self.predict_proba(result.matrix())
-            for index, pred in zip(
-                ok, self._to_predictions([str(path_list[i]) for i in ok], proba), strict=True
-            ):
+            groups = None if sessions is None else [str(sessions[i]) for i in ok]
+            proba = self.predict_proba(result.matrix(), sessions=groups)
+            names = [str(path_list[i]) for i in ok]
+            for index, pred in zip(ok, self._to_predictions(names, proba), strict=True):
                 out[index] = pred
         return out
 
@@ -271,6 +334,14 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         folder.mkdir(parents=True, exist_ok=True)
         weights = sio.dumps(self.pipeline_)
         (folder / WEIGHTS_FILE).write_bytes(weights)
+        session_entry = None
+        if self.supports_sessions:
+            session_weights = sio.dumps(self.session_pipeline_)
+            (folder / SESSION_WEIGHTS_FILE).write_bytes(session_weights)
+            session_entry = {
+                "file": SESSION_WEIGHTS_FILE,
+                "sha256": hashlib.sha256(session_weights).hexdigest(),
+            }
         meta = {**getattr(self, "metadata_", {}), **(metadata or {})}
         manifest = {
             "format": BUNDLE_FORMAT,
@@ -285,6 +356,7 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
                 "random_state": self.random_state,
             },
             "weights": {"file": WEIGHTS_FILE, "sha256": hashlib.sha256(weights).hexdigest()},
+            "session_weights": session_entry,
             "versions": library_versions(),
             **meta,
         }
@@ -301,33 +373,12 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
             Missing files, malformed manifest, checksum mismatch, or types not on
             the allow list (nothing from the file is executed).
         """
-        import skops.io as sio
 
         folder = Path(path)
         manifest = read_manifest(folder)
-        weights_path = folder / manifest["weights"]["file"]
-        try:
-            weights = weights_path.read_bytes()
-        except OSError as exc:
-            raise BundleError(f"{weights_path}: cannot read the model weights ({exc})") from exc
-        if hashlib.sha256(weights).hexdigest() != manifest["weights"].get("sha256"):
-            raise BundleError(
-                f"{weights_path}: checksum does not match model.json; the bundle was modified"
-            )
-        try:
-            untrusted = set(sio.get_untrusted_types(data=weights))
-        except Exception as exc:
-            raise BundleError(f"{weights_path}: not a valid skops file ({exc})") from exc
-        unexpected = sorted(untrusted - set(TRUSTED_TYPES))
-        if unexpected:
-            raise BundleError(
-                f"{weights_path}: refusing to load types that are not on serkit's allow list: "
-                + ", ".join(unexpected)
-            )
-        try:
-            pipeline = sio.loads(weights, trusted=sorted(untrusted))
-        except Exception as exc:
-            raise BundleError(f"{weights_path}: cannot rebuild the model ({exc})") from exc
+        pipeline = _load_weights(folder, manifest["weights"])
+        session = manifest.get("session_weights")
+        session_pipeline = _load_weights(folder, session) if session else None
         _warn_on_version_change(folder, manifest.get("versions", {}))
         model = manifest["model"]
         rec = cls(
@@ -337,15 +388,45 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
             random_state=model.get("random_state", 0),
         )
         rec.pipeline_ = pipeline
+        rec.session_pipeline_ = session_pipeline
         rec.feature_spec_ = manifest["features"]
         rec.classes_ = np.asarray(manifest["classes"])
         if list(map(str, pipeline.classes_)) != manifest["classes"]:
             raise BundleError(f"{folder}: classes in model.json do not match the weights")
         rec.n_features_in_ = int(manifest["n_features"])
         known = {"format", "format_version", "classes", "features", "n_features", "sample_rate",
-                 "model", "weights", "versions"}  # fmt: skip
+                 "model", "weights", "session_weights", "versions"}  # fmt: skip
         rec.metadata_ = {k: v for k, v in manifest.items() if k not in known}
         return rec
+
+
+def _load_weights(folder: Path, entry: Mapping[str, Any]) -> Any:
+    """Rebuild one skops file named in the manifest, after checksum and type checks."""
+    import skops.io as sio
+
+    weights_path = folder / str(entry.get("file", ""))
+    try:
+        weights = weights_path.read_bytes()
+    except OSError as exc:
+        raise BundleError(f"{weights_path}: cannot read the model weights ({exc})") from exc
+    if hashlib.sha256(weights).hexdigest() != entry.get("sha256"):
+        raise BundleError(
+            f"{weights_path}: checksum does not match model.json; the bundle was modified"
+        )
+    try:
+        untrusted = set(sio.get_untrusted_types(data=weights))
+    except Exception as exc:
+        raise BundleError(f"{weights_path}: not a valid skops file ({exc})") from exc
+    unexpected = sorted(untrusted - set(TRUSTED_TYPES))
+    if unexpected:
+        raise BundleError(
+            f"{weights_path}: refusing to load types that are not on serkit's allow list: "
+            + ", ".join(unexpected)
+        )
+    try:
+        return sio.loads(weights, trusted=sorted(untrusted))
+    except Exception as exc:
+        raise BundleError(f"{weights_path}: cannot rebuild the model ({exc})") from exc
 
 
 def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:

@@ -24,7 +24,15 @@ from .evaluation import EvaluationResult, cross_validate, make_splits
 from .models import MODELS, default_param_grid, make_model, speaker_standardize
 from .recognizer import EmotionRecognizer, Prediction
 
-__all__ = ["collect_audio_files", "evaluate_corpus", "load_table", "predict_paths", "train_corpus"]
+__all__ = [
+    "collect_audio_files",
+    "evaluate_corpus",
+    "evaluate_table",
+    "load_table",
+    "predict_paths",
+    "session_labels",
+    "train_corpus",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -183,11 +191,16 @@ def train_corpus(
     emotions: Sequence[str] | None = None,
     speaker_pattern: str | None = None,
     exclude_speakers: Sequence[str] = (),
+    session_model: bool = True,
     jobs: int | None = None,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
 ) -> EmotionRecognizer:
-    """Fit a recognizer on every usable clip of a corpus and save it as a bundle at ``out``."""
+    """Fit a recognizer on every usable clip of a corpus and save it as a bundle at ``out``.
+
+    With ``session_model`` (default) a second model is fitted on features
+    standardised per speaker, so the bundle also serves ``--session-norm``.
+    """
     table = load_table(
         root,
         corpus=corpus,
@@ -203,7 +216,9 @@ def train_corpus(
     X = np.asarray(table.features)[keep]
     y = meta["emotion"].astype(str).to_numpy()
     rec = EmotionRecognizer(features=table.spec, model=_model_list([model])[0], params=params)
-    rec.fit(X, y)
+    speakers = (meta["corpus"].astype(str) + ":" + meta["speaker"].astype(str)).to_numpy()
+    # the speaker groups also fit the session-normalised model (predict --session-norm)
+    rec.fit(X, y, groups=speakers if session_model else None)
     rec.metadata_ = {
         "training": {
             "corpus": corpus,
@@ -243,13 +258,46 @@ def collect_audio_files(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     return files
 
 
+def session_labels(paths: Sequence[Path], group_by: str | None) -> list[str]:
+    """Session of each file for session normalisation: all one session, or a regex group.
+
+    ``group_by`` is searched in each file's path; its first group (or the group
+    named ``session``) is the session. A path it does not match is an error.
+    """
+    import re
+
+    if group_by is None:
+        return ["all"] * len(paths)
+    try:
+        pattern = re.compile(group_by)
+    except re.error as exc:
+        raise ParameterError(
+            f"--group-by {group_by!r} is not a valid regular expression: {exc}"
+        ) from exc
+    labels = []
+    for path in paths:
+        match = pattern.search(str(path))
+        if match is None:
+            raise ParameterError(f"{path}: does not match --group-by {group_by!r}")
+        groups = match.groupdict().get("session") or (match.group(1) if pattern.groups else None)
+        labels.append(groups or match.group(0))
+    return labels
+
+
 def predict_paths(
     recognizer: EmotionRecognizer,
     inputs: Iterable[str | os.PathLike],
     *,
+    session_norm: bool = False,
+    group_by: str | None = None,
     jobs: int | None = 1,
     progress: bool = False,
 ) -> list[Prediction]:
-    """Predict every audio file in the given files and folders; failures become error rows."""
+    """Predict every audio file in the given files and folders; failures become error rows.
+
+    ``session_norm`` normalises the features of all files together (one speaker
+    or call), or per session found by the ``group_by`` regex.
+    """
     files = collect_audio_files(inputs)
-    return recognizer.predict_files(files, jobs=jobs, progress=progress)
+    sessions = session_labels(files, group_by) if session_norm else None
+    return recognizer.predict_files(files, sessions=sessions, jobs=jobs, progress=progress)
