@@ -89,11 +89,11 @@ def test_interrupted_run_leaves_a_consistent_cache(audio_files, tmp_path, monkey
     calls = {"n": 0}
     real = _extract._extract_path
 
-    def flaky(path, extractor, max_duration):
+    def flaky(path, extractor, max_duration, transform=None):
         calls["n"] += 1
         if calls["n"] == 5:
             raise KeyboardInterrupt
-        return real(path, extractor, max_duration)
+        return real(path, extractor, max_duration, transform)
 
     monkeypatch.setattr(_extract, "_extract_path", flaky)
     with pytest.raises(KeyboardInterrupt):

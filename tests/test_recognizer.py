@@ -12,7 +12,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from conftest import voice_like
-from serkit import AudioError
+from serkit import AudioError, ParameterError, SerkitWarning
 from serkit.features import extract_files
 from serkit.recognizer import BundleError, EmotionRecognizer, read_manifest
 
@@ -174,3 +174,45 @@ def test_predict_signal_any_rate_and_channels(fitted):
     pred = fitted.predict_signal(np.stack([y, y]), 44100)
     assert pred.path == "<signal>" and pred.emotion in fitted.classes_
     assert pred.runner_up is not None and pred.runner_up[1] <= pred.confidence
+
+
+def test_bundles_are_reproducible_byte_for_byte(example_features, tmp_path):
+    """The same training gives the same files, in this process and in a fresh one."""
+    import subprocess
+    import sys
+
+    _, X, y = example_features
+    groups = np.arange(len(y)) % 2
+    first = EmotionRecognizer("seed", "logreg").fit(X, y, groups=groups).save(tmp_path / "a")
+    second = EmotionRecognizer("seed", "logreg").fit(X, y, groups=groups).save(tmp_path / "b")
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    code = (
+        "import sys, numpy as np; from serkit.recognizer import EmotionRecognizer;"
+        "d = sys.argv[1]; X = np.load(d + '/X.npy'); y = np.load(d + '/y.npy');"
+        "EmotionRecognizer('seed', 'logreg').fit(X, y, groups=np.arange(len(y)) % 2)"
+        ".save(d + '/c')"
+    )
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True)
+    for name in ("pipeline.skops", "session_pipeline.skops"):
+        data = (first / name).read_bytes()
+        assert data == (second / name).read_bytes() == (tmp_path / "c" / name).read_bytes()
+
+
+def test_session_normalised_prediction(example_features, tmp_path):
+    _, X, y = example_features
+    groups = np.array(["a", "b"] * (len(y) // 2))
+    rec = EmotionRecognizer("seed", "logreg").fit(X, y, groups=groups)
+    assert rec.supports_sessions
+    sessions = ["s1"] * 8 + ["s2"] * 8
+    proba = rec.predict_proba(X, sessions=sessions)
+    assert proba.shape == (16, 8) and not np.allclose(proba, rec.predict_proba(X))
+    loaded = EmotionRecognizer.load(rec.save(tmp_path / "m"))
+    np.testing.assert_allclose(loaded.predict_proba(X, sessions=sessions), proba)
+    with pytest.warns(SerkitWarning, match="fewer than 5"):
+        rec.predict_proba(X[:2], sessions=["x", "x"])
+    with pytest.raises(ParameterError, match="entries"):
+        rec.predict_proba(X, sessions=["x"])
+    plain = EmotionRecognizer("seed", "logreg").fit(X, y)
+    with pytest.raises(ParameterError, match="no session-normalised part"):
+        plain.predict_proba(X, sessions=sessions)

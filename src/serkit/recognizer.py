@@ -332,11 +332,11 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "pipeline_")
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        weights = sio.dumps(self.pipeline_)
+        weights = _stable_zip(sio.dumps(self.pipeline_))
         (folder / WEIGHTS_FILE).write_bytes(weights)
         session_entry = None
         if self.supports_sessions:
-            session_weights = sio.dumps(self.session_pipeline_)
+            session_weights = _stable_zip(sio.dumps(self.session_pipeline_))
             (folder / SESSION_WEIGHTS_FILE).write_bytes(session_weights)
             session_entry = {
                 "file": SESSION_WEIGHTS_FILE,
@@ -398,6 +398,46 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
                  "model", "weights", "session_weights", "versions"}  # fmt: skip
         rec.metadata_ = {k: v for k, v in manifest.items() if k not in known}
         return rec
+
+
+def _stable_zip(data: bytes) -> bytes:
+    """Make a skops file reproducible: the same model gives the same bytes in any process.
+
+    skops names arrays and memo entries after ``id()`` of the objects and stamps
+    zip entries with the current time; both are replaced by sequence numbers and
+    a fixed date, consistently in ``schema.json`` and the member names.
+    """
+    import io
+    import re
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(data))
+    schema = src.read("schema.json").decode()
+    numbers: dict[str, str] = {}
+    for match in re.finditer(r'"__id__": (\d+)|"(\d+)\.npy"', schema):
+        number = match.group(1) or match.group(2)
+        numbers.setdefault(number, str(len(numbers) + 1))
+
+    def renumber(match: re.Match) -> str:
+        if match.group(1):
+            return f'"__id__": {numbers[match.group(1)]}'
+        return f'"{numbers[match.group(2)]}.npy"'
+
+    members = {"schema.json": re.sub(r'"__id__": (\d+)|"(\d+)\.npy"', renumber, schema).encode()}
+    for info in src.infolist():
+        if info.filename == "schema.json":
+            continue
+        stem, dot, ext = info.filename.partition(".")
+        name = f"{numbers.get(stem, stem)}{dot}{ext}"
+        members[name] = src.read(info.filename)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for name in sorted(members):
+            fixed = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            dst.writestr(fixed, members[name])
+    return out.getvalue()
 
 
 def _load_weights(folder: Path, entry: Mapping[str, Any]) -> Any:

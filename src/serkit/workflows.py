@@ -8,6 +8,7 @@ the service stay thin and Python users get the same behaviour.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,10 +22,17 @@ from ._version import __version__
 from .corpora import AUDIO_EXTENSIONS, load_corpus
 from .datasets import FeatureTable, build_feature_table
 from .evaluation import EvaluationResult, cross_validate, make_splits
-from .models import MODELS, default_param_grid, make_model, speaker_standardize
+from .models import (
+    MODELS,
+    AugmentedTraining,
+    default_param_grid,
+    make_model,
+    speaker_standardize,
+)
 from .recognizer import EmotionRecognizer, Prediction
 
 __all__ = [
+    "augment_table",
     "collect_audio_files",
     "evaluate_corpus",
     "evaluate_table",
@@ -61,6 +69,67 @@ def load_table(
     return table
 
 
+def augment_table(
+    table: FeatureTable,
+    *,
+    copies: int = 2,
+    seed: int = 0,
+    jobs: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> FeatureTable:
+    """Features of ``copies`` degraded versions of every clip, one random channel per session.
+
+    Each speaker's copy ``k`` is one *session*: a chain of degradations drawn by
+    :func:`serkit.augment.sample_chain` from a generator seeded by ``seed``, the
+    speaker and ``k``, applied to all that speaker's clips (noise samples differ
+    per clip). ``meta`` gains ``source_index`` (row in ``table``) and ``session``.
+    """
+    import hashlib
+
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from .augment import sample_chain
+    from .features import extract_files
+
+    if copies < 0:
+        raise ParameterError(f"copies must be >= 0; got {copies}")
+    speakers = table.meta["corpus"].astype(str) + ":" + table.meta["speaker"].astype(str)
+    metas, rows, skipped = [], [], []
+    jobs_list = [(spk, k) for k in range(copies) for spk in sorted(speakers.unique())]
+    for speaker, k in tqdm(
+        jobs_list, desc="augmented copies", unit="session", disable=not progress
+    ):
+        index = np.flatnonzero((speakers == speaker).to_numpy())
+        token = hashlib.sha256(f"{seed}|{speaker}|{k}".encode()).digest()
+        rng = np.random.default_rng(int.from_bytes(token[:8], "little"))
+        chain = sample_chain(rng, seed=int.from_bytes(token[8:12], "little"))
+        result = extract_files(
+            table.meta["path"].iloc[index].tolist(),
+            table.spec,
+            jobs=jobs,
+            cache_dir=cache_dir,
+            transform=chain,
+        )
+        skipped += [(str(result.paths[i]), msg) for i, msg in sorted(result.errors.items())]
+        ok = result.ok
+        meta = table.meta.iloc[index[ok]].copy()
+        meta["source_index"] = index[ok]
+        meta["session"] = f"{speaker}#aug{k}"
+        meta["augmentation"] = json.dumps(chain.spec()["steps"])
+        metas.append(meta)
+        rows.append(result.matrix())
+    width = len(table.feature_names)
+    return FeatureTable(
+        meta=pd.concat(metas, ignore_index=True) if metas else table.meta.iloc[:0].copy(),
+        features=np.vstack(rows) if rows else np.zeros((0, width), np.float32),
+        feature_names=table.feature_names,
+        spec=table.spec,
+        skipped=skipped,
+    )
+
+
 def _model_list(models: str | Sequence[str]) -> list[str]:
     names = [m.strip() for m in models.split(",")] if isinstance(models, str) else list(models)
     names = [m for m in names if m]
@@ -84,6 +153,7 @@ def evaluate_table(
     params: Mapping[str, Mapping[str, Any]] | None = None,
     search: bool = False,
     random_state: int = 7,
+    augmented: FeatureTable | None = None,
     progress: bool = False,
 ) -> tuple[dict[str, Any], dict[str, EvaluationResult]]:
     """Cross-validate named models on a feature table; returns (report, results per model).
@@ -92,6 +162,10 @@ def evaluate_table(
     scores (``accuracy``, ``uar``, ``macro_f1`` as fractions, fold means and
     standard deviations, per-class scores, confusion matrix), next to
     ``protocol``, ``n_clips``, ``classes`` and a data summary.
+
+    ``augmented`` (from :func:`augment_table`) adds, in each fold, the degraded
+    copies of that fold's training clips to its training set; test clips and
+    their copies never train.
     """
     names = _model_list(models)
     X = np.asarray(table.features, dtype=np.float64)
@@ -109,17 +183,35 @@ def evaluate_table(
     )
     if speaker_norm:
         X = speaker_standardize(X, groups)
+    extra = None
+    if augmented is not None and len(augmented):
+        X_aug = np.asarray(augmented.features, dtype=np.float64)
+        if speaker_norm:
+            X_aug = speaker_standardize(X_aug, augmented.meta["session"].astype(str).to_numpy())
+        extra = {
+            "extra_X": X_aug,
+            "extra_y": augmented.meta["emotion"].astype(str).to_numpy(),
+            "extra_source": augmented.meta["source_index"].to_numpy(),
+        }
     results: dict[str, EvaluationResult] = {}
     report_models: dict[str, Any] = {}
     for name in names:
         model_params = dict((params or {}).get(name, {}))
+
+        def factory(name: str = name, model_params: dict = model_params) -> Any:
+            model = make_model(name, params=model_params)
+            return model if extra is None else AugmentedTraining(model, **extra)
+
+        if extra is not None and search:
+            raise ParameterError("search with augmented training is not supported yet")
         result = cross_validate(
-            lambda name=name, model_params=model_params: make_model(name, params=model_params),
+            factory,
             X,
             y,
             splits=splits,
             groups=groups,
             search=default_param_grid(name) if search else None,
+            fit_params=None if extra is None else {"source_rows": np.arange(len(y))},
             progress=progress,
         )
         results[name] = result
@@ -140,6 +232,9 @@ def evaluate_table(
         "n_splits": len(splits),
         "speaker_norm": speaker_norm,
         "search": search,
+        "augmented_copies": 0
+        if augmented is None
+        else int(augmented.meta["session"].str.split("#aug").str[-1].nunique()),
         "features": table.spec,
         "n_features": len(table.feature_names),
         "n_clips": len(table),
@@ -162,9 +257,14 @@ def evaluate_corpus(
     jobs: int | None = None,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
+    augment: int = 0,
     **options: Any,
 ) -> tuple[dict[str, Any], dict[str, EvaluationResult]]:
-    """:func:`load_table` then :func:`evaluate_table` (options as there)."""
+    """:func:`load_table` then :func:`evaluate_table` (options as there).
+
+    ``augment`` > 0 trains each fold also on that many degraded copies of its
+    training clips (:func:`augment_table`).
+    """
     table = load_table(
         root,
         corpus=corpus,
@@ -175,7 +275,12 @@ def evaluate_corpus(
         cache_dir=cache_dir,
         progress=progress,
     )
-    report, results = evaluate_table(table, progress=progress, **options)
+    augmented = None
+    if augment:
+        augmented = augment_table(
+            table, copies=augment, jobs=jobs, cache_dir=cache_dir, progress=progress
+        )
+    report, results = evaluate_table(table, progress=progress, augmented=augmented, **options)
     report["corpus"] = {"name": corpus, "root": str(Path(root).resolve())}
     return report, results
 
@@ -192,6 +297,7 @@ def train_corpus(
     speaker_pattern: str | None = None,
     exclude_speakers: Sequence[str] = (),
     session_model: bool = True,
+    augment: int = 0,
     jobs: int | None = None,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
@@ -212,21 +318,39 @@ def train_corpus(
         progress=progress,
     )
     keep = ~table.meta["speaker"].astype(str).isin([str(s) for s in exclude_speakers]).to_numpy()
-    meta = table.meta.loc[keep]
-    X = np.asarray(table.features)[keep]
+    table = FeatureTable(
+        meta=table.meta.loc[keep].reset_index(drop=True),
+        features=np.asarray(table.features)[keep],
+        feature_names=table.feature_names,
+        spec=table.spec,
+        skipped=table.skipped,
+    )
+    meta = table.meta
+    X = np.asarray(table.features)
     y = meta["emotion"].astype(str).to_numpy()
-    rec = EmotionRecognizer(features=table.spec, model=_model_list([model])[0], params=params)
     speakers = (meta["corpus"].astype(str) + ":" + meta["speaker"].astype(str)).to_numpy()
+    if augment:
+        extra = augment_table(
+            table, copies=augment, jobs=jobs, cache_dir=cache_dir, progress=progress
+        )
+        X = np.vstack([X, np.asarray(extra.features)])
+        y = np.concatenate([y, extra.meta["emotion"].astype(str).to_numpy()])
+        speakers = np.concatenate([speakers, extra.meta["session"].astype(str).to_numpy()])
+    rec = EmotionRecognizer(features=table.spec, model=_model_list([model])[0], params=params)
     # the speaker groups also fit the session-normalised model (predict --session-norm)
     rec.fit(X, y, groups=speakers if session_model else None)
     rec.metadata_ = {
         "training": {
             "corpus": corpus,
-            "n_clips": len(y),
+            "n_clips": len(meta),
+            "n_training_rows": len(y),
+            "augmented_copies": augment,
             "n_speakers": int(meta["speaker"].nunique()),
             "speakers": sorted(map(str, meta["speaker"].unique())),
             "excluded_speakers": [str(s) for s in exclude_speakers],
-            "class_counts": {c: int((y == c).sum()) for c in sorted(set(y))},
+            "class_counts": {
+                c: int((meta["emotion"] == c).sum()) for c in sorted(set(meta["emotion"]))
+            },
             "skipped": len(table.skipped),
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }

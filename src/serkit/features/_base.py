@@ -184,7 +184,13 @@ def spec_of(extractor: Any) -> dict[str, Any]:
     return {"name": extractor.name, "params": params}
 
 
-def spec_key(extractor: Any, *, sr: int, version: str) -> str:
-    """A short stable hash of an extractor's spec, the sample rate and a version string."""
-    payload = json.dumps({"spec": spec_of(extractor), "sr": sr, "version": version}, sort_keys=True)
+def spec_key(
+    extractor: Any, *, sr: int, version: str, transform: Mapping[str, Any] | None = None
+) -> str:
+    """A short stable hash of an extractor's spec, the sample rate, a version string and
+    the spec of a transform applied to the audio first (e.g. an augmentation chain)."""
+    payload = {"spec": spec_of(extractor), "sr": sr, "version": version}
+    if transform is not None:
+        payload["transform"] = dict(transform)
+    payload = json.dumps(payload, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

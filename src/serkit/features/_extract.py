@@ -106,19 +106,23 @@ def extract_signal(y: np.ndarray, sr: int, features: Any = "seed") -> np.ndarray
     return np.asarray(extractor.extract(y, sr), dtype=np.float32)
 
 
-def _extract_path(path: str, extractor: Any, max_duration: float | None) -> np.ndarray:
+def _extract_path(
+    path: str, extractor: Any, max_duration: float | None, transform: Any = None
+) -> np.ndarray:
     y, sr = audio.load(path, max_duration=max_duration)
+    if transform is not None:
+        y = transform(y, sr)
     return np.asarray(extractor.extract(y, sr), dtype=np.float32)
 
 
 def _run_task(
-    items: list[tuple[int, str]], extractor: Any, max_duration: float | None
+    items: list[tuple[int, str]], extractor: Any, max_duration: float | None, transform: Any = None
 ) -> list[tuple[int, np.ndarray | None, str | None]]:
     """Worker body: features or an error message for each (index, path)."""
     out: list[tuple[int, np.ndarray | None, str | None]] = []
     for index, path in items:
         try:
-            out.append((index, _extract_path(path, extractor, max_duration), None))
+            out.append((index, _extract_path(path, extractor, max_duration, transform), None))
         except AudioError as exc:
             out.append((index, None, str(exc)))
         except Exception as exc:  # an extractor failing on odd input must not stop the batch
@@ -157,6 +161,7 @@ def extract_files(
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
     max_duration: float | None = 600.0,
+    transform: Any = None,
 ) -> ExtractionResult:
     """Extract features from audio files, in parallel and through an optional cache.
 
@@ -175,6 +180,10 @@ def extract_files(
         Show a progress bar on stderr.
     max_duration : float or None
         Longest file accepted, in seconds (see :func:`serkit.audio.load`).
+    transform : callable or None
+        Applied to each decoded signal before extraction, ``transform(y, sr) -> y``,
+        e.g. a :class:`serkit.augment.Chain`. Its ``spec()`` joins the cache key, so
+        it must be deterministic for a given clip.
 
     Returns
     -------
@@ -207,7 +216,8 @@ def extract_files(
         paths=path_list, values=[None] * len(path_list), feature_names=extractor.feature_names()
     )
     cache = FeatureCache(cache_dir) if cache_dir is not None else None
-    key = spec_key(extractor, sr=audio.SAMPLE_RATE, version=__version__)
+    transform_spec = transform.spec() if transform is not None else None
+    key = spec_key(extractor, sr=audio.SAMPLE_RATE, version=__version__, transform=transform_spec)
     digests: dict[int, str] = {}
     todo: list[tuple[int, str]] = []
     for index, path in enumerate(path_list):
@@ -224,7 +234,10 @@ def extract_files(
                 continue
         todo.append((index, os.fspath(path)))
     if cache is not None and todo:
-        cache.describe(key, spec_of(extractor), version=__version__, sr=audio.SAMPLE_RATE)
+        spec = spec_of(extractor)
+        if transform_spec is not None:
+            spec = {**spec, "transform": transform_spec}
+        cache.describe(key, spec, version=__version__, sr=audio.SAMPLE_RATE)
     logger.info(
         "%d files: %d from cache, %d to extract with %d job(s)",
         len(path_list),
@@ -242,7 +255,7 @@ def extract_files(
             if cache is not None:
                 cache.put(key, digests[index], value)
 
-    _run_all(todo, extractor, max_duration, n_jobs, progress, store)
+    _run_all(todo, extractor, max_duration, n_jobs, progress, store, transform)
     return result
 
 
@@ -253,6 +266,7 @@ def _run_all(
     n_jobs: int,
     progress: bool,
     store: Any,
+    transform: Any = None,
 ) -> None:
     from tqdm.auto import tqdm
 
@@ -270,7 +284,7 @@ def _run_all(
             # BLAS thread as in the workers, so results do not depend on the number of jobs
             with threadpool_limits(1):
                 for item in todo:
-                    store(_run_task([item], extractor, max_duration))
+                    store(_run_task([item], extractor, max_duration, transform))
                     bar.update(1)
             return
         leftover: list[list[tuple[int, str]]] = []
@@ -281,7 +295,7 @@ def _run_all(
             queue = iter(tasks)
             # a bounded number of tasks in flight keeps memory flat on huge lists
             for task in queue:
-                pending[pool.submit(_run_task, task, extractor, max_duration)] = task
+                pending[pool.submit(_run_task, task, extractor, max_duration, transform)] = task
                 if len(pending) >= 4 * n_jobs:
                     break
             while pending:
@@ -300,9 +314,13 @@ def _run_all(
                     bar.update(len(batch))
                     nxt = next(queue, None)
                     if nxt is not None:
-                        pending[pool.submit(_run_task, nxt, extractor, max_duration)] = nxt
+                        pending[pool.submit(_run_task, nxt, extractor, max_duration, transform)] = (
+                            nxt
+                        )
         for task in leftover:
-            batch = _run_task(task, extractor, max_duration)  # rare: after a worker crash
+            batch = _run_task(
+                task, extractor, max_duration, transform
+            )  # rare: after a worker crash
             store(batch)
             bar.update(len(batch))
     finally:

@@ -18,6 +18,7 @@ speaker_standardize
     Z-score features within each speaker (label-free).
 """
 
+from ._augmented import AugmentedTraining
 from ._speaker_norm import speaker_standardize
 from ._zoo import (
     CLASSIFIER_STEP,
@@ -34,6 +35,7 @@ __all__ = [
     "MODELS",
     "RANDOM_STATE",
     "SCALER_STEP",
+    "AugmentedTraining",
     "default_param_grid",
     "make_model",
     "parse_params",

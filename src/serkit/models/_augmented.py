@@ -1,0 +1,79 @@
+"""Train on a fold's clips plus the augmented copies of those same clips, and nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["AugmentedTraining"]
+
+
+class AugmentedTraining(ClassifierMixin, BaseEstimator):
+    """Wrap a classifier so ``fit`` adds augmented copies of exactly the training clips.
+
+    Cross-validation passes the training rows' indices as ``source_rows``; only
+    the extra rows whose ``extra_source`` is among them join the fit, so a test
+    clip's augmented copies never leak into training.
+
+    Parameters
+    ----------
+    estimator : classifier
+        Cloned and fitted on original + augmented rows.
+    extra_X : np.ndarray [shape=(m, n_features)]
+        Features of augmented copies.
+    extra_y : np.ndarray [shape=(m,)]
+        Their labels.
+    extra_source : np.ndarray of int [shape=(m,)]
+        Row index, in the original data, of the clip each copy was made from.
+
+    Attributes
+    ----------
+    estimator_ : classifier
+        The fitted clone.
+    classes_ : np.ndarray
+        Its classes.
+    n_extra_ : int
+        Augmented rows used in the fit.
+    """
+
+    def __init__(
+        self,
+        estimator: Any = None,
+        extra_X: np.ndarray | None = None,
+        extra_y: np.ndarray | None = None,
+        extra_source: np.ndarray | None = None,
+    ) -> None:
+        self.estimator = estimator
+        self.extra_X = extra_X
+        self.extra_y = extra_y
+        self.extra_source = extra_source
+
+    def fit(
+        self, X: np.ndarray, y: np.ndarray, source_rows: np.ndarray | None = None
+    ) -> AugmentedTraining:
+        """Fit on ``X, y`` plus the augmented copies of the rows listed in ``source_rows``."""
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y)
+        if self.extra_X is not None and source_rows is not None:
+            keep = np.isin(np.asarray(self.extra_source), np.asarray(source_rows))
+            X = np.vstack([X, np.asarray(self.extra_X, dtype=np.float64)[keep]])
+            y = np.concatenate([y, np.asarray(self.extra_y)[keep]])
+            self.n_extra_ = int(keep.sum())
+        else:
+            self.n_extra_ = 0
+        self.estimator_ = clone(self.estimator).fit(X, y)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Probabilities of the wrapped classifier, columns in ``classes_`` order."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict_proba(X)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Labels of the wrapped classifier."""
+        check_is_fitted(self, "estimator_")
+        return self.estimator_.predict(X)
