@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from serkit.cli import main
@@ -118,11 +119,6 @@ def test_train_info_predict(capsys, subset, cache, tmp_path, audio_files):
     assert code == 1 and "error:" in out
 
 
-def test_predict_needs_a_model(capsys):
-    code, _, err = run(capsys, "predict", str(EXAMPLES))
-    assert code == 2 and "--model" in err
-
-
 def test_collect_audio_files_keeps_explicit_paths(tmp_path):
     (tmp_path / "a.wav").write_bytes(b"x")
     (tmp_path / "notes.txt").write_text("x")
@@ -130,3 +126,27 @@ def test_collect_audio_files_keeps_explicit_paths(tmp_path):
     (tmp_path / "sub" / "b.FLAC").write_bytes(b"x")
     found = collect_audio_files([tmp_path, tmp_path / "notes.txt"])
     assert [p.name for p in found] == ["a.wav", "b.FLAC", "notes.txt"]
+
+
+def test_augmented_training_never_sees_test_clips(subset, cache, monkeypatch):
+    from serkit.models import AugmentedTraining
+    from serkit.workflows import augment_table, evaluate_table, load_table
+
+    table = load_table(subset, features="seed", cache_dir=cache)
+    augmented = augment_table(table, copies=1, cache_dir=cache)
+    assert len(augmented) == len(table)
+    assert augmented.meta["session"].nunique() == 4
+    seen = []
+    real_fit = AugmentedTraining.fit
+
+    def spy(self, X, y, source_rows=None):
+        seen.append(np.asarray(source_rows))
+        return real_fit(self, X, y, source_rows=source_rows)
+
+    monkeypatch.setattr(AugmentedTraining, "fit", spy)
+    report, results = evaluate_table(table, models=["logreg"], n_splits=4, augmented=augmented)
+    assert report["augmented_copies"] == 1 and len(seen) == 4
+    folds = results["logreg"].fold_of
+    for k, rows in enumerate(seen):
+        test_rows = results["logreg"].indices[folds == k]
+        assert not set(rows) & set(test_rows)

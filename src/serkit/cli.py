@@ -266,6 +266,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         speaker_norm=args.speaker_norm,
         params=_parse_model_params(args.param, models),
         search=args.search,
+        augment=args.augment,
     )
     if args.report:
         folder = write_report(report, args.report)
@@ -307,6 +308,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         emotions=parse_emotions(args.emotions) if args.emotions else None,
         speaker_pattern=args.speaker_pattern,
         exclude_speakers=args.exclude_speakers.split(",") if args.exclude_speakers else (),
+        augment=args.augment,
         jobs=args.jobs,
         cache_dir=_cache_arg(args),
         progress=not args.quiet,
@@ -320,20 +322,25 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _model_dir(value: str | None) -> Path:
-    if value is None:
-        raise SerkitParameterError(
-            "no model given: pass --model MODEL_DIR (a folder written by 'serkit train')"
-        )
-    return Path(value)
+    """The model folder named on the command line; none (or "default") is the shipped model."""
+    from .recognizer import resolve_model_path
+
+    return resolve_model_path(value)
+
+
+def _load_recognizer(value: str | None) -> Any:
+    """Load the named model folder, or the shipped default model."""
+    from .recognizer import EmotionRecognizer
+
+    return EmotionRecognizer.load(_model_dir(value))
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     import csv
 
-    from .recognizer import EmotionRecognizer
     from .workflows import predict_paths
 
-    rec = EmotionRecognizer.load(_model_dir(args.model))
+    rec = _load_recognizer(args.model)
     preds = predict_paths(
         rec,
         args.inputs,
@@ -548,6 +555,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="grid-search hyper-parameters inside each training fold (speaker-grouped inner folds)",
     )
+    p.add_argument(
+        "--augment",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also train on N degraded copies of each training clip (telephone band, MP3, "
+        "noise, reverberation, gain, microphone EQ; one random channel per speaker copy)",
+    )
     p.add_argument("--report", help="folder for report.json, report.md and confusion PNGs")
     p.add_argument("--jobs", type=int, default=None, help="feature extraction processes")
     _add_cache_args(p)
@@ -566,6 +581,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="mlp", help="model name (default: mlp)")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="parameter override")
     p.add_argument("--exclude-speakers", help="comma-separated speakers to leave out")
+    p.add_argument(
+        "--augment",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also train on N degraded copies of each training clip (telephone band, MP3, "
+        "noise, reverberation, gain, microphone EQ; one random channel per speaker copy)",
+    )
     p.add_argument("--out", required=True, help="bundle folder to write")
     p.add_argument("--jobs", type=int, default=None, help="feature extraction processes")
     _add_cache_args(p)
@@ -579,7 +602,10 @@ def build_parser() -> argparse.ArgumentParser:
         "A file that fails gets an error row; the others go on.",
     )
     p.add_argument("inputs", nargs="+", help="audio files and/or folders (searched recursively)")
-    p.add_argument("--model", help="bundle folder written by 'serkit train'")
+    p.add_argument(
+        "--model",
+        help="bundle folder written by 'serkit train' (default: the model shipped with serkit)",
+    )
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON list of objects")
     fmt.add_argument("--csv", action="store_true", help="CSV with one column per class")
@@ -604,7 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="show a saved model's card: classes, features, training data, metrics",
         description="Show what a bundle folder holds, without loading its weights.",
     )
-    p.add_argument("model", help="bundle folder")
+    p.add_argument("model", help="bundle folder, or 'default' for the model shipped with serkit")
     p.add_argument("--json", action="store_true", help="print model.json")
     p.set_defaults(func=cmd_info)
     return parser

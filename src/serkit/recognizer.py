@@ -37,8 +37,10 @@ __all__ = [
     "BundleError",
     "EmotionRecognizer",
     "Prediction",
+    "default_model_path",
     "library_versions",
     "read_manifest",
+    "resolve_model_path",
 ]
 
 BUNDLE_FORMAT = "serkit-bundle"
@@ -398,6 +400,32 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
                  "model", "weights", "session_weights", "versions"}  # fmt: skip
         rec.metadata_ = {k: v for k, v in manifest.items() if k not in known}
         return rec
+
+
+def default_model_path() -> Path:
+    """Folder of the model that ships inside the package (``serkit info default``).
+
+    Raises
+    ------
+    BundleError
+        If this installation has no default model.
+    """
+    from importlib.resources import files
+
+    folder = Path(str(files("serkit").joinpath("models", "default")))
+    if not (folder / MANIFEST_FILE).is_file():
+        raise BundleError(
+            f"{folder}: this serkit installation ships no default model; "
+            "pass a model folder written by 'serkit train'"
+        )
+    return folder
+
+
+def resolve_model_path(model: str | os.PathLike | None) -> Path:
+    """``None`` or ``"default"`` -> the packaged default model; otherwise the folder given."""
+    if model is None or str(model) == "default":
+        return default_model_path()
+    return Path(model)
 
 
 def _stable_zip(data: bytes) -> bytes:
