@@ -475,10 +475,17 @@ def load(
             label, f"is {meta.duration:.1f} s long, more than the limit of {max_duration:g} s"
         )
     target = _open_target(source)
+    # never decode more than the limit allows: compressed formats (VBR MP3) only
+    # estimate their length in the header
+    limit = -1 if max_duration is None else int(max_duration * meta.sample_rate) + 1
     try:
-        data, native_sr = sf.read(target, dtype="float32", always_2d=True)
+        data, native_sr = sf.read(target, frames=limit, dtype="float32", always_2d=True)
     except Exception as exc:
         raise AudioDecodeError(label, f"decoding failed ({exc})") from exc
+    if max_duration is not None and data.shape[0] >= limit:
+        raise AudioTooLongError(
+            label, f"decodes to more than the limit of {max_duration:g} s (the header said less)"
+        )
     if data.shape[0] == 0:
         raise AudioEmptyError(label, "contains no samples")
     declared = _declared_wav_frames(source, meta) if meta.format in {"WAV", "WAVEX"} else None

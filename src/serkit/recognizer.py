@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import audio
 from ._errors import ParameterError, SerkitError, SerkitWarning
+from ._threads import one_blas_thread
 from ._version import __version__
 from .features import extract_files, get_extractor, spec_of
 from .models import make_model, speaker_standardize
@@ -267,9 +268,7 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
     def _features_of(self, signal: np.ndarray, rate: int) -> np.ndarray:
         """Feature vector of a checked signal, with one BLAS thread as in batch extraction,
         so a file gives the same numbers through every prediction path."""
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1):
+        with one_blas_thread():
             return np.asarray(get_extractor(self.feature_spec_).extract(signal, rate), np.float32)
 
     def predict_signal(self, y: np.ndarray, sr: int, *, name: str = "<signal>") -> Prediction:

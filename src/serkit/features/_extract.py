@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import audio
 from .._errors import AudioError, ParameterError
+from .._threads import one_blas_thread
 from .._version import __version__
 from ._base import get_extractor, spec_key, spec_of
 from ._cache import FeatureCache, file_digest
@@ -278,11 +279,9 @@ def _run_all(
     tasks = [list(todo[i : i + _TASK_SIZE]) for i in range(0, len(todo), _TASK_SIZE)]
     try:
         if n_jobs == 1 or len(todo) <= _TASK_SIZE:
-            from threadpoolctl import threadpool_limits
-
             # one file at a time, so an interruption keeps everything finished so far; one
             # BLAS thread as in the workers, so results do not depend on the number of jobs
-            with threadpool_limits(1):
+            with one_blas_thread():
                 for item in todo:
                     store(_run_task([item], extractor, max_duration, transform))
                     bar.update(1)
