@@ -216,3 +216,17 @@ def test_session_normalised_prediction(example_features, tmp_path):
     plain = EmotionRecognizer("seed", "logreg").fit(X, y)
     with pytest.raises(ParameterError, match="no session-normalised part"):
         plain.predict_proba(X, sessions=sessions)
+
+
+def test_loading_a_bundle_does_not_import_torch(fitted, tmp_path):
+    """skops' estimator walk would import torch where installed (hundreds of MB)."""
+    import subprocess
+    import sys
+
+    folder = fitted.save(tmp_path / "model")
+    code = (
+        "import sys; from serkit.recognizer import EmotionRecognizer;"
+        f"EmotionRecognizer.load({str(folder)!r}); print('torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

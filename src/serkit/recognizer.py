@@ -185,6 +185,7 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         pipeline = make_model(self.model, params=self.params, random_state=self.random_state)
         pipeline.fit(X, labels)
         self.session_pipeline_ = None
+        self._session_source = None
         if groups is not None:
             session = make_model(self.model, params=self.params, random_state=self.random_state)
             session.fit(speaker_standardize(X, np.asarray(groups).astype(str)), labels)
@@ -199,7 +200,19 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
     @property
     def supports_sessions(self) -> bool:
         """True when a session-normalised model was fitted (``fit(..., groups=...)``)."""
-        return getattr(self, "session_pipeline_", None) is not None
+        return (
+            getattr(self, "session_pipeline_", None) is not None
+            or getattr(self, "_session_source", None) is not None
+        )
+
+    def _session_model(self) -> Any:
+        """The session-normalised pipeline, rebuilt from the bundle on first use."""
+        if getattr(self, "session_pipeline_", None) is None and getattr(
+            self, "_session_source", None
+        ):
+            folder, entry = self._session_source
+            self.session_pipeline_ = _load_weights(folder, entry)
+        return self.session_pipeline_
 
     def predict_proba(self, X: np.ndarray, *, sessions: Sequence[str] | None = None) -> np.ndarray:
         """Class probabilities [shape=(n, n_classes)], columns in ``classes_`` order.
@@ -242,7 +255,7 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
                 SerkitWarning,
                 stacklevel=2,
             )
-        return self.session_pipeline_.predict_proba(speaker_standardize(X, groups))
+        return self._session_model().predict_proba(speaker_standardize(X, groups))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Most probable class per row."""
@@ -328,16 +341,16 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
     # -------------------------------------------------------------- bundles
     def save(self, path: str | os.PathLike, *, metadata: Mapping[str, Any] | None = None) -> Path:
         """Write the bundle folder (``model.json`` + ``pipeline.skops``); returns its path."""
-        import skops.io as sio
+        sio = _skops()
 
         check_is_fitted(self, "pipeline_")
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        weights = _stable_zip(sio.dumps(self.pipeline_))
+        weights = _stable_zip(sio.dumps(_for_inference(self.pipeline_)))
         (folder / WEIGHTS_FILE).write_bytes(weights)
         session_entry = None
         if self.supports_sessions:
-            session_weights = _stable_zip(sio.dumps(self.session_pipeline_))
+            session_weights = _stable_zip(sio.dumps(_for_inference(self._session_model())))
             (folder / SESSION_WEIGHTS_FILE).write_bytes(session_weights)
             session_entry = {
                 "file": SESSION_WEIGHTS_FILE,
@@ -379,7 +392,8 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         manifest = read_manifest(folder)
         pipeline = _load_weights(folder, manifest["weights"])
         session = manifest.get("session_weights")
-        session_pipeline = _load_weights(folder, session) if session else None
+        if session:
+            _verified_bytes(folder, session)  # checked now, rebuilt on first use
         _warn_on_version_change(folder, manifest.get("versions", {}))
         model = manifest["model"]
         rec = cls(
@@ -389,7 +403,8 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
             random_state=model.get("random_state", 0),
         )
         rec.pipeline_ = pipeline
-        rec.session_pipeline_ = session_pipeline
+        rec.session_pipeline_ = None
+        rec._session_source = (folder, session) if session else None
         rec.feature_spec_ = manifest["features"]
         rec.classes_ = np.asarray(manifest["classes"])
         if list(map(str, pipeline.classes_)) != manifest["classes"]:
@@ -425,6 +440,45 @@ def resolve_model_path(model: str | os.PathLike | None) -> Path:
     if model is None or str(model) == "default":
         return default_model_path()
     return Path(model)
+
+
+def _skops() -> Any:
+    """Import ``skops.io`` without letting it import torch.
+
+    skops lists scikit-learn's estimators by walking every sklearn module, and the
+    walk imports ``sklearn.externals.array_api_compat.torch``, which imports torch
+    wherever it is installed (about 230 MB and seconds). A placeholder for that one
+    module stands in during the import; no serkit bundle holds torch objects.
+    """
+    import sys
+    import types
+
+    if "skops.io" in sys.modules or "torch" in sys.modules:
+        import skops.io
+
+        return skops.io
+    name = "sklearn.externals.array_api_compat.torch"
+    placeholder = types.ModuleType(name)
+    added = name not in sys.modules
+    if added:
+        sys.modules[name] = placeholder
+    try:
+        import skops.io
+    finally:
+        if added and sys.modules.get(name) is placeholder:
+            del sys.modules[name]
+    return skops.io
+
+
+def _for_inference(pipeline: Any) -> Any:
+    """A copy without training-only state (the MLP's optimizer moments: 2/3 of its size)."""
+    import copy
+
+    slim = copy.deepcopy(pipeline)
+    for step in getattr(slim, "named_steps", {}).values():
+        if getattr(step, "_optimizer", None) is not None:
+            step._optimizer = None
+    return slim
 
 
 def _stable_zip(data: bytes) -> bytes:
@@ -467,10 +521,8 @@ def _stable_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def _load_weights(folder: Path, entry: Mapping[str, Any]) -> Any:
-    """Rebuild one skops file named in the manifest, after checksum and type checks."""
-    import skops.io as sio
-
+def _verified_bytes(folder: Path, entry: Mapping[str, Any]) -> bytes:
+    """Read one weights file named in the manifest and check its SHA-256."""
     weights_path = folder / str(entry.get("file", ""))
     try:
         weights = weights_path.read_bytes()
@@ -480,6 +532,15 @@ def _load_weights(folder: Path, entry: Mapping[str, Any]) -> Any:
         raise BundleError(
             f"{weights_path}: checksum does not match model.json; the bundle was modified"
         )
+    return weights
+
+
+def _load_weights(folder: Path, entry: Mapping[str, Any]) -> Any:
+    """Rebuild one skops file named in the manifest, after checksum and type checks."""
+    sio = _skops()
+
+    weights_path = folder / str(entry.get("file", ""))
+    weights = _verified_bytes(folder, entry)
     try:
         untrusted = set(sio.get_untrusted_types(data=weights))
     except Exception as exc:
