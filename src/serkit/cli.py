@@ -816,7 +816,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--group-by",
         metavar="REGEX",
         help="session normalisation per group: the regex's first group (or group 'session') "
-        "in each path, e.g. '-(\\d+)\\.' for the RAVDESS actor; implies --session-norm",
+        "in each path, e.g. --group-by='-(\\d+)\\.\\w+$' for the RAVDESS actor (use the = form "
+        "when the regex starts with '-'); implies --session-norm",
     )
     p.add_argument("--jobs", type=int, default=1, help="feature extraction processes (1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
