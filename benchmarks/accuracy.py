@@ -74,9 +74,15 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--render-only", action="store_true", help="only render the stored rows into RESULTS.md"
+    )
     args = parser.parse_args()
     models = [m for m in args.models.split(",") if m]
     store = load_store()
+    if args.render_only:
+        write_section(markdown(store["seed"], list(store["rows"].values())), "accuracy")
+        return
     with threadpool_limits(1):
         store["seed"] = _slim(seed_protocol(args.root, args.cache_dir))
         save_store(store)
@@ -121,7 +127,8 @@ def markdown(seed: dict, rows: list[dict]) -> str:
         "**Speaker-independent, 8 classes**: `speaker-kfold` (5 folds grouped by actor, every",
         "clip predicted once), UAR pooled over all clips, ± = std of per-fold UAR. *global* =",
         "standardisation fitted on the training folds; *speaker-norm* = features z-scored per",
-        "speaker with that speaker's unlabelled clips. Time = one 5-fold run on cached features.",
+        "speaker with that speaker's unlabelled clips. Time = one 5-fold run on cached features,",
+        "measured while the 2 cores were shared with other jobs (load average 5-10): upper bounds.",
         "",
         "| features | model | UAR global | accuracy | UAR speaker-norm | time | date |",
         "|---|---|---|---|---|---|---|",

@@ -1,0 +1,103 @@
+"""Prediction speed of the shipped model: warm single clips, and a fresh ``serkit predict``.
+
+- warm: one process, model loaded, ``predict_file`` on a 3 s clip, pinned to one core
+  (decode + features + model), median and 90th percentile over repeated calls;
+- cold: ``serkit predict examples/`` in a fresh process (imports, model load, numba
+  compilation, 16 clips), wall time of several runs.
+
+Usage::
+
+    python benchmarks/prediction.py [--repeat 100] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from features import machine, write_section  # noqa: E402
+
+REPO = HERE.parent
+CLIP = REPO / "examples" / "03-01-05-02-01-01-23.flac"
+
+
+def warm(repeat: int) -> dict:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    from serkit import audio
+    from serkit.recognizer import EmotionRecognizer, default_model_path
+
+    rec = EmotionRecognizer.load(default_model_path())
+    duration = audio.info(CLIP).duration
+    for _ in range(5):
+        rec.predict_file(CLIP)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        rec.predict_file(CLIP)
+        times.append(1000 * (time.perf_counter() - start))
+    times.sort()
+    return {
+        "clip_s": duration,
+        "median_ms": statistics.median(times),
+        "p90_ms": times[int(0.9 * (len(times) - 1))],
+    }
+
+
+def cold(runs: int) -> dict:
+    walls = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "serkit", "predict", str(REPO / "examples"), "-q"],
+            check=True,
+            capture_output=True,
+        )
+        walls.append(time.perf_counter() - start)
+    return {"median_s": statistics.median(walls), "min_s": min(walls), "runs": runs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    where = machine()  # before warm() pins this process to one core
+    c = cold(args.runs)
+    w = warm(args.repeat)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    text = "\n".join(
+        [
+            "<!-- prediction:start -->",
+            "## Prediction speed (`benchmarks/prediction.py`)",
+            "",
+            f"{where}; load average {load:.1f} when measured. Shipped default model",
+            "(`stats` + `mlp`).",
+            "",
+            "| measurement | result | target |",
+            "|---|---|---|",
+            f"| warm `predict_file`, {w['clip_s']:.1f} s clip, one core (decode + features + "
+            f"model) | median {w['median_ms']:.1f} ms, p90 {w['p90_ms']:.1f} ms | <= 20 ms |",
+            f"| `serkit predict examples/` (16 clips) in a fresh process | median "
+            f"{c['median_s']:.2f} s, best {c['min_s']:.2f} s of {c['runs']} | <= 3 s |",
+            "",
+            "Reproduce: `python benchmarks/prediction.py --write`.",
+            "<!-- prediction:end -->",
+            "",
+        ]
+    )
+    print(text)
+    if args.write:
+        write_section(text, "prediction")
+
+
+if __name__ == "__main__":
+    main()
