@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["plot_waveform_spectrogram"]
+__all__ = ["plot_timeline", "plot_waveform_spectrogram"]
 
 
 def _pyplot():
@@ -78,7 +79,6 @@ def plot_waveform_spectrogram(
 
 
 # ----------------------------------------------------------------------------- timeline
-from typing import TYPE_CHECKING, Any  # noqa: E402  (appended section; may move to the top)
 
 if TYPE_CHECKING:  # typing only: importing serkit.plots must not import the timeline
     from .timeline import Timeline
@@ -262,6 +262,3 @@ def plot_timeline(
     fig.savefig(out_path, dpi=dpi)
     plt.close(fig)
     return out_path
-
-
-__all__ += ["plot_timeline"]
