@@ -626,6 +626,17 @@ def _add_corpus_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_augment_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--augment",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also train on N degraded copies of each training clip (telephone band, MP3, "
+        "noise, reverberation, gain, microphone EQ; one random channel per speaker copy)",
+    )
+
+
 def _add_cache_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache-dir",
@@ -752,14 +763,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="grid-search hyper-parameters inside each training fold (speaker-grouped inner folds)",
     )
-    p.add_argument(
-        "--augment",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also train on N degraded copies of each training clip (telephone band, MP3, "
-        "noise, reverberation, gain, microphone EQ; one random channel per speaker copy)",
-    )
+    _add_augment_arg(p)
     p.add_argument("--report", help="folder for report.json, report.md and confusion PNGs")
     p.add_argument("--jobs", type=int, default=None, help="feature extraction processes")
     _add_cache_args(p)
@@ -778,14 +782,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="mlp", help="model name (default: mlp)")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="parameter override")
     p.add_argument("--exclude-speakers", help="comma-separated speakers to leave out")
-    p.add_argument(
-        "--augment",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also train on N degraded copies of each training clip (telephone band, MP3, "
-        "noise, reverberation, gain, microphone EQ; one random channel per speaker copy)",
-    )
+    _add_augment_arg(p)
     p.add_argument("--out", required=True, help="bundle folder to write")
     p.add_argument("--jobs", type=int, default=None, help="feature extraction processes")
     _add_cache_args(p)
