@@ -604,6 +604,14 @@ def cmd_listen(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_onnx, onnx_metadata
+
+    path = export_onnx(_model_dir(args.model), args.onnx)
+    _emit_json({"onnx": str(path), **onnx_metadata(path)})
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
 def _add_corpus_args(parser: argparse.ArgumentParser) -> None:
     from .corpora import CORPORA
@@ -828,6 +836,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="bundle folder, or 'default' for the model shipped with serkit")
     p.add_argument("--json", action="store_true", help="print model.json")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser(
+        "export",
+        help="write a saved model as one ONNX file",
+        description="Export a bundle folder (or 'default') to ONNX: input = the feature vector "
+        "(or log-mel frames for networks), output = class probabilities in classes order; the "
+        "classes and feature spec travel in the file's metadata. Needs 'pip install serkit[onnx]'.",
+    )
+    p.add_argument("model", help="bundle folder (serkit train) or network folder, or 'default'")
+    p.add_argument("--onnx", required=True, type=Path, help="ONNX file to write")
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser(
         "serve",
         help="serve a model over HTTP, with a web page to upload or record audio",

@@ -26,6 +26,7 @@ from .._errors import ParameterError
 __all__ = [
     "CLASSIFIER_STEP",
     "MODELS",
+    "NEURAL_MODELS",
     "RANDOM_STATE",
     "SCALER_STEP",
     "default_param_grid",
@@ -124,6 +125,22 @@ _GRIDS: dict[str, dict[str, list[Any]]] = {
     "logreg": {"clf__C": [0.01, 0.1, 1.0, 10.0]},
     "hgb": {"clf__learning_rate": [0.05, 0.1], "clf__max_leaf_nodes": [15, 31]},
 }
+
+
+# ---- neural models (issue 4): a separate, lazy branch -------------------------------------
+# Names served by serkit.models._torch.make_network.  Nothing here imports torch: the branch
+# in make_model imports _torch only when one of these names is asked for.
+NEURAL_MODELS: tuple[str, ...] = ("cnn1d", "specnet")
+"""Neural model names accepted by :func:`make_model` (need the ``deep`` extra: torch)."""
+
+
+def _make_neural(name: str, params: Mapping[str, Any] | None, random_state: int) -> BaseEstimator:
+    from ._torch import make_network  # imports torch
+
+    return make_network(name, params=params, random_state=random_state)
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def _check_name(name: Any) -> str:
@@ -235,7 +252,7 @@ def make_model(
     *,
     params: Mapping[str, Any] | None = None,
     random_state: int = RANDOM_STATE,
-) -> Pipeline:
+) -> Pipeline | BaseEstimator:
     """Build a new, unfitted model from the zoo.
 
     Every model is ``Pipeline([("scaler", StandardScaler()), ("clf", classifier)])``:
@@ -261,6 +278,10 @@ def make_model(
 
     All of them have ``predict_proba`` with columns in the order of ``classes_``
     (sorted labels).
+
+    The names in :data:`NEURAL_MODELS` (``cnn1d``, ``specnet``) return a
+    :class:`serkit.models._torch.TorchClassifier` instead of a pipeline (it
+    standardises its input itself); they import torch, and only they do.
 
     Parameters
     ----------
@@ -293,6 +314,10 @@ def make_model(
     >>> [step for step, _ in model.steps]
     ['scaler', 'clf']
     """
+    if isinstance(name, str) and name in NEURAL_MODELS:
+        if isinstance(random_state, bool) or not isinstance(random_state, int):
+            raise ParameterError(f"random_state must be an int, got {random_state!r}")
+        return _make_neural(name, params, random_state)
     name = _check_name(name)
     if isinstance(random_state, bool) or not isinstance(random_state, int):
         raise ParameterError(f"random_state must be an int, got {random_state!r}")
