@@ -146,6 +146,7 @@ def test_augmented_training_never_sees_test_clips(subset, cache, monkeypatch):
     monkeypatch.setattr(AugmentedTraining, "fit", spy)
     report, results = evaluate_table(table, models=["logreg"], n_splits=4, augmented=augmented)
     assert report["augmented_copies"] == 1 and len(seen) == 4
+    assert report["augmentation_skipped"] == []
     folds = results["logreg"].fold_of
     for k, rows in enumerate(seen):
         test_rows = results["logreg"].indices[folds == k]

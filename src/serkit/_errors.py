@@ -16,6 +16,7 @@ __all__ = [
     "AudioSilentError",
     "AudioTooLongError",
     "AudioTooShortError",
+    "BundleError",
     "CorpusError",
     "DownloadError",
     "ParameterError",
@@ -34,6 +35,10 @@ class ParameterError(SerkitError, ValueError):
 
 class CorpusError(SerkitError, ValueError):
     """A corpus folder or table cannot be read as asked."""
+
+
+class BundleError(SerkitError, ValueError):
+    """A saved model folder is missing, malformed, tampered with, or holds untrusted types."""
 
 
 class DownloadError(SerkitError, OSError):

@@ -27,7 +27,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import audio
-from ._errors import ParameterError, SerkitError, SerkitWarning
+from ._errors import BundleError, ParameterError, SerkitWarning
+from ._manifest import read_json_manifest
 from ._threads import one_blas_thread
 from ._version import __version__
 from .features import extract_files, get_extractor, spec_of
@@ -61,10 +62,6 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.tree._tree.Tree",
 )
 """Types beyond skops' own defaults that a serkit bundle may contain; nothing else loads."""
-
-
-class BundleError(SerkitError, ValueError):
-    """A saved model folder is missing, malformed, tampered with, or holds untrusted types."""
 
 
 def library_versions() -> dict[str, str]:
@@ -560,26 +557,15 @@ def _load_weights(folder: Path, entry: Mapping[str, Any]) -> Any:
 def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     """Read and check a bundle's ``model.json`` without loading the weights."""
     folder = Path(folder)
-    path = folder / MANIFEST_FILE
     if not folder.is_dir():
         raise BundleError(f"{folder}: not a model folder (it does not exist or is a file)")
-    try:
-        manifest = json.loads(path.read_text())
-    except OSError as exc:
-        raise BundleError(f"{path}: cannot read the model manifest ({exc})") from exc
-    except ValueError as exc:
-        raise BundleError(f"{path}: the model manifest is not valid JSON ({exc})") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
-        raise BundleError(f"{path}: not a serkit model manifest")
-    if int(manifest.get("format_version", 0)) > BUNDLE_VERSION:
-        raise BundleError(
-            f"{path}: bundle format {manifest.get('format_version')} is newer than this serkit "
-            f"reads ({BUNDLE_VERSION}); upgrade serkit"
-        )
-    for key in ("classes", "features", "model", "weights", "n_features"):
-        if key not in manifest:
-            raise BundleError(f"{path}: the manifest lacks {key!r}")
-    return manifest
+    return read_json_manifest(
+        folder / MANIFEST_FILE,
+        fmt=BUNDLE_FORMAT,
+        version=BUNDLE_VERSION,
+        required=("classes", "features", "model", "weights", "n_features"),
+        what="model manifest",
+    )
 
 
 def _warn_on_version_change(folder: Path, saved: Mapping[str, str]) -> None:

@@ -242,6 +242,9 @@ def evaluate_table(
         "classes": classes,
         "class_counts": {c: int((y == c).sum()) for c in classes},
         "skipped": [{"path": p, "reason": r} for p, r in table.skipped],
+        "augmentation_skipped": []
+        if augmented is None
+        else [{"path": p, "reason": r} for p, r in augmented.skipped],
         "results": report_models,
     }
     return report, results
@@ -329,6 +332,7 @@ def train_corpus(
     X = np.asarray(table.features)
     y = meta["emotion"].astype(str).to_numpy()
     speakers = (meta["corpus"].astype(str) + ":" + meta["speaker"].astype(str)).to_numpy()
+    n_augment_skipped = 0
     if augment:
         extra = augment_table(
             table, copies=augment, jobs=jobs, cache_dir=cache_dir, progress=progress
@@ -336,6 +340,7 @@ def train_corpus(
         X = np.vstack([X, np.asarray(extra.features)])
         y = np.concatenate([y, extra.meta["emotion"].astype(str).to_numpy()])
         speakers = np.concatenate([speakers, extra.meta["session"].astype(str).to_numpy()])
+        n_augment_skipped = len(extra.skipped)
     rec = EmotionRecognizer(features=table.spec, model=_model_list([model])[0], params=params)
     # the speaker groups also fit the session-normalised model (predict --session-norm)
     rec.fit(X, y, groups=speakers if session_model else None)
@@ -352,6 +357,7 @@ def train_corpus(
                 c: int((meta["emotion"] == c).sum()) for c in sorted(set(meta["emotion"]))
             },
             "skipped": len(table.skipped),
+            "augmentation_skipped": n_augment_skipped,
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
     }

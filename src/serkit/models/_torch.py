@@ -41,7 +41,8 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from torch import nn
 from torch.nn import functional as F
 
-from .._errors import ParameterError, SerkitError, SerkitWarning
+from .._errors import BundleError, ParameterError, SerkitWarning
+from .._manifest import read_json_manifest
 from .._version import __version__
 
 __all__ = [
@@ -74,7 +75,7 @@ _RECIPES: dict[str, str] = {"cnn1d": "._cnn1d:RECIPE", "specnet": "._specnet:REC
 _EXECUTION_PARAMS = ("device", "threads", "verbose")
 
 
-class TorchBundleError(SerkitError, ValueError):
+class TorchBundleError(BundleError):
     """A saved network folder is missing, malformed, tampered with, or does not fit its config."""
 
 
@@ -794,24 +795,14 @@ def read_network_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     TorchBundleError
         Missing or malformed file, or a newer format than this serkit reads.
     """
-    path = Path(folder) / NETWORK_MANIFEST
-    try:
-        manifest = json.loads(path.read_text())
-    except OSError as exc:
-        raise TorchBundleError(f"{path}: cannot read the network manifest ({exc})") from exc
-    except ValueError as exc:
-        raise TorchBundleError(f"{path}: the network manifest is not valid JSON ({exc})") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
-        raise TorchBundleError(f"{path}: not a serkit network manifest")
-    if int(manifest.get("format_version", 0)) > _FORMAT_VERSION:
-        raise TorchBundleError(
-            f"{path}: network format {manifest.get('format_version')} is newer than this "
-            f"serkit reads ({_FORMAT_VERSION}); upgrade serkit"
-        )
-    for key in ("module", "config", "classes", "n_features_in", "weights"):
-        if key not in manifest:
-            raise TorchBundleError(f"{path}: the network manifest lacks {key!r}")
-    return manifest
+    return read_json_manifest(
+        Path(folder) / NETWORK_MANIFEST,
+        fmt=_FORMAT,
+        version=_FORMAT_VERSION,
+        required=("module", "config", "classes", "n_features_in", "weights"),
+        what="network manifest",
+        error=TorchBundleError,
+    )
 
 
 def load_torch(folder: str | os.PathLike, *, device: str = "cpu") -> TorchClassifier:
