@@ -10,7 +10,7 @@ Usage::
 
     python benchmarks/neural.py [--models cnn1d,specnet] [--folds 0,1,2,3,4]
         [--threads 2] [--param specnet:max_epochs=40] [--ensemble svm:compare]
-        [--json out.json]
+        [--json out.json] [--save-probas probas.npz]
 
 ``--ensemble MODEL:FEATURES`` adds, per neural model, a row for the equal-weight
 average of its probabilities with those of a classic zoo model on another feature
@@ -149,6 +149,11 @@ def main() -> None:
     )
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--save-probas",
+        type=Path,
+        help="write each neural model's test probabilities per fold (npz), to combine later",
+    )
     args = parser.parse_args()
     models = [m for m in args.models.split(",") if m]
     folds = [int(f) for f in args.folds.split(",")]
@@ -177,6 +182,12 @@ def main() -> None:
             f"| {100 * res['accuracy']:.1f} % | {100 * res['uar_std']:.1f} | "
             f"{res['seconds'] / 60:.1f} min |"
         )
+    if args.save_probas:
+        arrays = {}
+        for res in results:
+            for k, proba in zip(folds, res.get("probas", []), strict=False):
+                arrays[f"{res['model']}_fold{k}"] = proba
+        np.savez_compressed(args.save_probas, **arrays)
     if args.json:
         for res in results:
             res.pop("probas", None)

@@ -267,6 +267,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         params=_parse_model_params(args.param, models),
         search=args.search,
         augment=args.augment,
+        threads=args.threads,
     )
     if args.report:
         folder = write_report(report, args.report)
@@ -278,15 +279,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     ranked = sorted(report["results"].items(), key=lambda kv: -kv[1]["uar"])
     print(
         f"{report['protocol']}: {report['n_clips']} clips, {report['n_speakers']} speakers, "
-        f"{len(report['classes'])} classes, features {report['features']['name']}"
-        + (", speaker-norm" if report["speaker_norm"] else "")
+        f"{len(report['classes'])} classes" + (", speaker-norm" if report["speaker_norm"] else "")
     )
-    print(f"{'model':<8} {'UAR':>7} {'acc':>7} {'F1':>7}   UAR per fold")
+    width = max(8, *(len(name) for name in report["results"]))
+    print(f"{'model':<{width}} {'UAR':>7} {'acc':>7} {'F1':>7}   UAR per fold   features")
     for name, res in ranked:
         print(
-            f"{name:<8} {100 * res['uar']:6.1f}% {100 * res['accuracy']:6.1f}% "
+            f"{name:<{width}} {100 * res['uar']:6.1f}% {100 * res['accuracy']:6.1f}% "
             f"{100 * res['macro_f1']:6.1f}%   {100 * res['uar_mean']:.1f} ± "
-            f"{100 * res['uar_std']:.1f}"
+            f"{100 * res['uar_std']:.1f}    {'+'.join(res['features'])}"
         )
     if report["skipped"]:
         print(f"skipped {len(report['skipped'])} clips (see --report or --json)")
@@ -309,6 +310,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         speaker_pattern=args.speaker_pattern,
         exclude_speakers=args.exclude_speakers.split(",") if args.exclude_speakers else (),
         augment=args.augment,
+        threads=args.threads,
         jobs=args.jobs,
         cache_dir=_cache_arg(args),
         progress=not args.quiet,
@@ -380,18 +382,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .recognizer import read_manifest
+    from .recognizer import describe_manifest, read_manifest
 
     manifest = read_manifest(_model_dir(args.model))
     if args.json:
         _emit_json(manifest)
         return 0
     model = manifest["model"]
-    spec = manifest["features"]
+    summary = describe_manifest(manifest)
     print(f"model     {model['name']}  {model.get('params') or ''}")
-    print(
-        f"features  {spec['name']}  {spec.get('params') or ''}  ({manifest['n_features']} values)"
-    )
+    for spec in summary["feature_sets"]:
+        width = f"  ({summary['n_features']} values)" if summary["n_features"] else ""
+        print(f"features  {spec['name']}  {spec.get('params') or ''}{width}")
+    if len(summary["members"]) > 1:
+        members = ", ".join(f"{m['name']} on {m['input']}" for m in summary["members"])
+        print(f"members   {members} (probabilities averaged)")
     print(f"classes   {', '.join(manifest['classes'])}")
     training = manifest.get("training")
     if training:
@@ -401,7 +406,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         )
     if training and training.get("augmented_copies"):
         print(f"augment   {training['augmented_copies']} degraded copies per clip")
-    print(f"sessions  {'yes' if manifest.get('session_weights') else 'no'} (--session-norm)")
+    print(f"sessions  {'yes' if summary['sessions'] else 'no'} (--session-norm)")
     card = manifest.get("model_card")
     if card:
         import textwrap
@@ -634,6 +639,21 @@ def _add_corpus_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_features_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--features",
+        default=None,
+        help="feature set of the models that do not name one (default: each model's own: "
+        "stats for classic models, seed for cnn1d, logmel for specnet)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads for training and running networks (default: torch's choice)",
+    )
+
+
 def _add_augment_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--augment",
@@ -741,9 +761,13 @@ def build_parser() -> argparse.ArgumentParser:
         "and the spread across folds.",
     )
     _add_corpus_args(p)
-    p.add_argument("--features", default="stats", help="vector feature set (default: stats)")
+    _add_features_arg(p)
     p.add_argument(
-        "--models", default="mlp", help="comma-separated: mlp, svm, rf, dt, knn, logreg, hgb"
+        "--models",
+        default="mlp",
+        help="comma-separated: mlp, svm, rf, dt, knn, logreg, hgb; networks cnn1d, specnet "
+        "(serkit[deep]); ensembles averaging members' probabilities, e.g. "
+        "ensemble:specnet+svm@compare (member@features picks a member's feature set)",
     )
     p.add_argument(
         "--protocol",
@@ -786,8 +810,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(model.json + weights that load without running code).",
     )
     _add_corpus_args(p)
-    p.add_argument("--features", default="stats", help="vector feature set (default: stats)")
-    p.add_argument("--model", default="mlp", help="model name (default: mlp)")
+    _add_features_arg(p)
+    p.add_argument(
+        "--model",
+        default="mlp",
+        help="model name (default: mlp): a classic model, cnn1d, specnet or ensemble:A+B",
+    )
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="parameter override")
     p.add_argument("--exclude-speakers", help="comma-separated speakers to leave out")
     _add_augment_arg(p)

@@ -39,7 +39,7 @@ from sklearn.model_selection import (
 )
 
 from ._errors import ParameterError
-from .models import speaker_standardize
+from ._inputs import n_rows, standardize_rows, take_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -568,6 +568,29 @@ def _slice_fit_params(fit_params: Mapping[str, Any] | None, n: int, rows: np.nda
     return out
 
 
+def _fit_takes_groups(model: Any) -> bool:
+    """Whether ``fit`` names a ``groups`` argument (networks, ensembles, the recognizer)."""
+    import inspect
+
+    try:
+        return "groups" in inspect.signature(model.fit).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _training_histories(fitted: Any) -> dict[str, Any]:
+    """Per-epoch records of the networks in a fitted model, for training curves."""
+    found = {}
+    if getattr(fitted, "history_", None):
+        found[type(fitted).__name__] = fitted.history_
+    for name, member in getattr(fitted, "members_", []) or []:
+        if isinstance(name, str) and getattr(member, "history_", None):
+            found[name] = member.history_
+    if not found:
+        return {}
+    return {"history": _py(found)}
+
+
 def cross_validate(
     model_factory: Callable[[], Any],
     X: ArrayLike,
@@ -648,13 +671,17 @@ def cross_validate(
     >>> res.summary()["n_clips"], res.labels
     (60, ['angry', 'calm', 'sad'])
     """
-    try:
-        X_arr = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"X must be a 2-D array of numbers: {exc}") from exc
-    if X_arr.ndim != 2:
-        raise ParameterError(f"X must be 2-D (n_clips, n_features), got shape {X_arr.shape}")
-    n = X_arr.shape[0]
+    if isinstance(X, Mapping | list | tuple):
+        X_arr: Any = X  # frame sequences, or one input per feature set (ensembles)
+        n = n_rows(X)
+    else:
+        try:
+            X_arr = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(f"X must be a 2-D array of numbers: {exc}") from exc
+        if X_arr.ndim != 2:
+            raise ParameterError(f"X must be 2-D (n_clips, n_features), got shape {X_arr.shape}")
+        n = X_arr.shape[0]
     y_arr = np.asarray(y)
     if y_arr.ndim != 1 or y_arr.shape[0] != n:
         raise ParameterError(
@@ -671,8 +698,10 @@ def cross_validate(
         raise ParameterError(f"inner_splits must be an int >= 2, got inner_splits={inner_splits!r}")
     checked = _check_splits(splits, n)
 
+    if search is not None and not isinstance(X_arr, np.ndarray):
+        raise ParameterError("search needs a feature matrix; networks and ensembles tune inside")
     if speaker_norm:
-        X_arr = speaker_standardize(X_arr, g)
+        X_arr = standardize_rows(X_arr, g)
     labels = np.unique(y_arr)
     label_pos = {label: j for j, label in enumerate(labels.tolist())}
 
@@ -724,12 +753,15 @@ def cross_validate(
             fitted = gs.best_estimator_
             best_params = _py(gs.best_params_)
         else:
-            fitted = model.fit(X_arr[train], y_arr[train], **params)
+            if g is not None and _fit_takes_groups(model):
+                params = {**params, "groups": g[train]}  # networks: validation speakers
+            fitted = model.fit(take_rows(X_arr, train), y_arr[train], **params)
 
-        pred = np.asarray(fitted.predict(X_arr[test]))
+        X_test = take_rows(X_arr, test)
+        pred = np.asarray(fitted.predict(X_test))
         proba = None
         if hasattr(fitted, "predict_proba"):
-            raw = np.asarray(fitted.predict_proba(X_arr[test]), dtype=float)
+            raw = np.asarray(fitted.predict_proba(X_test), dtype=float)
             proba = np.zeros((len(test), len(labels)))
             cols = [label_pos[c] for c in np.asarray(fitted.classes_).tolist()]
             proba[:, cols] = raw
@@ -744,6 +776,7 @@ def cross_validate(
                 "n_test": len(test),
                 "test_speakers": None if g is None else sorted(str(s) for s in np.unique(g[test])),
                 "best_params": best_params,
+                **_training_histories(fitted),
             }
         )
         logger.info(

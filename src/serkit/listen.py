@@ -25,6 +25,7 @@ import numpy as np
 
 from . import audio
 from ._errors import ParameterError, SerkitError
+from ._inputs import stack_rows
 from .vad import METHODS, detect_speech
 
 __all__ = [
@@ -234,7 +235,7 @@ def _check(name: str, value: Any, *, low: float = 0.0) -> float:
 
 def _analyse(
     recognizer: Any,
-    extractor: Any,
+    extractors: dict[str, Any],
     y: np.ndarray,
     rate: int,
     *,
@@ -252,8 +253,8 @@ def _analyse(
     if sum(b - a for a, b in regions) < min_speech:
         return ListenResult(time=now, duration=duration)
     span = signal[round(regions[0][0] * sr) : round(regions[-1][1] * sr)]
-    vector = np.asarray(extractor.extract(span, sr), dtype=np.float32)
-    proba = recognizer.predict_proba(vector[None, :])[0]
+    row = {key: np.asarray(e.extract(span, sr), np.float32) for key, e in extractors.items()}
+    proba = recognizer.predict_proba(stack_rows([row]))[0]
     best = int(np.argmax(proba))
     classes = [str(c) for c in recognizer.classes_]
     return ListenResult(
@@ -355,9 +356,7 @@ def listen(
         raise ParameterError(f"min_speech must be >= 0 s; got min_speech={min_speech!r}")
     if vad not in METHODS:
         raise ParameterError(f"unknown VAD method {vad!r}; choose one of {', '.join(METHODS)}")
-    extractor = get_extractor(recognizer.feature_spec_)
-    if getattr(extractor, "kind", "vector") != "vector":
-        raise ParameterError(f"feature set {extractor.name!r} is not a vector feature set")
+    extractors = {key: get_extractor(spec) for key, spec in recognizer.input_specs_.items()}
     factory = stream_factory if stream_factory is not None else _microphone_factory(device)
 
     stream = factory(int(samplerate), max(1, round(0.1 * samplerate)))
@@ -383,7 +382,7 @@ def listen(
                 heard += len(mono)
                 result = _analyse(
                     recognizer,
-                    extractor,
+                    extractors,
                     ring.last(ring.filled),
                     rate,
                     now=heard / rate,

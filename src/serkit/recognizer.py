@@ -6,9 +6,12 @@ extracting the same features it was trained on.
 
 A saved bundle is a folder: ``model.json`` (readable manifest: classes,
 feature spec, model name and parameters, training summary, metrics, library
-versions, SHA-256 of the weights) and ``pipeline.skops``. Loading never
-unpickles: skops rebuilds only the types on an explicit allow list and refuses
-anything else, so a tampered bundle cannot run code.
+versions, SHA-256 of the weights) and the weights. A classic model is one
+``pipeline.skops`` (format 1); networks and ensembles (format 2) keep one entry
+per member under ``members/``: skops files for classic members, safetensors +
+JSON for networks. Loading never unpickles: skops rebuilds only the types on an
+explicit allow list and refuses anything else, safetensors holds plain tensors,
+and every file's SHA-256 is checked, so a tampered bundle cannot run code.
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import audio
 from ._errors import BundleError, ParameterError, SerkitWarning
+from ._inputs import n_rows, stack_rows, standardize_rows
 from ._manifest import read_json_manifest
 from ._threads import one_blas_thread
 from ._version import __version__
-from .features import extract_files, get_extractor, spec_of
+from .features import extract_files, get_extractor
 from .models import make_model, speaker_standardize
+from .models._plan import Member, build_estimator, plan_model
 
 __all__ = [
     "TRUSTED_TYPES",
@@ -40,13 +45,16 @@ __all__ = [
     "EmotionRecognizer",
     "Prediction",
     "default_model_path",
+    "describe_manifest",
     "library_versions",
     "read_manifest",
     "resolve_model_path",
 ]
 
 BUNDLE_FORMAT = "serkit-bundle"
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2
+"""Newest format written: 1 for a classic model (unchanged since 0.1), 2 for networks and
+ensembles."""
 WEIGHTS_FILE = "pipeline.skops"
 SESSION_WEIGHTS_FILE = "session_pipeline.skops"
 MANIFEST_FILE = "model.json"
@@ -116,28 +124,44 @@ class Prediction:
 
 
 class EmotionRecognizer(ClassifierMixin, BaseEstimator):
-    """Feature set + named classic model, fitted on features and predicting from audio.
+    """Feature set(s) + named model, fitted on features and predicting from audio.
 
     Parameters
     ----------
-    features : str or dict
+    features : str, dict or None
         Feature set spec (see :func:`serkit.features.get_extractor`), e.g.
-        ``"seed"`` or ``"stats"``.
+        ``"seed"`` or ``"stats"``; ``None`` gives each model its default (``stats``
+        for classic models, ``seed`` for ``cnn1d``, ``logmel`` for ``specnet``).
     model : str
-        Model name from :data:`serkit.models.MODELS`.
+        A classic model from :data:`serkit.models.MODELS`, a network from
+        :data:`serkit.models.NEURAL_MODELS` (needs ``serkit[deep]``), or an
+        ensemble ``"ensemble:specnet+svm@compare"`` whose members may name their
+        own feature set after ``@`` (see :func:`serkit.models.plan_model`).
     params : dict or None
-        Overrides of the model's parameters.
+        Overrides of the model's parameters; in an ensemble, prefixed with the
+        member's name (``"svm__C"``).
     random_state : int
         Seed for the model.
+    threads : int or None
+        Torch threads for networks while fitting and predicting (not saved).
+    verbose : bool
+        Show each network's training progress (loss and validation UAR per epoch).
 
     Attributes
     ----------
     classes_ : np.ndarray of str
         Class labels, sorted; ``predict_proba`` columns follow this order.
-    pipeline_ : sklearn.pipeline.Pipeline
-        The fitted scaler + classifier.
+    pipeline_ : estimator
+        The fitted model: a scaler + classifier pipeline, a ``TorchClassifier`` or
+        a ``ProbabilityEnsemble``.
+    members_ : list of Member
+        The model's members and the feature set each reads.
+    input_specs_ : dict of str to dict
+        Feature key -> spec of every feature set the model reads.
+    feature_spec_ : dict or None
+        The spec when the model reads one feature set, else ``None``.
     n_features_in_ : int
-        Width of the feature matrix seen in ``fit``.
+        Width of the feature matrix seen in ``fit`` (single vector input).
     metadata_ : dict
         Training summary and metrics stored with the bundle.
 
@@ -154,45 +178,108 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        features: str | Mapping[str, Any] = "seed",
+        features: str | Mapping[str, Any] | None = None,
         model: str = "mlp",
         *,
         params: Mapping[str, Any] | None = None,
         random_state: int = 0,
+        threads: int | None = None,
+        verbose: bool = False,
     ) -> None:
         self.features = features
         self.model = model
         self.params = params
         self.random_state = random_state
+        self.threads = threads
+        self.verbose = verbose
 
     # --------------------------------------------------------------- fitting
     def fit(
-        self, X: np.ndarray, y: Sequence[str], *, groups: Sequence[str] | None = None
+        self, X: Any, y: Sequence[str], *, groups: Sequence[str] | None = None
     ) -> EmotionRecognizer:
-        """Fit on a feature matrix [shape=(n_clips, n_features)] and labels.
+        """Fit on features and labels.
 
-        With ``groups`` (the speaker of each clip) a second, session-normalised
-        model is fitted too, on features z-scored per speaker
-        (:func:`serkit.models.speaker_standardize`); ``predict_proba(X,
-        sessions=...)`` then uses it for clips known to share a speaker.
+        ``X`` is a matrix [shape=(n_clips, n_features)] or, for ``specnet``, a list
+        of frame arrays; a model reading several feature sets takes a mapping from
+        feature key (see ``input_specs_``) to those.
+
+        With ``groups`` (the speaker of each clip) networks draw their validation
+        speakers from them, and a second, session-normalised model is fitted on
+        features z-scored per speaker (:func:`serkit.models.speaker_standardize`);
+        ``predict_proba(X, sessions=...)`` then uses it for clips known to share a
+        speaker. In an ensemble only the classic members are refitted for it; a
+        model made of networks alone has no session part.
         """
-        extractor = get_extractor(self.features)
-        X = np.asarray(X, dtype=np.float64)
+        members = plan_model(self.model, self.features)
+        self.members_ = members
+        self.input_specs_ = {m.key: m.features for m in members}
+        self.feature_spec_ = members[0].features if len(self.input_specs_) == 1 else None
+        data = self._model_input(X)
         labels = np.asarray(y).astype(str)
-        pipeline = make_model(self.model, params=self.params, random_state=self.random_state)
-        pipeline.fit(X, labels)
+        estimator = build_estimator(
+            members,
+            self.params,
+            random_state=self.random_state,
+            execution={"threads": self.threads, "verbose": self.verbose},
+        )
+        takes_groups = any(m.neural for m in members)
+        if groups is not None and takes_groups:
+            estimator.fit(data, labels, groups=np.asarray(groups).astype(str))
+        else:
+            estimator.fit(data, labels)
+        self.pipeline_ = estimator
         self.session_pipeline_ = None
         self._session_source = None
-        if groups is not None:
-            session = make_model(self.model, params=self.params, random_state=self.random_state)
-            session.fit(speaker_standardize(X, np.asarray(groups).astype(str)), labels)
-            self.session_pipeline_ = session
-        self.feature_spec_ = spec_of(extractor)
-        self.pipeline_ = pipeline
-        self.classes_ = np.asarray(pipeline.classes_)
-        self.n_features_in_ = X.shape[1]
+        if groups is not None and any(not m.neural for m in members):
+            self.session_pipeline_ = self._fit_session(data, labels, np.asarray(groups).astype(str))
+        self.classes_ = np.asarray(estimator.classes_)
+        self.n_features_in_ = int(np.shape(data)[1]) if isinstance(data, np.ndarray) else None
         self.metadata_: dict[str, Any] = getattr(self, "metadata_", {})
         return self
+
+    def _fit_session(self, data: Any, labels: np.ndarray, groups: np.ndarray) -> Any:
+        """The session-normalised model: classic members refitted on per-speaker
+        z-scores; networks are shared with the global model."""
+        if len(self.members_) == 1:
+            session = make_model(self.model, params=self.params, random_state=self.random_state)
+            return session.fit(speaker_standardize(data, groups), labels)
+        from sklearn.base import clone
+
+        fitted = dict(self.pipeline_.members_)
+        standardized = standardize_rows(data, groups)
+        session_members = []
+        for member in self.members_:
+            if member.neural:
+                session_members.append((member.name, fitted[member.name]))
+            else:
+                model = clone(fitted[member.name])
+                session_members.append((member.name, model.fit(standardized[member.key], labels)))
+        return _assembled(self.pipeline_, session_members, self._session_inputs())
+
+    def _session_inputs(self) -> dict[str, str]:
+        """Keys the session ensemble reads: z-scored copies for classic members."""
+        return {m.name: m.key if m.neural else f"{m.key}#session" for m in self.members_}
+
+    def _model_input(self, X: Any) -> Any:
+        """``X`` as the fitted model reads it: one input, or a mapping for an ensemble."""
+        keys = list(self.input_specs_)
+        if isinstance(X, Mapping):
+            missing = [k for k in keys if k not in X]
+            if missing:
+                raise ParameterError(
+                    f"X lacks the feature set(s) {', '.join(missing)}; "
+                    f"this model reads {', '.join(keys)}"
+                )
+            data = {k: _as_input(X[k]) for k in keys}
+        elif len(keys) == 1:
+            data = {keys[0]: _as_input(X)}
+        else:
+            raise ParameterError(
+                f"this model reads several feature sets ({', '.join(keys)}); "
+                "give X as a mapping from each to its features"
+            )
+        n_rows(data)  # raises when the inputs disagree on the number of clips
+        return data[keys[0]] if len(self.members_) == 1 else data
 
     @property
     def supports_sessions(self) -> bool:
@@ -211,13 +298,13 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
             self.session_pipeline_ = _load_weights(folder, entry)
         return self.session_pipeline_
 
-    def predict_proba(self, X: np.ndarray, *, sessions: Sequence[str] | None = None) -> np.ndarray:
+    def predict_proba(self, X: Any, *, sessions: Sequence[str] | None = None) -> np.ndarray:
         """Class probabilities [shape=(n, n_classes)], columns in ``classes_`` order.
 
         Parameters
         ----------
-        X : np.ndarray [shape=(n, n_features)]
-            Feature vectors.
+        X : np.ndarray, list of np.ndarray, or mapping
+            Features as in :meth:`fit`.
         sessions : sequence of str or None
             Session (speaker, call) of each row. Given, each session's rows are
             z-scored together and the session-normalised model predicts; a session
@@ -227,22 +314,22 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         ------
         ParameterError
             ``sessions`` given but the model has no session-normalised part, or of
-            the wrong length.
+            the wrong length; ``X`` lacks a feature set the model reads.
         """
         check_is_fitted(self, "pipeline_")
-        X = np.asarray(X, dtype=np.float64)
+        data = self._model_input(X)
         if sessions is None:
-            return self.pipeline_.predict_proba(X)
+            return self.pipeline_.predict_proba(data)
         if not self.supports_sessions:
             raise ParameterError(
-                "this model has no session-normalised part; train it with speaker groups "
-                "(serkit train does) to use session normalisation"
+                "this model has no session-normalised part; train a classic model or an "
+                "ensemble with a classic member, with speaker groups (serkit train does), "
+                "to use session normalisation"
             )
         groups = np.asarray(sessions).astype(str)
-        if groups.shape[0] != X.shape[0]:
-            raise ParameterError(
-                f"sessions has {groups.shape[0]} entries for {X.shape[0]} feature rows"
-            )
+        count = n_rows(data)
+        if groups.shape[0] != count:
+            raise ParameterError(f"sessions has {groups.shape[0]} entries for {count} feature rows")
         names, counts = np.unique(groups, return_counts=True)
         small = [f"{n} ({c})" for n, c in zip(names, counts, strict=True) if c < 5]
         if small:
@@ -252,9 +339,17 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
                 SerkitWarning,
                 stacklevel=2,
             )
-        return self._session_model().predict_proba(speaker_standardize(X, groups))
+        if len(self.members_) == 1:
+            return self._session_model().predict_proba(speaker_standardize(data, groups))
+        session_data = dict(data)
+        for member in self.members_:
+            if not member.neural:
+                session_data[f"{member.key}#session"] = speaker_standardize(
+                    data[member.key], groups
+                )
+        return self._session_model().predict_proba(session_data)
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: Any) -> np.ndarray:
         """Most probable class per row."""
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
@@ -275,11 +370,19 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
             )
         return out
 
-    def _features_of(self, signal: np.ndarray, rate: int) -> np.ndarray:
-        """Feature vector of a checked signal, with one BLAS thread as in batch extraction,
-        so a file gives the same numbers through every prediction path."""
+    def features_of(self, signal: np.ndarray, rate: int) -> dict[str, np.ndarray]:
+        """Every feature set the model reads, for one checked signal: key -> vector or frames.
+
+        One BLAS thread, as in batch extraction, so a file gives the same numbers
+        through every prediction path. Join several with :func:`serkit._inputs.stack_rows`
+        for :meth:`predict_proba`.
+        """
+        check_is_fitted(self, "pipeline_")
         with one_blas_thread():
-            return np.asarray(get_extractor(self.feature_spec_).extract(signal, rate), np.float32)
+            return {
+                key: np.asarray(get_extractor(spec).extract(signal, rate), np.float32)
+                for key, spec in self.input_specs_.items()
+            }
 
     def predict_signal(self, y: np.ndarray, sr: int, *, name: str = "<signal>") -> Prediction:
         """Predict one in-memory signal (any rate, mono or channels-first).
@@ -291,15 +394,15 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "pipeline_")
         signal, rate = audio.prepare_signal(y, sr, source=name)
-        vector = self._features_of(signal, rate)
-        return self._to_predictions([name], self.predict_proba(vector[None, :]))[0]
+        row = self.features_of(signal, rate)
+        return self._to_predictions([name], self.predict_proba(stack_rows([row])))[0]
 
     def predict_file(self, path: str | os.PathLike) -> Prediction:
         """Predict one audio file; raises :class:`AudioError` if it cannot be used."""
         check_is_fitted(self, "pipeline_")
         signal, rate = audio.load(path)
-        vector = self._features_of(signal, rate)
-        return self._to_predictions([os.fspath(path)], self.predict_proba(vector[None, :]))[0]
+        row = self.features_of(signal, rate)
+        return self._to_predictions([os.fspath(path)], self.predict_proba(stack_rows([row])))[0]
 
     def predict_files(
         self,
@@ -320,59 +423,123 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         path_list = [Path(p) for p in paths]
         if sessions is not None and len(sessions) != len(path_list):
             raise ParameterError(f"sessions has {len(sessions)} entries for {len(path_list)} files")
-        result = extract_files(
-            path_list, self.feature_spec_, jobs=jobs, cache_dir=cache_dir, progress=progress
-        )
+        errors: dict[int, str] = {}
+        extracted = {}
+        for key, spec in self.input_specs_.items():
+            result = extract_files(
+                path_list, spec, jobs=jobs, cache_dir=cache_dir, progress=progress
+            )
+            for index, message in result.errors.items():
+                errors.setdefault(index, message)
+            extracted[key] = result.values
         out: list[Prediction] = [
-            Prediction(path=str(p), error=result.errors.get(i)) for i, p in enumerate(path_list)
+            Prediction(path=str(p), error=errors.get(i)) for i, p in enumerate(path_list)
         ]
-        ok = np.flatnonzero(result.ok)
-        if len(ok):
+        ok = [i for i in range(len(path_list)) if i not in errors]
+        if ok:
+            X = {key: stack_rows([values[i] for i in ok]) for key, values in extracted.items()}
             groups = None if sessions is None else [str(sessions[i]) for i in ok]
-            proba = self.predict_proba(result.matrix(), sessions=groups)
+            proba = self.predict_proba(X, sessions=groups)
             names = [str(path_list[i]) for i in ok]
             for index, pred in zip(ok, self._to_predictions(names, proba), strict=True):
                 out[index] = pred
         return out
 
     # -------------------------------------------------------------- bundles
-    def save(self, path: str | os.PathLike, *, metadata: Mapping[str, Any] | None = None) -> Path:
-        """Write the bundle folder (``model.json`` + ``pipeline.skops``); returns its path."""
-        sio = _skops()
+    @property
+    def _classic(self) -> bool:
+        """One classic model: saved in the original single-file format."""
+        return len(self.members_) == 1 and not self.members_[0].neural
 
+    def save(self, path: str | os.PathLike, *, metadata: Mapping[str, Any] | None = None) -> Path:
+        """Write the bundle folder (``model.json`` + weights); returns its path."""
         check_is_fitted(self, "pipeline_")
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        weights = _stable_zip(sio.dumps(_for_inference(self.pipeline_)))
-        (folder / WEIGHTS_FILE).write_bytes(weights)
-        session_entry = None
-        if self.supports_sessions:
-            session_weights = _stable_zip(sio.dumps(_for_inference(self._session_model())))
-            (folder / SESSION_WEIGHTS_FILE).write_bytes(session_weights)
-            session_entry = {
-                "file": SESSION_WEIGHTS_FILE,
-                "sha256": hashlib.sha256(session_weights).hexdigest(),
-            }
         meta = {**getattr(self, "metadata_", {}), **(metadata or {})}
-        manifest = {
+        common = {
             "format": BUNDLE_FORMAT,
-            "format_version": BUNDLE_VERSION,
             "classes": [str(c) for c in self.classes_],
-            "features": self.feature_spec_,
-            "n_features": int(self.n_features_in_),
             "sample_rate": audio.SAMPLE_RATE,
             "model": {
                 "name": self.model,
                 "params": dict(self.params or {}),
                 "random_state": self.random_state,
             },
-            "weights": {"file": WEIGHTS_FILE, "sha256": hashlib.sha256(weights).hexdigest()},
-            "session_weights": session_entry,
-            "versions": library_versions(),
-            **meta,
         }
+        if self._classic:
+            sio = _skops()
+            weights = _stable_zip(sio.dumps(_for_inference(self.pipeline_)))
+            (folder / WEIGHTS_FILE).write_bytes(weights)
+            session_entry = None
+            if self.supports_sessions:
+                session_entry = _write_skops(folder, SESSION_WEIGHTS_FILE, self._session_model())
+            manifest = {
+                "format": BUNDLE_FORMAT,
+                "format_version": 1,
+                "classes": common["classes"],
+                "features": self.feature_spec_,
+                "n_features": int(self.n_features_in_),
+                "sample_rate": audio.SAMPLE_RATE,
+                "model": common["model"],
+                "weights": {"file": WEIGHTS_FILE, "sha256": hashlib.sha256(weights).hexdigest()},
+                "session_weights": session_entry,
+                "versions": library_versions(),
+                **meta,
+            }
+        else:
+            manifest = {
+                **common,
+                "format_version": 2,
+                "features": self.feature_spec_ or list(self.input_specs_.values()),
+                "inputs": self.input_specs_,
+                "members": self._save_members(folder),
+                "versions": {**library_versions(), **_torch_version(self.members_)},
+                **meta,
+            }
         (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
         return folder
+
+    def _save_members(self, folder: Path) -> list[dict[str, Any]]:
+        """One entry per member: a network folder or skops files under ``members/``."""
+        models = (
+            dict(self.pipeline_.members_)
+            if len(self.members_) > 1
+            else {self.members_[0].name: self.pipeline_}
+        )
+        sessions = {}
+        if self.supports_sessions and len(self.members_) > 1:
+            sessions = dict(self._session_model().members_)
+        entries = []
+        for member in self.members_:
+            stem = f"members/{_safe_name(member.name)}"
+            entry: dict[str, Any] = {
+                "name": member.name,
+                "model": member.model,
+                "input": member.key,
+            }
+            if member.neural:
+                from .models import save_torch
+
+                save_torch(models[member.name], folder / stem)
+                manifest_file = f"{stem}/network.json"
+                entry["kind"] = "network"
+                entry["weights"] = {
+                    "file": manifest_file,
+                    "sha256": hashlib.sha256((folder / manifest_file).read_bytes()).hexdigest(),
+                }
+                entry["session_weights"] = None
+            else:
+                (folder / "members").mkdir(exist_ok=True)
+                entry["kind"] = "skops"
+                entry["weights"] = _write_skops(folder, f"{stem}.skops", models[member.name])
+                entry["session_weights"] = (
+                    _write_skops(folder, f"{stem}.session.skops", sessions[member.name])
+                    if member.name in sessions
+                    else None
+                )
+            entries.append(entry)
+        return entries
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> EmotionRecognizer:
@@ -387,30 +554,121 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
 
         folder = Path(path)
         manifest = read_manifest(folder)
-        pipeline = _load_weights(folder, manifest["weights"])
-        session = manifest.get("session_weights")
-        if session:
-            _verified_bytes(folder, session)  # checked now, rebuilt on first use
         _warn_on_version_change(folder, manifest.get("versions", {}))
         model = manifest["model"]
         rec = cls(
-            features=manifest["features"],
+            features=manifest["features"] if isinstance(manifest["features"], dict) else None,
             model=model["name"],
             params=model.get("params") or None,
             random_state=model.get("random_state", 0),
         )
-        rec.pipeline_ = pipeline
         rec.session_pipeline_ = None
-        rec._session_source = (folder, session) if session else None
-        rec.feature_spec_ = manifest["features"]
+        rec._session_source = None
+        if int(manifest.get("format_version", 1)) < 2:
+            pipeline = _load_weights(folder, manifest["weights"])
+            session = manifest.get("session_weights")
+            if session:
+                _verified_bytes(folder, session)  # checked now, rebuilt on first use
+            rec.pipeline_ = pipeline
+            rec._session_source = (folder, session) if session else None
+            rec.feature_spec_ = manifest["features"]
+            rec.members_ = [Member(model["name"], model["name"], manifest["features"])]
+            rec.input_specs_ = {rec.members_[0].key: manifest["features"]}
+            rec.n_features_in_ = int(manifest["n_features"])
+        else:
+            rec._load_members(folder, manifest)
         rec.classes_ = np.asarray(manifest["classes"])
-        if list(map(str, pipeline.classes_)) != manifest["classes"]:
+        if list(map(str, rec.pipeline_.classes_)) != manifest["classes"]:
             raise BundleError(f"{folder}: classes in model.json do not match the weights")
-        rec.n_features_in_ = int(manifest["n_features"])
         known = {"format", "format_version", "classes", "features", "n_features", "sample_rate",
-                 "model", "weights", "session_weights", "versions"}  # fmt: skip
+                 "model", "weights", "session_weights", "versions", "inputs",
+                 "members"}  # fmt: skip
         rec.metadata_ = {k: v for k, v in manifest.items() if k not in known}
         return rec
+
+    def _load_members(self, folder: Path, manifest: Mapping[str, Any]) -> None:
+        """Rebuild a format-2 bundle: every member checked against model.json first."""
+        inputs = manifest.get("inputs")
+        entries = manifest.get("members")
+        if not isinstance(inputs, dict) or not isinstance(entries, list) or not entries:
+            raise BundleError(f"{folder / MANIFEST_FILE}: 'inputs' or 'members' is malformed")
+        members, fitted, sessions = [], [], []
+        for entry in entries:
+            try:
+                name, model_name, key, kind = (
+                    str(entry["name"]), str(entry["model"]), str(entry["input"]), entry["kind"]
+                )  # fmt: skip
+                spec = inputs[key]
+            except (KeyError, TypeError) as exc:
+                raise BundleError(f"{folder / MANIFEST_FILE}: a member entry is malformed") from exc
+            members.append(Member(name, model_name, spec))
+            if kind == "network":
+                from .models import load_torch
+
+                weights = entry["weights"]
+                _verified_bytes(folder, weights)
+                fitted.append((name, load_torch((folder / weights["file"]).parent)))
+                sessions.append((name, fitted[-1][1]))
+            elif kind == "skops":
+                fitted.append((name, _load_weights(folder, entry["weights"])))
+                if entry.get("session_weights"):
+                    sessions.append((name, _load_weights(folder, entry["session_weights"])))
+            else:
+                raise BundleError(f"{folder / MANIFEST_FILE}: unknown member kind {kind!r}")
+        self.members_ = members
+        self.input_specs_ = {m.key: m.features for m in members}
+        self.feature_spec_ = members[0].features if len(self.input_specs_) == 1 else None
+        self.n_features_in_ = None
+        if len(members) == 1:
+            self.pipeline_ = fitted[0][1]
+            return
+        from .models import ProbabilityEnsemble
+
+        template = ProbabilityEnsemble(fitted, inputs={m.name: m.key for m in members})
+        self.pipeline_ = _assembled(template, fitted, {m.name: m.key for m in members})
+        if any(not m.neural for m in members) and len(sessions) == len(members):
+            self.session_pipeline_ = _assembled(template, sessions, self._session_inputs())
+
+
+def _as_input(X: Any) -> Any:
+    """Vectors as a float64 matrix; frame sequences as a list of float32 arrays."""
+    if isinstance(X, list | tuple):
+        return [np.asarray(x, dtype=np.float32) for x in X]
+    return np.asarray(X, dtype=np.float64)
+
+
+def _assembled(template: Any, members: list[tuple[str, Any]], inputs: Mapping[str, str]) -> Any:
+    """A fitted ProbabilityEnsemble made of already-fitted members (no refit)."""
+    from .models import ProbabilityEnsemble
+
+    ensemble = ProbabilityEnsemble(
+        list(template.members), inputs=dict(inputs), weights=template.weights
+    )
+    ensemble.members_ = list(members)
+    ensemble.classes_ = np.asarray(members[0][1].classes_)
+    return ensemble
+
+
+def _safe_name(name: str) -> str:
+    """A member name as a file name (``svm@compare`` -> ``svm-compare``)."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "member"
+
+
+def _write_skops(folder: Path, file: str, estimator: Any) -> dict[str, str]:
+    """Write one reproducible skops file; returns its manifest entry."""
+    weights = _stable_zip(_skops().dumps(_for_inference(estimator)))
+    (folder / file).write_bytes(weights)
+    return {"file": file, "sha256": hashlib.sha256(weights).hexdigest()}
+
+
+def _torch_version(members: Sequence[Member]) -> dict[str, str]:
+    if not any(m.neural for m in members):
+        return {}
+    import torch
+
+    return {"torch": torch.__version__.split("+")[0]}
 
 
 def default_model_path() -> Path:
@@ -559,13 +817,56 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     folder = Path(folder)
     if not folder.is_dir():
         raise BundleError(f"{folder}: not a model folder (it does not exist or is a file)")
-    return read_json_manifest(
+    manifest = read_json_manifest(
         folder / MANIFEST_FILE,
         fmt=BUNDLE_FORMAT,
         version=BUNDLE_VERSION,
-        required=("classes", "features", "model", "weights", "n_features"),
+        required=("classes", "features", "model"),
         what="model manifest",
     )
+    more = ("weights", "n_features") if int(manifest.get("format_version", 1)) < 2 else (
+        "inputs", "members")  # fmt: skip
+    for key in more:
+        if key not in manifest:
+            raise BundleError(f"{folder / MANIFEST_FILE}: the model manifest lacks {key!r}")
+    return manifest
+
+
+def describe_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a manifest that every kind of bundle has, in one shape.
+
+    Returns ``feature_sets`` (list of specs), ``n_features`` (width of a single
+    vector input, else ``None``), ``members`` (name, model and input of each),
+    ``weights_sha256`` (the weights' SHA-256; for several files, the SHA-256 of
+    their checksums joined) and ``sessions`` (whether ``--session-norm`` works).
+    """
+    if int(manifest.get("format_version", 1)) < 2:
+        spec = manifest["features"]
+        return {
+            "feature_sets": [spec],
+            "n_features": int(manifest["n_features"]),
+            "members": [
+                {
+                    "name": manifest["model"]["name"],
+                    "model": manifest["model"]["name"],
+                    "input": spec.get("name"),
+                }
+            ],
+            "weights_sha256": str(manifest["weights"].get("sha256", "")),
+            "sessions": bool(manifest.get("session_weights")),
+        }
+    members = list(manifest["members"])
+    digests = "".join(
+        str(m["weights"].get("sha256", "")) + str((m.get("session_weights") or {}).get("sha256"))
+        for m in members
+    )
+    return {
+        "feature_sets": list(manifest["inputs"].values()),
+        "n_features": None,
+        "members": [{k: m.get(k) for k in ("name", "model", "input")} for m in members],
+        "weights_sha256": hashlib.sha256(digests.encode()).hexdigest(),
+        "sessions": any(m.get("session_weights") for m in members),
+    }
 
 
 def _warn_on_version_change(folder: Path, saved: Mapping[str, str]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_confusion", "render_markdown", "write_report"]
+__all__ = ["plot_confusion", "plot_training_curves", "render_markdown", "write_report"]
 
 
 def _pct(value: float) -> str:
@@ -45,20 +45,21 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         "## Leaderboard",
         "",
-        "| model | UAR | accuracy | macro-F1 | UAR per fold (mean ± std) |",
-        "|---|---|---|---|---|",
+        "| model | features | UAR | accuracy | macro-F1 | UAR per fold (mean ± std) |",
+        "|---|---|---|---|---|---|",
     ]
     for name, res in ranked:
+        read = " + ".join(f"`{f}`" for f in res.get("features", [spec["name"]]))
         lines.append(
-            f"| {name} | {_pct(res['uar'])} | {_pct(res['accuracy'])} | {_pct(res['macro_f1'])} | "
-            f"{_pct(res['uar_mean'])} ± {100 * res['uar_std']:.1f} |"
+            f"| {name} | {read} | {_pct(res['uar'])} | {_pct(res['accuracy'])} | "
+            f"{_pct(res['macro_f1'])} | {_pct(res['uar_mean'])} ± {100 * res['uar_std']:.1f} |"
         )
     for name, res in ranked:
         lines += [
             "",
             f"## {name}",
             "",
-            f"![confusion matrix of {name}](confusion_{name}.png)",
+            f"![confusion matrix of {name}](confusion_{_file_stem(name)}.png)",
             "",
             "| class | precision | recall | F1 | clips |",
             "|---|---|---|---|---|",
@@ -68,6 +69,15 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"| {label} | {_pct(row['precision'])} | {_pct(row['recall'])} | "
                 f"{_pct(row['f1'])} | {row['support']} |"
             )
+        if _histories(res):
+            lines += [
+                "",
+                f"![training curves of {name}](training_{_file_stem(name)}.png)",
+                "",
+                "Training curves: each fold's network, loss on its training clips and on its "
+                "validation speakers (drawn from the training speakers only), and validation "
+                "UAR; the dot marks the epoch kept.",
+            ]
     if report.get("skipped"):
         lines += ["", "## Skipped clips", ""]
         lines += [f"- `{s['path']}`: {s['reason']}" for s in report["skipped"]]
@@ -104,8 +114,58 @@ def plot_confusion(
     return path
 
 
+def _file_stem(name: str) -> str:
+    """A model name as part of a file name (``ensemble:specnet+svm@compare`` stays readable)."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.+@-]+", "-", name).strip("-") or "model"
+
+
+def _histories(result: dict[str, Any]) -> list[tuple[str, list[dict[str, float]]]]:
+    """(label, per-epoch records) of every network in every fold of one model's result."""
+    found = []
+    for fold in result.get("folds", []):
+        for member, history in (fold.get("history") or {}).items():
+            label = f"fold {fold['fold']}" + ("" if member == "TorchClassifier" else f" ({member})")
+            found.append((label, history))
+    return found
+
+
+def plot_training_curves(
+    histories: list[tuple[str, list[dict[str, float]]]], out: str | os.PathLike, *, title: str = ""
+) -> Path:
+    """Loss (train solid, validation dashed) and validation UAR per epoch, one colour per
+    fold, with the kept epoch (best validation UAR) marked; saved as a PNG."""
+    from .plots import _pyplot
+
+    plt = _pyplot()
+    fig, (ax_loss, ax_uar) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for i, (label, history) in enumerate(histories):
+        color = f"C{i % 10}"
+        epochs = [h["epoch"] for h in history]
+        ax_loss.plot(epochs, [h["train_loss"] for h in history], color=color, label=label)
+        ax_loss.plot(epochs, [h["val_loss"] for h in history], color=color, linestyle="--")
+        uar = np.array([h["val_uar"] for h in history], dtype=float)
+        ax_uar.plot(epochs, uar, color=color, label=label)
+        if np.isfinite(uar).any():
+            best = int(np.nanargmax(uar))
+            ax_uar.plot(epochs[best], uar[best], "o", color=color)
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss (solid: train, dashed: validation)")
+    ax_uar.set_xlabel("epoch")
+    ax_uar.set_ylabel("validation UAR")
+    ax_uar.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(out)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def write_report(report: dict[str, Any], folder: str | os.PathLike) -> Path:
-    """Write ``report.json``, ``report.md`` and ``confusion_<model>.png`` into ``folder``."""
+    """Write ``report.json``, ``report.md``, ``confusion_<model>.png`` and, for networks,
+    ``training_<model>.png`` into ``folder``."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
@@ -114,7 +174,12 @@ def write_report(report: dict[str, Any], folder: str | os.PathLike) -> Path:
         plot_confusion(
             res["confusion"],
             report["classes"],
-            out / f"confusion_{name}.png",
+            out / f"confusion_{_file_stem(name)}.png",
             title=f"{name}: UAR {_pct(res['uar'])} ({report['protocol']})",
         )
+        histories = _histories(res)
+        if histories:
+            plot_training_curves(
+                histories, out / f"training_{_file_stem(name)}.png", title=f"{name}: training"
+            )
     return out

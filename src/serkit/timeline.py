@@ -37,6 +37,7 @@ import numpy as np
 
 from . import audio
 from ._errors import AudioEmptyError, AudioNonFiniteError, AudioTooLongError, ParameterError
+from ._inputs import stack_rows
 from .vad import METHODS, SpeechDetector
 
 __all__ = ["Segment", "Timeline", "predict_timeline"]
@@ -285,8 +286,10 @@ class _Envelope:
 class _Builder:
     """Consumes blocks; keeps finished regions, window times and window feature rows."""
 
-    def __init__(self, extractor: Any, *, sr: int, win: float, hop: float, vad: str) -> None:
-        self.extractor = extractor
+    def __init__(
+        self, extractors: dict[str, Any], *, sr: int, win: float, hop: float, vad: str
+    ) -> None:
+        self.extractors = extractors
         self.sr = sr
         self.win = win
         self.hop = hop
@@ -294,7 +297,7 @@ class _Builder:
         self.signal = _Signal()
         self.regions: list[tuple[float, float]] = []
         self.windows: list[tuple[float, float, int]] = []  # start, end, region index
-        self.features: list[np.ndarray] = []
+        self.features: list[dict[str, np.ndarray]] = []
         self._open_next = 0  # windows already cut from the open region
         self._open_start: float | None = None
         self._pending: list[tuple[float, float, int, int]] = []  # finished, windows not yet cut
@@ -302,7 +305,12 @@ class _Builder:
     def _cut(self, start: float, end: float, region: int) -> None:
         lo, hi = round(start * self.sr), min(round(end * self.sr), self.signal.end)
         samples = self.signal.get(lo, hi)
-        self.features.append(np.asarray(self.extractor.extract(samples, self.sr), np.float32))
+        self.features.append(
+            {
+                key: np.asarray(extractor.extract(samples, self.sr), np.float32)
+                for key, extractor in self.extractors.items()
+            }
+        )
         self.windows.append((lo / self.sr, hi / self.sr, region))
 
     def _finish_region(self, start: float, end: float) -> None:
@@ -511,12 +519,7 @@ def predict_timeline(
             "session_norm needs a recognizer with a session-normalised model; train it with "
             "speaker groups (serkit train does)"
         )
-    extractor = get_extractor(recognizer.feature_spec_)
-    if getattr(extractor, "kind", "vector") != "vector":
-        raise ParameterError(
-            f"feature set {extractor.name!r} gives frame sequences; a timeline needs a vector "
-            "feature set (seed, stats, egemaps, compare)"
-        )
+    extractors = {key: get_extractor(spec) for key, spec in recognizer.input_specs_.items()}
     sr = audio.SAMPLE_RATE
     block_duration = max(float(block_duration), 2.0 * float(win_dur))
     if isinstance(source, tuple):
@@ -533,7 +536,7 @@ def predict_timeline(
             )
         blocks = audio.stream(source, block_duration=block_duration, sr=sr)
 
-    builder = _Builder(extractor, sr=sr, win=float(win_dur), hop=float(hop_dur), vad=vad)
+    builder = _Builder(extractors, sr=sr, win=float(win_dur), hop=float(hop_dur), vad=vad)
     envelope = _Envelope(sr, envelope_rate)
     bar = tqdm(total=round(expected, 1), unit="s", desc="timeline", disable=not progress)
     try:
@@ -559,7 +562,7 @@ def predict_timeline(
         "max_gap": float(max_gap),
         "session_norm": bool(session_norm),
         "vad": vad,
-        "features": recognizer.feature_spec_,
+        "features": recognizer.feature_spec_ or list(recognizer.input_specs_.values()),
     }
     timeline = Timeline(
         source=name,
@@ -578,8 +581,8 @@ def predict_timeline(
     order = np.argsort([w[0] for w in builder.windows], kind="stable")
     times = np.array([builder.windows[i][:2] for i in order], dtype=np.float64)
     owner = np.array([builder.windows[i][2] for i in order])
-    X = np.vstack([builder.features[i] for i in order])
-    sessions = ["recording"] * len(X) if session_norm else None
+    X = stack_rows([builder.features[i] for i in order])
+    sessions = ["recording"] * len(order) if session_norm else None
     proba = recognizer.predict_proba(X, sessions=sessions)
     smoothed = _smooth(proba, times[:, 0], times[:, 1], int(smooth), float(max_gap))
     timeline.windows = [
@@ -590,6 +593,6 @@ def predict_timeline(
         for index, (start, end) in enumerate(builder.regions)
     ]
     logger.info(
-        "%s: %d speech regions, %d windows in %.1f s", name, len(timeline.speech), len(X), total
+        "%s: %d speech regions, %d windows in %.1f s", name, len(timeline.speech), len(order), total
     )
     return timeline

@@ -23,20 +23,21 @@ from .corpora import AUDIO_EXTENSIONS, load_corpus
 from .datasets import FeatureTable, build_feature_table
 from .evaluation import EvaluationResult, cross_validate, make_splits
 from .models import (
-    MODELS,
     AugmentedTraining,
     default_param_grid,
-    make_model,
     speaker_standardize,
 )
+from .models._plan import Member, build_estimator, feature_key, plan_model
 from .recognizer import EmotionRecognizer, Prediction
 
 __all__ = [
+    "align_tables",
     "augment_table",
     "collect_audio_files",
     "evaluate_corpus",
     "evaluate_table",
     "load_table",
+    "load_tables",
     "predict_paths",
     "session_labels",
     "train_corpus",
@@ -67,6 +68,58 @@ def load_table(
     if len(table) == 0:
         raise ParameterError(f"{root}: no usable clips found for corpus {corpus!r}")
     return table
+
+
+def load_tables(
+    root: str | os.PathLike,
+    specs: Sequence[Any],
+    *,
+    corpus: str = "ravdess",
+    emotions: Sequence[str] | None = None,
+    speaker_pattern: str | None = None,
+    jobs: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> dict[str, FeatureTable]:
+    """Scan a corpus once and extract several feature sets, aligned on the same clips.
+
+    Returns feature key -> table (see :func:`serkit.models.feature_key`); a clip
+    that fails in any set is left out of all of them (and listed in ``skipped``).
+    """
+    scan = load_corpus(root, corpus, emotions=emotions, speaker_pattern=speaker_pattern)
+    tables = {}
+    for spec in specs:
+        table = build_feature_table(scan, spec, jobs=jobs, cache_dir=cache_dir, progress=progress)
+        tables[feature_key(table.spec)] = table
+    tables = align_tables(tables)
+    if len(next(iter(tables.values()))) == 0:
+        raise ParameterError(f"{root}: no usable clips found for corpus {corpus!r}")
+    return tables
+
+
+def align_tables(tables: Mapping[str, FeatureTable]) -> dict[str, FeatureTable]:
+    """Keep only the clips present in every table, in the first table's order."""
+    from ._inputs import take_rows
+
+    if not tables:
+        raise ParameterError("no feature tables to align")
+    paths = [t.meta["path"].astype(str).tolist() for t in tables.values()]
+    common = set(paths[0]).intersection(*paths[1:])
+    order = [p for p in paths[0] if p in common]
+    skipped = sorted({item for t in tables.values() for item in t.skipped})
+    out = {}
+    for key, table in tables.items():
+        position = {p: i for i, p in enumerate(table.meta["path"].astype(str))}
+        rows = np.array([position[p] for p in order], dtype=np.intp)
+        out[key] = FeatureTable(
+            meta=table.meta.iloc[rows].reset_index(drop=True),
+            features=take_rows(table.features, rows),
+            feature_names=table.feature_names,
+            spec=table.spec,
+            skipped=skipped,
+            n_cached=table.n_cached,
+        )
+    return out
 
 
 def augment_table(
@@ -133,19 +186,37 @@ def augment_table(
 def _model_list(models: str | Sequence[str]) -> list[str]:
     names = [m.strip() for m in models.split(",")] if isinstance(models, str) else list(models)
     names = [m for m in names if m]
-    unknown = [m for m in names if m not in MODELS]
-    if unknown or not names:
-        raise ParameterError(
-            f"unknown model(s) {', '.join(unknown) or '(none given)'}; "
-            f"choose from {', '.join(MODELS)}"
-        )
+    if not names:
+        raise ParameterError("no model given; name one, e.g. mlp, specnet or ensemble:A+B")
     return names
 
 
+def model_plans(models: str | Sequence[str], features: Any = None) -> dict[str, list[Member]]:
+    """Model name -> its members and their feature sets (see :func:`serkit.models.plan_model`)."""
+    return {name: plan_model(name, features) for name in _model_list(models)}
+
+
+def _model_input(plan: list[Member], tables: Mapping[str, FeatureTable]) -> Any:
+    """The input a plan's estimator reads: one table's features, or a mapping for ensembles."""
+    data = {}
+    for member in plan:
+        if member.key not in tables:
+            raise ParameterError(
+                f"model member {member.name!r} reads feature set {member.key!r}, which was "
+                f"not extracted (have: {', '.join(tables)})"
+            )
+        table = tables[member.key]
+        data[member.key] = (
+            table.features if table.is_sequence else np.asarray(table.features, np.float64)
+        )
+    return data[plan[0].key] if len(plan) == 1 else data
+
+
 def evaluate_table(
-    table: FeatureTable,
+    table: FeatureTable | Mapping[str, FeatureTable],
     *,
     models: str | Sequence[str] = ("mlp",),
+    features: Any = None,
     protocol: str = "speaker-kfold",
     n_splits: int = 5,
     test_speakers: Sequence[str] | None = None,
@@ -154,37 +225,53 @@ def evaluate_table(
     search: bool = False,
     random_state: int = 7,
     augmented: FeatureTable | None = None,
+    threads: int | None = None,
     progress: bool = False,
 ) -> tuple[dict[str, Any], dict[str, EvaluationResult]]:
-    """Cross-validate named models on a feature table; returns (report, results per model).
+    """Cross-validate named models on feature tables; returns (report, results per model).
+
+    ``table`` is one feature table, or several aligned ones keyed by feature key
+    (:func:`load_tables`) for networks and ensembles. Models are zoo names,
+    networks (``cnn1d``, ``specnet``) or ensembles (``ensemble:specnet+svm@compare``);
+    members without their own feature set read ``features`` (default: the single
+    table's set, or each model's default).
 
     The report is JSON-ready: top-level ``results`` maps each model name to its
     scores (``accuracy``, ``uar``, ``macro_f1`` as fractions, fold means and
-    standard deviations, per-class scores, confusion matrix), next to
-    ``protocol``, ``n_clips``, ``classes`` and a data summary.
+    standard deviations, per-class scores, confusion matrix, the features read,
+    and for networks each fold's training history), next to ``protocol``,
+    ``n_clips``, ``classes`` and a data summary.
 
     ``augmented`` (from :func:`augment_table`) adds, in each fold, the degraded
-    copies of that fold's training clips to its training set; test clips and
-    their copies never train.
+    copies of that fold's training clips to the training set of the classic
+    models reading its feature set; test clips and their copies never train.
+    Networks read their frames as they are and train with their own augmentation.
     """
-    names = _model_list(models)
-    X = np.asarray(table.features, dtype=np.float64)
-    y = table.meta["emotion"].astype(str).to_numpy()
-    groups = (table.meta["corpus"].astype(str) + ":" + table.meta["speaker"].astype(str)).to_numpy()
+    if isinstance(table, FeatureTable):
+        tables = {feature_key(table.spec): table}
+        features = table.spec if features is None else features
+    else:
+        tables = align_tables(table)
+    primary = next(iter(tables.values()))
+    plans = model_plans(models, features)
+    y = primary.meta["emotion"].astype(str).to_numpy()
+    groups = (
+        primary.meta["corpus"].astype(str) + ":" + primary.meta["speaker"].astype(str)
+    ).to_numpy()
     splits = make_splits(
         protocol,
         groups=groups,
         n_splits=n_splits,
         test_speakers=[
-            s if ":" in s else f"{table.meta['corpus'].iloc[0]}:{s}" for s in (test_speakers or [])
+            s if ":" in s else f"{primary.meta['corpus'].iloc[0]}:{s}"
+            for s in (test_speakers or [])
         ]
         or None,
         random_state=random_state,
     )
-    if speaker_norm:
-        X = speaker_standardize(X, groups)
-    extra = None
+    extra, augmented_key = None, None
     if augmented is not None and len(augmented):
+        augmented_key = feature_key(augmented.spec)
         X_aug = np.asarray(augmented.features, dtype=np.float64)
         if speaker_norm:
             X_aug = speaker_standardize(X_aug, augmented.meta["session"].astype(str).to_numpy())
@@ -195,29 +282,45 @@ def evaluate_table(
         }
     results: dict[str, EvaluationResult] = {}
     report_models: dict[str, Any] = {}
-    for name in names:
+    for name, plan in plans.items():
         model_params = dict((params or {}).get(name, {}))
-
-        def factory(name: str = name, model_params: dict = model_params) -> Any:
-            model = make_model(name, params=model_params)
-            return model if extra is None else AugmentedTraining(model, **extra)
-
-        if extra is not None and search:
+        augments = extra is not None and len(plan) == 1 and not plan[0].neural
+        if extra is not None and not augments:
+            raise ParameterError(
+                f"{name}: --augment trains classic models only (networks augment their own "
+                "frames; ensembles are not supported yet)"
+            )
+        if augments and plan[0].key != augmented_key:
+            raise ParameterError(f"{name} reads {plan[0].key}, the copies hold {augmented_key}")
+        if search and (len(plan) > 1 or plan[0].neural):
+            raise ParameterError(f"{name}: search is for classic models only")
+        if augments and search:
             raise ParameterError("search with augmented training is not supported yet")
+
+        def factory(
+            plan: list[Member] = plan, model_params: dict = model_params, augments: bool = augments
+        ) -> Any:
+            model = build_estimator(
+                plan, model_params, execution={"threads": threads, "verbose": progress}
+            )
+            return AugmentedTraining(model, **extra) if augments and extra else model
+
         result = cross_validate(
             factory,
-            X,
+            _model_input(plan, tables),
             y,
             splits=splits,
             groups=groups,
-            search=default_param_grid(name) if search else None,
-            fit_params=None if extra is None else {"source_rows": np.arange(len(y))},
+            speaker_norm=speaker_norm,
+            search=default_param_grid(plan[0].model) if search else None,
+            fit_params={"source_rows": np.arange(len(y))} if augments else None,
             progress=progress,
         )
         results[name] = result
         summary = result.summary()
         report_models[name] = {
             **summary,
+            "features": [m.key for m in plan],
             "per_class": result.overall["per_class"],
             "confusion": result.overall["confusion"],
             "folds": result.folds,
@@ -235,13 +338,14 @@ def evaluate_table(
         "augmented_copies": 0
         if augmented is None
         else int(augmented.meta["session"].str.split("#aug").str[-1].nunique()),
-        "features": table.spec,
-        "n_features": len(table.feature_names),
-        "n_clips": len(table),
+        "features": primary.spec,
+        "feature_sets": {key: t.spec for key, t in tables.items()},
+        "n_features": len(primary.feature_names),
+        "n_clips": len(primary),
         "n_speakers": len(set(groups)),
         "classes": classes,
         "class_counts": {c: int((y == c).sum()) for c in classes},
-        "skipped": [{"path": p, "reason": r} for p, r in table.skipped],
+        "skipped": [{"path": p, "reason": r} for p, r in primary.skipped],
         "augmentation_skipped": []
         if augmented is None
         else [{"path": p, "reason": r} for p, r in augmented.skipped],
@@ -254,7 +358,8 @@ def evaluate_corpus(
     root: str | os.PathLike,
     *,
     corpus: str = "ravdess",
-    features: Any = "stats",
+    features: Any = None,
+    models: str | Sequence[str] = ("mlp",),
     emotions: Sequence[str] | None = None,
     speaker_pattern: str | None = None,
     jobs: int | None = None,
@@ -263,15 +368,26 @@ def evaluate_corpus(
     augment: int = 0,
     **options: Any,
 ) -> tuple[dict[str, Any], dict[str, EvaluationResult]]:
-    """:func:`load_table` then :func:`evaluate_table` (options as there).
+    """Extract what the models read (:func:`load_tables`), then :func:`evaluate_table`.
 
-    ``augment`` > 0 trains each fold also on that many degraded copies of its
-    training clips (:func:`augment_table`).
+    ``features`` is the feature set of members that do not name one (``None``:
+    each model's default). ``augment`` > 0 trains each fold of the classic models
+    also on that many degraded copies of its training clips (:func:`augment_table`).
     """
-    table = load_table(
+    plans = model_plans(models, features)
+    classic = {m.key for plan in plans.values() for m in plan if not m.neural}
+    if augment and (not classic or any(len(p) > 1 or p[0].neural for p in plans.values())):
+        raise ParameterError(
+            "--augment trains classic models only (networks augment their own frames; "
+            "ensembles are not supported yet)"
+        )
+    if augment and len(classic) != 1:
+        raise ParameterError("--augment needs the classic models to share one feature set")
+    specs = {m.key: m.features for plan in plans.values() for m in plan}
+    tables = load_tables(
         root,
+        list(specs.values()),
         corpus=corpus,
-        features=features,
         emotions=emotions,
         speaker_pattern=speaker_pattern,
         jobs=jobs,
@@ -281,9 +397,16 @@ def evaluate_corpus(
     augmented = None
     if augment:
         augmented = augment_table(
-            table, copies=augment, jobs=jobs, cache_dir=cache_dir, progress=progress
+            tables[classic.pop()], copies=augment, jobs=jobs, cache_dir=cache_dir, progress=progress
         )
-    report, results = evaluate_table(table, progress=progress, augmented=augmented, **options)
+    report, results = evaluate_table(
+        tables,
+        models=list(plans),
+        features=features,
+        progress=progress,
+        augmented=augmented,
+        **options,
+    )
     report["corpus"] = {"name": corpus, "root": str(Path(root).resolve())}
     return report, results
 
@@ -293,7 +416,7 @@ def train_corpus(
     out: str | os.PathLike,
     *,
     corpus: str = "ravdess",
-    features: Any = "stats",
+    features: Any = None,
     model: str = "mlp",
     params: Mapping[str, Any] | None = None,
     emotions: Sequence[str] | None = None,
@@ -301,6 +424,7 @@ def train_corpus(
     exclude_speakers: Sequence[str] = (),
     session_model: bool = True,
     augment: int = 0,
+    threads: int | None = None,
     jobs: int | None = None,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
@@ -308,32 +432,49 @@ def train_corpus(
     """Fit a recognizer on every usable clip of a corpus and save it as a bundle at ``out``.
 
     With ``session_model`` (default) a second model is fitted on features
-    standardised per speaker, so the bundle also serves ``--session-norm``.
+    standardised per speaker, so the bundle also serves ``--session-norm`` (for
+    ensembles, their classic members; networks have no session part). Networks
+    pick their epoch on validation speakers drawn from the training speakers.
     """
-    table = load_table(
+    plan = plan_model(model, features)
+    specs = {m.key: m.features for m in plan}
+    tables = load_tables(
         root,
+        list(specs.values()),
         corpus=corpus,
-        features=features,
         emotions=emotions,
         speaker_pattern=speaker_pattern,
         jobs=jobs,
         cache_dir=cache_dir,
         progress=progress,
     )
-    keep = ~table.meta["speaker"].astype(str).isin([str(s) for s in exclude_speakers]).to_numpy()
-    table = FeatureTable(
-        meta=table.meta.loc[keep].reset_index(drop=True),
-        features=np.asarray(table.features)[keep],
-        feature_names=table.feature_names,
-        spec=table.spec,
-        skipped=table.skipped,
-    )
+    from ._inputs import take_rows
+
+    excluded = [str(s) for s in exclude_speakers]
+    first = next(iter(tables.values()))
+    keep = np.flatnonzero(~first.meta["speaker"].astype(str).isin(excluded).to_numpy())
+    tables = {
+        key: FeatureTable(
+            meta=t.meta.iloc[keep].reset_index(drop=True),
+            features=take_rows(t.features, keep),
+            feature_names=t.feature_names,
+            spec=t.spec,
+            skipped=t.skipped,
+        )
+        for key, t in tables.items()
+    }
+    table = next(iter(tables.values()))
     meta = table.meta
-    X = np.asarray(table.features)
+    X = _model_input(plan, tables)
     y = meta["emotion"].astype(str).to_numpy()
     speakers = (meta["corpus"].astype(str) + ":" + meta["speaker"].astype(str)).to_numpy()
     n_augment_skipped = 0
     if augment:
+        if len(plan) > 1 or plan[0].neural:
+            raise ParameterError(
+                f"{model}: --augment trains classic models only (networks augment their own "
+                "frames; ensembles are not supported yet)"
+            )
         extra = augment_table(
             table, copies=augment, jobs=jobs, cache_dir=cache_dir, progress=progress
         )
@@ -341,9 +482,18 @@ def train_corpus(
         y = np.concatenate([y, extra.meta["emotion"].astype(str).to_numpy()])
         speakers = np.concatenate([speakers, extra.meta["session"].astype(str).to_numpy()])
         n_augment_skipped = len(extra.skipped)
-    rec = EmotionRecognizer(features=table.spec, model=_model_list([model])[0], params=params)
+    rec = EmotionRecognizer(
+        features=features if features is not None else (table.spec if len(plan) == 1 else None),
+        model=model,
+        params=params,
+        threads=threads,
+        verbose=progress,
+    )
     # the speaker groups also fit the session-normalised model (predict --session-norm)
-    rec.fit(X, y, groups=speakers if session_model else None)
+    # and give networks their validation speakers
+    rec.fit(X, y, groups=speakers if session_model or _needs_groups(plan) else None)
+    if not session_model:
+        rec.session_pipeline_ = None
     rec.metadata_ = {
         "training": {
             "corpus": corpus,
@@ -352,7 +502,7 @@ def train_corpus(
             "augmented_copies": augment,
             "n_speakers": int(meta["speaker"].nunique()),
             "speakers": sorted(map(str, meta["speaker"].unique())),
-            "excluded_speakers": [str(s) for s in exclude_speakers],
+            "excluded_speakers": excluded,
             "class_counts": {
                 c: int((meta["emotion"] == c).sum()) for c in sorted(set(meta["emotion"]))
             },
@@ -363,6 +513,11 @@ def train_corpus(
     }
     rec.save(out)
     return rec
+
+
+def _needs_groups(plan: Sequence[Member]) -> bool:
+    """Networks draw validation speakers from the groups."""
+    return any(m.neural for m in plan)
 
 
 def collect_audio_files(inputs: Iterable[str | os.PathLike]) -> list[Path]:

@@ -160,18 +160,19 @@ def load_model_info(model_path: Path, recognizer: Any, settings: ServiceSettings
         Its ``id`` is the model name and the first 12 hex digits of the weights'
         SHA-256, e.g. ``mlp-033f19b0ead4``.
     """
-    from ..recognizer import read_manifest
+    from ..recognizer import describe_manifest, read_manifest
 
     manifest = read_manifest(model_path)
     model = manifest["model"]
-    sha = str(manifest["weights"].get("sha256", ""))
+    summary = describe_manifest(manifest)
+    sha = summary["weights_sha256"]
     return ModelInfo(
         id=f"{model['name']}-{sha[:12]}",
         name=str(model["name"]),
         params=dict(model.get("params") or {}),
         classes=[str(c) for c in manifest["classes"]],
-        features=dict(manifest["features"]),
-        n_features=int(manifest["n_features"]),
+        features=manifest["features"],
+        n_features=summary["n_features"],
         sample_rate=int(manifest.get("sample_rate", 16000)),
         weights_sha256=sha,
         session_norm=bool(getattr(recognizer, "supports_sessions", False)),

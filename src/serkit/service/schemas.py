@@ -67,8 +67,10 @@ class ModelInfo(BaseModel):
     name: str = Field(description="Classifier name (mlp, svm ...).")
     params: dict[str, Any] = Field(default_factory=dict)
     classes: list[str]
-    features: dict[str, Any] = Field(description="Feature set name and settings.")
-    n_features: int
+    features: dict[str, Any] | list[dict[str, Any]] = Field(
+        description="Feature set name and settings (a list when an ensemble reads several)."
+    )
+    n_features: int | None = Field(description="Width of a single feature vector, else null.")
     sample_rate: int
     weights_sha256: str
     session_norm: bool = Field(description="Whether a session-normalised model is included.")

@@ -1,0 +1,80 @@
+"""Model inputs of every shape: rows of a matrix, a list of frame sequences, or one of each per
+feature set.
+
+Classic models read a matrix [shape=(n_clips, n_features)], networks on frames a
+list of arrays [shape=(n_frames, n_mels)], and ensembles a mapping from feature
+key to either. These helpers count, select and stack rows the same way for all
+three, so evaluation and the recognizer need no special cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._errors import ParameterError
+
+__all__ = ["n_rows", "stack_rows", "standardize_rows", "take_rows"]
+
+
+def n_rows(X: Any) -> int:
+    """Number of clips in ``X`` (matrix, list of sequences or mapping of those).
+
+    Raises
+    ------
+    ParameterError
+        A mapping whose entries disagree on the number of clips, or an empty mapping.
+    """
+    if isinstance(X, Mapping):
+        if not X:
+            raise ParameterError("X is an empty mapping; give one input per feature set")
+        counts = {key: n_rows(value) for key, value in X.items()}
+        if len(set(counts.values())) != 1:
+            raise ParameterError(f"the inputs hold different numbers of clips: {counts}")
+        return next(iter(counts.values()))
+    if isinstance(X, list | tuple):
+        return len(X)
+    return int(np.shape(X)[0])
+
+
+def take_rows(X: Any, index: Sequence[int] | np.ndarray) -> Any:
+    """The clips at ``index`` (integer positions), in that order, in the same container type."""
+    idx = np.asarray(index, dtype=np.intp)
+    if isinstance(X, Mapping):
+        return {key: take_rows(value, idx) for key, value in X.items()}
+    if isinstance(X, list | tuple):
+        return [X[i] for i in idx]
+    return np.asarray(X)[idx]
+
+
+def stack_rows(rows: Sequence[Any]) -> Any:
+    """Join single-clip inputs (a vector, a frame array, or a mapping of those) into one input.
+
+    Vectors become a matrix; frame arrays (2-D) stay a list; mappings are joined per key.
+    """
+    if not rows:
+        raise ParameterError("no rows to stack")
+    first = rows[0]
+    if isinstance(first, Mapping):
+        return {key: stack_rows([row[key] for row in rows]) for key in first}
+    if np.ndim(first) == 1:
+        return np.vstack([np.asarray(row) for row in rows])
+    return [np.asarray(row) for row in rows]
+
+
+def standardize_rows(X: Any, groups: Sequence[str] | np.ndarray) -> Any:
+    """Z-score matrices within each group (:func:`serkit.models.speaker_standardize`).
+
+    Frame sequences are returned unchanged: the networks normalise each
+    utterance themselves, and per-speaker statistics are a property of vector
+    features here. In a mapping, each matrix entry is standardised.
+    """
+    from .models import speaker_standardize
+
+    if isinstance(X, Mapping):
+        return {key: standardize_rows(value, groups) for key, value in X.items()}
+    if isinstance(X, list | tuple):
+        return X
+    return speaker_standardize(X, groups)
