@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -246,6 +247,13 @@ def test_stats_noise_has_no_voiced_frames_and_no_nan():
     assert x["active_ratio"] > 0.9
 
 
+def test_stats_rejects_non_finite_samples():
+    y = tone(dur=0.5)
+    y[100] = np.nan
+    with pytest.raises(ParameterError, match="finite"):
+        StatsFeatures().extract(y, SR)
+
+
 def test_stats_digital_silence_is_finite():
     x = StatsFeatures().extract(np.zeros(SR, dtype=np.float32), SR)
     assert np.all(np.isfinite(x))
@@ -338,3 +346,208 @@ def test_seed_matches_reference_on_shared_clips(ravdess_root):
         y, sr = load(path)
         assert sr == SR
         _assert_matches_seed(y, sr)
+
+
+# --------------------------------------------------------------------------- stats DSP vs librosa
+# ``stats`` computes its STFT, mel filters, frames and YIN with serkit's own numpy code
+# (serkit.features._dsp) so that librosa and numba stay out of a fresh process; these
+# tests hold each kernel, and the whole vector, to what librosa gives.
+RAVDESS_STATS_CLIPS = 30
+
+
+def _dsp_signals() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(7)
+    return {
+        "voice": voice_like(dur=1.3, seed=8),
+        "tone": tone(330.0, dur=0.7),
+        "noise": (0.2 * rng.standard_normal(9001)).astype(np.float32),
+        "quiet_noise": (1e-5 * rng.standard_normal(4000)).astype(np.float32),
+        "silence": np.zeros(3000, dtype=np.float32),
+        "voice_f64": voice_like(dur=0.6, seed=9).astype(np.float64),
+    }
+
+
+def _ravdess_clips(root, n: int = RAVDESS_STATS_CLIPS) -> list:
+    clips = sorted(root.glob("Actor_*/*.flac"))
+    assert len(clips) >= n
+    return clips[:: len(clips) // n][:n]  # spread over actors and emotions
+
+
+def _assert_stft_matches(y: np.ndarray, n_fft: int, hop: int, win: int) -> None:
+    import librosa
+
+    from serkit.features._dsp import stft
+
+    ours = stft(y, n_fft=n_fft, hop_length=hop, win_length=win)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "n_fft=.* is too large", UserWarning)
+        ref = librosa.stft(y, n_fft=n_fft, hop_length=hop, win_length=win, center=True)
+    assert ours.shape == ref.shape and ours.dtype == ref.dtype
+    scale = max(float(np.abs(ref).max()), 1e-30)
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5 * scale)
+
+
+def _f0_mismatch(ours: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
+    """Fraction of frames whose F0 differs (beyond 1e-6 relative), and the worst relative gap."""
+    gap = np.abs(ours - ref) / ref
+    return float(np.mean(gap > 1e-6)), float(gap.max())
+
+
+@pytest.mark.parametrize(
+    ("n_fft", "hop", "win"), [(512, 160, 400), (1024, 256, 1024), (256, 80, 201)]
+)
+@pytest.mark.parametrize("length", [1, 100, 255, 256, 257, 1000, 1601])
+def test_dsp_stft_matches_librosa_at_every_length(n_fft, hop, win, length):
+    y = voice_like(dur=0.2, seed=10)[:length]
+    _assert_stft_matches(y, n_fft, hop, win)
+    _assert_stft_matches(y.astype(np.float64), n_fft, hop, win)
+
+
+@pytest.mark.parametrize("signal", sorted(_dsp_signals()))
+def test_dsp_stft_matches_librosa(signal):
+    _assert_stft_matches(_dsp_signals()[signal], 512, 160, 400)
+
+
+@pytest.mark.parametrize(
+    ("sr", "n_fft", "n_mels", "fmin", "fmax"),
+    [
+        (16000, 512, 26, 20.0, 8000.0),  # what stats uses
+        (16000, 512, 40, 20.0, 8000.0),
+        (16000, 1024, 64, 0.0, 7600.0),
+        (8000, 256, 20, 20.0, 4000.0),
+        (22050, 2048, 128, 0.0, None),
+        (16000, 512, 10, 500.0, 900.0),  # all below the 1 kHz knee of the Slaney scale
+    ],
+)
+def test_dsp_mel_filters_match_librosa(sr, n_fft, n_mels, fmin, fmax):
+    import librosa
+
+    from serkit.features._dsp import mel_filters
+
+    ours = mel_filters(sr, n_fft, n_mels, fmin=fmin, fmax=fmax)
+    ref = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    assert ours.shape == ref.shape and ours.dtype == ref.dtype == np.float32
+    np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5 * float(ref.max()))
+
+
+def test_dsp_mel_scale_round_trips():
+    from serkit.features._dsp import hz_to_mel, mel_to_hz
+
+    hz = np.array([0.0, 20.0, 999.0, 1000.0, 1001.0, 4000.0, 8000.0])
+    np.testing.assert_allclose(mel_to_hz(hz_to_mel(hz)), hz, rtol=1e-12, atol=1e-9)
+    assert float(hz_to_mel(1000.0)) == pytest.approx(15.0)
+
+
+@pytest.mark.parametrize(("frame_length", "hop"), [(1024, 160), (5, 3), (7, 7), (10, 1)])
+def test_dsp_frame_matches_librosa(frame_length, hop):
+    import librosa
+
+    from serkit.features._dsp import frame
+
+    x = np.arange(1030, dtype=np.float32)
+    ours = frame(x, frame_length, hop)
+    np.testing.assert_array_equal(
+        ours, librosa.util.frame(x, frame_length=frame_length, hop_length=hop, axis=0)
+    )
+    assert not ours.flags.writeable and np.shares_memory(ours, x)
+    with pytest.raises(ValueError, match="shorter than frame_length"):
+        frame(x[:4], 5, 1)
+
+
+@pytest.mark.parametrize("signal", sorted(_dsp_signals()))
+@pytest.mark.parametrize(
+    ("fmin", "fmax", "frame_length", "hop", "center"),
+    [
+        (60.0, 600.0, 1024, 160, False),  # what stats passes
+        (60.0, 600.0, 1024, 160, True),
+        (80.0, 400.0, 600, 100, True),  # frame length neither even-FFT-friendly nor a power of 2
+        (150.0, 2000.0, 257, 64, False),
+    ],
+)
+def test_dsp_yin_matches_librosa(signal, fmin, fmax, frame_length, hop, center):
+    import librosa
+
+    from serkit.features._dsp import yin
+
+    y = _dsp_signals()[signal]
+    args = dict(fmin=fmin, fmax=fmax, sr=SR, frame_length=frame_length, hop_length=hop)
+    ours = yin(y, center=center, **args)
+    ref = librosa.yin(y, center=center, **args)
+    assert ours.shape == ref.shape
+    differing, worst = _f0_mismatch(ours, ref)
+    assert differing <= 0.01, f"{differing:.1%} of frames differ, worst by {worst:.2%}"
+
+
+def test_dsp_yin_rejects_infeasible_settings():
+    from serkit.features._dsp import yin
+
+    y = tone(dur=0.2)
+    with pytest.raises(ValueError, match="fmin < fmax"):
+        yin(y, fmin=300, fmax=200, sr=SR, frame_length=1024, hop_length=160)
+    with pytest.raises(ValueError, match="frame_length"):
+        yin(y, fmin=30, fmax=600, sr=SR, frame_length=512, hop_length=160)
+
+
+def test_stats_extraction_loads_neither_librosa_nor_numba():
+    code = (
+        "import sys, numpy as np, serkit.features as f\n"
+        "t = np.arange(16000) / 16000\n"
+        "y = (0.3 * np.sin(2 * np.pi * 150 * t)).astype('float32')\n"
+        "f.get_extractor('stats').extract(y, 16000)\n"
+        "print('librosa' in sys.modules, 'numba' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize(
+    "settings", [{}, {"pitch": False}, {"n_mels": 40, "n_mfcc": 13, "f0_min": 75.0}]
+)
+@pytest.mark.parametrize("signal", ["voice", "tone", "noise"])
+def test_stats_matches_librosa_reference_on_generated_audio(settings, signal):
+    from stats_reference import extract_stats_reference
+
+    y = _dsp_signals()[signal]
+    ours = StatsFeatures(**settings).extract(y, SR)
+    ref = extract_stats_reference(y, SR, **settings)
+    assert _relative_gap(ours, ref) < 1e-5
+
+
+def test_stats_reference_really_uses_librosa():
+    import stats_reference
+    from serkit.features import _stats
+
+    with stats_reference.librosa_kernels():
+        assert _stats.yin is stats_reference.librosa_yin
+    assert _stats.yin is not stats_reference.librosa_yin  # restored
+
+
+def test_dsp_kernels_match_librosa_on_shared_clips(ravdess_root):
+    import librosa
+
+    from serkit.features._dsp import mel_filters, yin
+
+    ref_mel = librosa.filters.mel(sr=SR, n_fft=512, n_mels=26, fmin=20.0, fmax=SR / 2)
+    np.testing.assert_allclose(mel_filters(SR, 512, 26, fmin=20.0, fmax=SR / 2), ref_mel, rtol=1e-5)
+    n_frames = n_differing = 0
+    for path in _ravdess_clips(ravdess_root):
+        y, sr = load(path)
+        _assert_stft_matches(y, 512, 160, 400)
+        args = dict(fmin=60.0, fmax=600.0, sr=sr, frame_length=1024, hop_length=160)
+        ours, ref = yin(y, **args), librosa.yin(y, **args)
+        differing, worst = _f0_mismatch(ours, ref)
+        n_frames += len(ref)
+        n_differing += round(differing * len(ref))
+        assert differing <= 0.01, f"{path.name}: {differing:.1%} of F0 frames differ ({worst:.2%})"
+    assert n_differing <= 0.002 * n_frames
+
+
+def test_stats_matches_librosa_reference_on_shared_clips(ravdess_root):
+    from stats_reference import extract_stats_reference
+
+    ext = StatsFeatures()
+    for path in _ravdess_clips(ravdess_root):
+        y, sr = load(path)
+        ours = ext.extract(y, sr)
+        ref = extract_stats_reference(y, sr)
+        assert _relative_gap(ours, ref) < 1e-5, path.name

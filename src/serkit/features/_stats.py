@@ -2,10 +2,14 @@
 
 Built like a small ComParE / eGeMAPS: one short-time spectrum per clip gives
 MFCCs, log-mel band energies and spectral shape; the waveform gives energy and
-zero crossings; ``librosa.yin`` gives the pitch, and the normalised
-autocorrelation at yin's period gives voicing and harmonicity. Each
-descriptor is summarised over the clip's active frames by mean, spread,
-percentiles, skew and time slope; pitch and harmonicity over voiced frames.
+zero crossings; YIN gives the pitch, and the normalised autocorrelation at
+yin's period gives voicing and harmonicity. Each descriptor is summarised
+over the clip's active frames by mean, spread, percentiles, skew and time
+slope; pitch and harmonicity over voiced frames.
+
+The signal processing (STFT, mel filters, framing, YIN) is serkit's own numpy
+code in :mod:`._dsp`, which reproduces librosa's numbers without importing
+librosa or numba (about a second in a fresh process).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 
 from .._errors import ParameterError
 from ._base import register
+from ._dsp import frame, mel_filters, stft, yin
 from ._seed import _check_signal
 
 __all__ = ["StatsFeatures"]
@@ -78,9 +83,7 @@ def _next_pow2(n: int) -> int:
 
 @functools.lru_cache(maxsize=16)
 def _mel_basis(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
-    import librosa
-
-    basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=20.0, fmax=sr / 2)
+    basis = mel_filters(sr, n_fft, n_mels, fmin=20.0, fmax=sr / 2)
     basis.setflags(write=False)
     return basis
 
@@ -224,7 +227,7 @@ class StatsFeatures:
       ``alpha_ratio`` (dB, 50-1000 Hz over 1-5 kHz) and ``hammarberg`` (dB,
       strongest peak 0-2 kHz over 2-5 kHz);
     - ``zcr`` (zero crossings per sample) and ``rms_db`` (RMS level in dBFS);
-    - when ``pitch``: F0 from :func:`librosa.yin` (``f0_min`` .. ``f0_max``,
+    - when ``pitch``: F0 by YIN (as :func:`librosa.yin`; ``f0_min`` .. ``f0_max``,
       frames of ``2 / f0_min`` seconds or more) as ``f0_semitone`` (semitones
       above 27.5 Hz), and ``hnr_db`` = ``10 log10(r / (1 - r))`` with ``r`` the
       normalised autocorrelation of the pitch frame at yin's period.
@@ -374,14 +377,15 @@ class StatsFeatures:
         Raises
         ------
         ParameterError
-            ``y`` is not a 1-D float signal, ``sr`` is not a positive integer,
-            or ``f0_max`` passes ``sr / 2``.
+            ``y`` is not a 1-D finite float signal, ``sr`` is not a positive
+            integer, or ``f0_max`` passes ``sr / 2``.
         """
-        import librosa
         from scipy.fft import dct
         from scipy.signal import find_peaks
 
         y = _check_signal(y, sr)
+        if not np.all(np.isfinite(y)):  # as librosa refused them; the numpy kernels would not
+            raise ParameterError("y must be finite; it holds NaN or infinite samples")
         if self.pitch and self.f0_max > sr / 2:
             raise ParameterError(
                 f"f0_max={self.f0_max} Hz passes the Nyquist frequency {sr / 2} Hz of sr={sr}"
@@ -391,7 +395,7 @@ class StatsFeatures:
         n_fft = _next_pow2(win)
 
         # --- one STFT, everything spectral from it
-        spec = librosa.stft(y, n_fft=n_fft, hop_length=hop, win_length=win, center=True)
+        spec = stft(y, n_fft=n_fft, hop_length=hop, win_length=win)  # centred frames
         power = (spec.real**2 + spec.imag**2).astype(np.float64)  # (n_bins, n_frames)
         n_frames = power.shape[1]
         times = np.arange(n_frames) * (hop / sr)
@@ -444,7 +448,7 @@ class StatsFeatures:
     def _pitch(
         self, y: np.ndarray, sr: int, hop: int, frames_wanted: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """F0 (Hz) from ``librosa.yin`` and the normalised autocorrelation at its period.
+        """F0 (Hz) by YIN and the normalised autocorrelation at its period.
 
         Only frames from the first to the last True of ``frames_wanted`` are
         analysed (the others, usually lead-in and tail silence, get
@@ -455,8 +459,6 @@ class StatsFeatures:
         -------
         f0, harmonicity : np.ndarray [shape=(len(frames_wanted),)]
         """
-        import librosa
-
         n_frames = len(frames_wanted)
         f0 = np.full(n_frames, float(self.f0_min))
         harmonicity = np.zeros(n_frames)
@@ -470,7 +472,7 @@ class StatsFeatures:
         half = frame_length // 2
         padded = np.pad(y, (half, half))  # as yin's center=True pads
         span = padded[first * hop : last * hop + frame_length]
-        span_f0 = librosa.yin(
+        span_f0 = yin(
             span,
             fmin=self.f0_min,
             fmax=self.f0_max,
@@ -480,7 +482,7 @@ class StatsFeatures:
             center=False,
         )
         span_f0 = np.clip(np.nan_to_num(span_f0, nan=self.f0_min), self.f0_min, self.f0_max)
-        frames = librosa.util.frame(span, frame_length=frame_length, hop_length=hop, axis=0)
+        frames = frame(span, frame_length, hop)
         n = len(span_f0)
         # normalised autocorrelation of each frame at yin's period p:
         # sum x[k] x[k+p] / sqrt(sum_{k<L-p} x[k]^2 * sum_{k>=p} x[k]^2)
