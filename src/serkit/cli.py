@@ -340,7 +340,7 @@ def _load_recognizer(value: str | None) -> Any:
 def cmd_predict(args: argparse.Namespace) -> int:
     import csv
 
-    from .workflows import predict_paths
+    from .batch import predict_paths
 
     rec = _load_recognizer(args.model)
     preds = predict_paths(
@@ -868,11 +868,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "export",
         help="write a saved model as one ONNX file",
-        description="Export a bundle folder (or 'default') to ONNX: input = the feature vector "
-        "(or log-mel frames for networks), output = class probabilities in classes order; the "
-        "classes and feature spec travel in the file's metadata. Needs 'pip install serkit[onnx]'.",
+        description="Export a bundle folder (or 'default') to ONNX: input 'features' = the "
+        "feature vector (or log-mel frames for specnet), output 'probabilities' = class "
+        "probabilities in classes order. An ensemble becomes one graph with one input per "
+        "feature set, named after its feature key ('seed', 'stats', 'logmel' ...; shared by "
+        "members that read it), and the members' probabilities averaged. The classes, feature "
+        "specs and input layout travel in the file's 'serkit' metadata (printed here); log-mel "
+        "inputs are silence-trimmed outside the graph, and a batch needs clips of one length. "
+        "Needs 'pip install serkit[onnx]' (and serkit[deep] for networks).",
     )
-    p.add_argument("model", help="bundle folder (serkit train) or network folder, or 'default'")
+    p.add_argument(
+        "model",
+        help="bundle folder (serkit train: classic, network or ensemble), network folder, "
+        "or 'default'",
+    )
     p.add_argument("--onnx", required=True, type=Path, help="ONNX file to write")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser(

@@ -1,5 +1,8 @@
 """The CLI's operations as plain functions: evaluate, train, predict.
 
+Prediction over files and folders lives in :mod:`serkit.batch` (re-exported
+here), so that ``serkit predict`` does not import the evaluation machinery.
+
 Each one goes corpus -> features -> model -> result and returns plain data
 (dicts, lists, :class:`~serkit.recognizer.EmotionRecognizer`), so the CLI and
 the service stay thin and Python users get the same behaviour.
@@ -11,7 +14,7 @@ import datetime as dt
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,8 @@ import numpy as np
 
 from ._errors import ParameterError
 from ._version import __version__
-from .corpora import AUDIO_EXTENSIONS, load_corpus
+from .batch import collect_audio_files, predict_paths, session_labels
+from .corpora import load_corpus
 from .datasets import FeatureTable, build_feature_table
 from .evaluation import EvaluationResult, cross_validate, make_splits
 from .models import (
@@ -28,7 +32,7 @@ from .models import (
     speaker_standardize,
 )
 from .models._plan import Member, build_estimator, feature_key, plan_model
-from .recognizer import EmotionRecognizer, Prediction
+from .recognizer import EmotionRecognizer
 
 __all__ = [
     "align_tables",
@@ -518,71 +522,3 @@ def train_corpus(
 def _needs_groups(plan: Sequence[Member]) -> bool:
     """Networks draw validation speakers from the groups."""
     return any(m.neural for m in plan)
-
-
-def collect_audio_files(inputs: Iterable[str | os.PathLike]) -> list[Path]:
-    """Expand files and folders (recursively, audio extensions only) into a sorted file list.
-
-    A path given explicitly is kept whatever its extension, so that a bad file
-    gets a clear error row instead of vanishing.
-    """
-    files: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix.lower().lstrip(".") in AUDIO_EXTENSIONS
-                and not p.name.startswith(".")
-            )
-            files.extend(found)
-        else:
-            files.append(path)
-    return files
-
-
-def session_labels(paths: Sequence[Path], group_by: str | None) -> list[str]:
-    """Session of each file for session normalisation: all one session, or a regex group.
-
-    ``group_by`` is searched in each file's path; its first group (or the group
-    named ``session``) is the session. A path it does not match is an error.
-    """
-    import re
-
-    if group_by is None:
-        return ["all"] * len(paths)
-    try:
-        pattern = re.compile(group_by)
-    except re.error as exc:
-        raise ParameterError(
-            f"--group-by {group_by!r} is not a valid regular expression: {exc}"
-        ) from exc
-    labels = []
-    for path in paths:
-        match = pattern.search(str(path))
-        if match is None:
-            raise ParameterError(f"{path}: does not match --group-by {group_by!r}")
-        groups = match.groupdict().get("session") or (match.group(1) if pattern.groups else None)
-        labels.append(groups or match.group(0))
-    return labels
-
-
-def predict_paths(
-    recognizer: EmotionRecognizer,
-    inputs: Iterable[str | os.PathLike],
-    *,
-    session_norm: bool = False,
-    group_by: str | None = None,
-    jobs: int | None = 1,
-    progress: bool = False,
-) -> list[Prediction]:
-    """Predict every audio file in the given files and folders; failures become error rows.
-
-    ``session_norm`` normalises the features of all files together (one speaker
-    or call), or per session found by the ``group_by`` regex.
-    """
-    files = collect_audio_files(inputs)
-    sessions = session_labels(files, group_by) if session_norm else None
-    return recognizer.predict_files(files, sessions=sessions, jobs=jobs, progress=progress)

@@ -1,0 +1,85 @@
+"""Predict every audio file in files and folders: the light path behind ``serkit predict``.
+
+Kept apart from :mod:`serkit.workflows` so that predicting imports neither pandas
+nor the evaluation code, which matters for a command that runs once per call.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from ._errors import ParameterError
+from .corpora import AUDIO_EXTENSIONS
+from .recognizer import EmotionRecognizer, Prediction
+
+__all__ = ["collect_audio_files", "predict_paths", "session_labels"]
+
+
+def collect_audio_files(inputs: Iterable[str | os.PathLike]) -> list[Path]:
+    """Expand files and folders (recursively, audio extensions only) into a sorted file list.
+
+    A path given explicitly is kept whatever its extension, so that a bad file
+    gets a clear error row instead of vanishing.
+    """
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower().lstrip(".") in AUDIO_EXTENSIONS
+                and not p.name.startswith(".")
+            )
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def session_labels(paths: Sequence[Path], group_by: str | None) -> list[str]:
+    """Session of each file for session normalisation: all one session, or a regex group.
+
+    ``group_by`` is searched in each file's path; its first group (or the group
+    named ``session``) is the session. A path it does not match is an error.
+    """
+    import re
+
+    if group_by is None:
+        return ["all"] * len(paths)
+    try:
+        pattern = re.compile(group_by)
+    except re.error as exc:
+        raise ParameterError(
+            f"--group-by {group_by!r} is not a valid regular expression: {exc}"
+        ) from exc
+    labels = []
+    for path in paths:
+        match = pattern.search(str(path))
+        if match is None:
+            raise ParameterError(f"{path}: does not match --group-by {group_by!r}")
+        groups = match.groupdict().get("session") or (match.group(1) if pattern.groups else None)
+        labels.append(groups or match.group(0))
+    return labels
+
+
+def predict_paths(
+    recognizer: EmotionRecognizer,
+    inputs: Iterable[str | os.PathLike],
+    *,
+    session_norm: bool = False,
+    group_by: str | None = None,
+    jobs: int | None = 1,
+    progress: bool = False,
+) -> list[Prediction]:
+    """Predict every audio file in the given files and folders; failures become error rows.
+
+    ``session_norm`` normalises the features of all files together (one speaker
+    or call), or per session found by the ``group_by`` regex.
+    """
+    files = collect_audio_files(inputs)
+    sessions = session_labels(files, group_by) if session_norm else None
+    return recognizer.predict_files(files, sessions=sessions, jobs=jobs, progress=progress)
