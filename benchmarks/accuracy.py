@@ -9,6 +9,17 @@ Each row records the wall time of its 5-fold run on cached features.
 Usage::
 
     python benchmarks/accuracy.py [--features seed,stats] [--models mlp,svm] [--write]
+    python benchmarks/accuracy.py --neural [--threads 2] [--write]
+
+``--neural`` runs the networks (``cnn1d``, ``specnet``; needs ``serkit[deep]``) and
+the ensembles declared in :data:`ENSEMBLES` through ``evaluate_table``, the code
+behind ``serkit evaluate``. Each network is trained once per fold; an ensemble's
+probabilities are the mean of its members' fold probabilities, which is what
+``--models ensemble:A+B`` computes, since every member is fitted on the same
+training clips with the same seed (``tests/test_neural_workflows.py`` checks the
+equality). The ensembles are fixed here in advance, not picked by their scores.
+With ``--speaker-norm`` the classic members read per-speaker z-scores; the
+networks read the same frames either way (they normalise each utterance).
 
 Rows accumulate in ``benchmarks/accuracy.json`` (keyed by feature set and model), so
 subsets can be run separately; ``--write`` renders all stored rows into RESULTS.md.
@@ -41,6 +52,14 @@ FEATURES = {
     "compare": "compare",
 }
 MODELS = ("mlp", "svm", "rf", "dt", "knn", "logreg", "hgb")
+NETWORKS = ("cnn1d", "specnet")
+CLASSIC_MEMBERS = ("svm@compare", "logreg@compare", "mlp@stats", "svm@stats")
+ENSEMBLES = (
+    ("specnet", "svm@compare"),
+    ("specnet", "mlp@stats"),
+    ("specnet", "svm@compare", "mlp@stats"),
+    ("cnn1d", "svm@compare"),
+)
 STORE = HERE / "accuracy.json"
 
 
@@ -67,6 +86,75 @@ def seed_protocol(root: Path, cache: Path) -> dict:
     return res
 
 
+def neural_rows(root: Path, cache: Path, threads: int | None) -> list[dict]:
+    """Networks, classic members and the declared ensembles, global and speaker-norm."""
+    import numpy as np
+
+    from serkit.evaluation import compute_metrics, speaker_kfold
+    from serkit.workflows import load_tables
+
+    specs = ["logmel", "seed", "stats", "compare"]
+    tables = load_tables(root, specs, cache_dir=cache, progress=True)
+    first = tables["logmel"]
+    y = first.meta["emotion"].astype(str).to_numpy()
+    groups = (first.meta["corpus"].astype(str) + ":" + first.meta["speaker"].astype(str)).to_numpy()
+    labels = sorted(set(y))
+    folds = speaker_kfold(groups, n_splits=5)
+    probas: dict[tuple[str, bool], np.ndarray] = {}
+    seconds: dict[str, float] = {}
+
+    def run(name: str, features: str | None, norm: bool) -> None:
+        start = time.perf_counter()
+        report, results = evaluate_table(
+            tables, models=[name], features=features, speaker_norm=norm, threads=threads,
+            progress=True,
+        )  # fmt: skip
+        res = results[name]
+        proba = np.zeros((len(y), len(labels)))
+        proba[res.indices] = res.proba
+        member = name if features is None else f"{name}@{features}"
+        probas[(member, norm)] = proba
+        seconds[member] = round(time.perf_counter() - start, 1)
+        print(f"{member:<16} {'speaker-norm' if norm else 'global':<12} UAR "
+              f"{100 * report['results'][name]['uar']:5.1f} %  [{seconds[member]:.0f} s]",
+              flush=True)  # fmt: skip
+
+    for net in NETWORKS:
+        run(net, None, False)
+        probas[(net, True)] = probas[(net, False)]  # frames are not speaker-normalised
+    for member in CLASSIC_MEMBERS:
+        model, _, features = member.partition("@")
+        for norm in (False, True):
+            run(model, features, norm)
+
+    def scores(proba: np.ndarray) -> dict:
+        pred = np.asarray(labels)[proba.argmax(axis=1)]
+        overall = compute_metrics(y, pred, labels=labels)
+        per_fold = [compute_metrics(y[t], pred[t], labels=labels)["uar"] for _, t in folds]
+        return {
+            "uar": overall["uar"],
+            "accuracy": overall["accuracy"],
+            "macro_f1": overall["macro_f1"],
+            "uar_std": float(np.std(per_fold)),
+            "uar_folds": [round(u, 4) for u in per_fold],
+        }
+
+    rows = []
+    for combo in [(n,) for n in NETWORKS] + list(ENSEMBLES):
+        name = combo[0] if len(combo) == 1 else "ensemble:" + "+".join(combo)
+        row = {"model": name, "date": dt.date.today().isoformat(), "threads": threads,
+               "seconds": round(sum(seconds[m] for m in combo), 1)}  # fmt: skip
+        for norm in (False, True):
+            row["norm" if norm else "global"] = scores(
+                np.mean([probas[(m, norm)] for m in combo], axis=0)
+            )
+        rows.append(row)
+        print(f"{name:<40} UAR {100 * row['global']['uar']:5.1f} % "
+              f"(± {100 * row['global']['uar_std']:.1f})  speaker-norm "
+              f"{100 * row['norm']['uar']:5.1f} %", flush=True)  # fmt: skip
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
@@ -77,11 +165,23 @@ def main() -> None:
     parser.add_argument(
         "--render-only", action="store_true", help="only render the stored rows into RESULTS.md"
     )
+    parser.add_argument("--neural", action="store_true", help="networks and ensembles instead")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads for --neural")
     args = parser.parse_args()
     models = [m for m in args.models.split(",") if m]
     store = load_store()
     if args.render_only:
-        write_section(markdown(store["seed"], list(store["rows"].values())), "accuracy")
+        write_section(markdown(store), "accuracy")
+        return
+    if args.neural:
+        with threadpool_limits(1):
+            store["neural"] = neural_rows(args.root, args.cache_dir, args.threads)
+        store["neural_machine"] = machine()
+        save_store(store)
+        text = markdown(store)
+        print(text)
+        if args.write:
+            write_section(text, "accuracy")
         return
     with threadpool_limits(1):
         store["seed"] = _slim(seed_protocol(args.root, args.cache_dir))
@@ -106,13 +206,14 @@ def main() -> None:
                     f"{100 * row['norm']['uar']:5.1f} %  [{row['global_s']:.0f} s]",
                     flush=True,
                 )
-    text = markdown(store["seed"], list(store["rows"].values()))
+    text = markdown(store)
     print(text)
     if args.write:
         write_section(text, "accuracy")
 
 
-def markdown(seed: dict, rows: list[dict]) -> str:
+def markdown(store: dict) -> str:
+    seed, rows = store["seed"], list(store["rows"].values())
     lines = [
         "<!-- accuracy:start -->",
         "## Accuracy (`benchmarks/accuracy.py`)",
@@ -144,8 +245,31 @@ def markdown(seed: dict, rows: list[dict]) -> str:
         "",
         "Reproduce: `python benchmarks/accuracy.py --write` (add `--features`/`--models` for a",
         "subset).",
-        "<!-- accuracy:end -->",
     ]
+    if store.get("neural"):
+        lines += [
+            "",
+            "**Networks and ensembles** (same folds; " + store.get("neural_machine", "") + "; "
+            "torch threads as listed, one BLAS thread). Each network picks its epoch on",
+            "validation actors drawn from its training fold only. Ensembles average the members'",
+            "probabilities with equal weights; they were declared before any was scored. With",
+            "speaker-norm only the classic members read per-speaker z-scores. Time = training",
+            "and prediction of all members over the 5 folds.",
+            "",
+            "| model | UAR global | accuracy | UAR per fold | UAR speaker-norm | time | date |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in store["neural"]:
+            g, n = r["global"], r["norm"]
+            folds = " / ".join(f"{100 * u:.1f}" for u in g["uar_folds"])
+            lines.append(
+                f"| `{r['model']}` | {100 * g['uar']:.1f} % ± {100 * g['uar_std']:.1f} "
+                f"| {100 * g['accuracy']:.1f} % | {folds} "
+                f"| {100 * n['uar']:.1f} % ± {100 * n['uar_std']:.1f} "
+                f"| {r['seconds'] / 60:.1f} min ({r['threads']} threads) | {r['date']} |"
+            )
+        lines += ["", "Reproduce: `python benchmarks/accuracy.py --neural --write`."]
+    lines.append("<!-- accuracy:end -->")
     return "\n".join(lines) + "\n"
 
 

@@ -213,3 +213,20 @@ def test_train_predict_info_ensemble(subset, cache, tmp_path, capsys):
     rec = EmotionRecognizer.load(model)
     one = rec.predict_file(EXAMPLES / "03-01-05-02-01-01-23.flac")
     assert one.probabilities == pytest.approx(rows[8]["probabilities"], abs=1e-6)
+
+
+def test_ensemble_evaluation_equals_the_mean_of_its_members(subset, cache):
+    """What benchmarks/accuracy.py --neural relies on: members are fitted per fold exactly as
+    when evaluated alone (same clips, same seed), so the ensemble's probabilities are their mean."""
+    models = ["cnn1d", "ensemble:cnn1d+logreg@stats"]
+    params = {
+        "cnn1d": {"max_epochs": 2, "channels": 8},
+        "ensemble:cnn1d+logreg@stats": {"cnn1d__max_epochs": 2, "cnn1d__channels": 8},
+    }
+    options = {"emotions": ["angry", "calm"], "n_splits": 2, "cache_dir": cache}
+    _, nets = evaluate_corpus(subset, models=models, params=params, threads=1, **options)
+    _, classic = evaluate_corpus(subset, models=["logreg"], features="stats", **options)
+    ensemble = nets["ensemble:cnn1d+logreg@stats"]
+    np.testing.assert_array_equal(ensemble.indices, classic["logreg"].indices)
+    mean = (nets["cnn1d"].proba + classic["logreg"].proba) / 2
+    np.testing.assert_allclose(ensemble.proba, mean, atol=1e-12)

@@ -705,9 +705,8 @@ def make_network(
                 f"unknown parameter {key!r} for model {name!r}; valid names: "
                 f"{', '.join(sorted(estimator_names) + config_names)}"
             )
-    clf = TorchClassifier(
-        name, module_params=module_params or None, random_state=random_state, **settings
-    )
+    settings.setdefault("random_state", random_state)  # a random_state override wins
+    clf = TorchClassifier(name, module_params=module_params or None, **settings)
     clf._check_params()
     resolve_config(recipe, clf.module_params)
     return clf
