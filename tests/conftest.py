@@ -88,3 +88,18 @@ def ravdess_root() -> Path:
     if not RAVDESS_ROOT.is_dir():
         pytest.skip(f"shared RAVDESS corpus not found at {RAVDESS_ROOT} (../shared is absent)")
     return RAVDESS_ROOT
+
+
+@pytest.fixture(scope="session")
+def subset(ravdess_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Actors 01-04 of the shared corpus (240 clips), linked (not copied) into a temp folder."""
+    root = tmp_path_factory.mktemp("ravdess4")
+    for actor in ("Actor_01", "Actor_02", "Actor_03", "Actor_04"):
+        (root / actor).symlink_to(ravdess_root / actor, target_is_directory=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A feature cache shared by the tests that extract features of ``subset``."""
+    return tmp_path_factory.mktemp("cache")

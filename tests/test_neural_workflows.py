@@ -19,7 +19,6 @@ from serkit.recognizer import EmotionRecognizer, describe_manifest  # noqa: E402
 from serkit.workflows import evaluate_corpus  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-ACTORS = ("Actor_01", "Actor_02", "Actor_03", "Actor_04")
 TINY_CNN = {"cnn1d__max_epochs": 2, "cnn1d__channels": 8}
 
 
@@ -150,19 +149,6 @@ def test_fits_are_deterministic():
     np.testing.assert_array_equal(probas[0], probas[1])
 
 
-@pytest.fixture(scope="module")
-def subset(ravdess_root, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("ravdess4n")
-    for actor in ACTORS:
-        (root / actor).symlink_to(ravdess_root / actor, target_is_directory=True)
-    return root
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
 def test_evaluate_networks_and_ensembles_with_report(subset, cache, tmp_path, capsys):
     report_dir = tmp_path / "report"
     code = main(
@@ -230,3 +216,30 @@ def test_ensemble_evaluation_equals_the_mean_of_its_members(subset, cache):
     np.testing.assert_array_equal(ensemble.indices, classic["logreg"].indices)
     mean = (nets["cnn1d"].proba + classic["logreg"].proba) / 2
     np.testing.assert_allclose(ensemble.proba, mean, atol=1e-12)
+
+
+def test_service_serves_an_ensemble_bundle(tmp_path):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from serkit.features import extract_files
+    from serkit.service.app import create_app
+
+    paths = sorted(EXAMPLES.glob("*.flac"))
+    X = {key: extract_files(paths, key, jobs=1).matrix() for key in ("seed", "stats")}
+    y = ["high" if p.name.split("-")[2] in {"05", "06", "08"} else "low" for p in paths]
+    groups = [p.stem[-2:] for p in paths]
+    folder = tmp_path / "ens"
+    EmotionRecognizer(model="ensemble:cnn1d+logreg@stats", params=TINY_CNN).fit(
+        X, y, groups=groups
+    ).save(folder)
+    with TestClient(create_app(folder)) as client:
+        info = client.get("/v1/models").json()
+        assert [spec["name"] for spec in info["features"]] == ["seed", "stats"]
+        assert info["n_features"] is None and info["session_norm"] is True
+        assert info["id"].startswith("ensemble:cnn1d+logreg@stats-")
+        body = paths[0].read_bytes()
+        response = client.post("/v1/predict", files={"file": ("a.flac", body, "audio/flac")})
+        assert response.status_code == 200, response.text
+        expected = EmotionRecognizer.load(folder).predict_file(paths[0]).probabilities
+        assert response.json()["probabilities"] == pytest.approx(expected, abs=1e-6)

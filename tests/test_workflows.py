@@ -8,27 +8,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from serkit.cli import main
 from serkit.workflows import collect_audio_files, evaluate_corpus
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-ACTORS = ("Actor_01", "Actor_02", "Actor_03", "Actor_04")
-
-
-@pytest.fixture(scope="module")
-def subset(ravdess_root, tmp_path_factory) -> Path:
-    """Four actors of the shared corpus, linked (not copied) into a temporary folder."""
-    root = tmp_path_factory.mktemp("ravdess4")
-    for actor in ACTORS:
-        (root / actor).symlink_to(ravdess_root / actor, target_is_directory=True)
-    return root
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

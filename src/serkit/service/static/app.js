@@ -167,7 +167,9 @@
     }
     const info = await response.json();
     classes = info.classes || [];
-    const features = info.features && info.features.name ? `${info.features.name} features, ` : "";
+    const sets = Array.isArray(info.features) ? info.features : info.features ? [info.features] : [];
+    const names = sets.map((spec) => spec && spec.name).filter(Boolean);
+    const features = names.length ? `${names.join(" + ")} features, ` : "";
     els.modelLine.textContent =
       `Model ${info.id} (${features}${classes.length} emotions: ${classes.join(", ")})`;
   }
