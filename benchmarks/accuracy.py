@@ -254,7 +254,8 @@ def markdown(store: dict) -> str:
             "validation actors drawn from its training fold only. Ensembles average the members'",
             "probabilities with equal weights; they were declared before any was scored. With",
             "speaker-norm only the classic members read per-speaker z-scores. Time = training",
-            "and prediction of all members over the 5 folds.",
+            "and prediction of all members over the 5 folds, measured while the cores were shared",
+            "with another job (load average about 4): upper bounds.",
             "",
             "| model | UAR global | accuracy | UAR per fold | UAR speaker-norm | time | date |",
             "|---|---|---|---|---|---|---|",
@@ -266,7 +267,8 @@ def markdown(store: dict) -> str:
                 f"| `{r['model']}` | {100 * g['uar']:.1f} % ± {100 * g['uar_std']:.1f} "
                 f"| {100 * g['accuracy']:.1f} % | {folds} "
                 f"| {100 * n['uar']:.1f} % ± {100 * n['uar_std']:.1f} "
-                f"| {r['seconds'] / 60:.1f} min ({r['threads']} threads) | {r['date']} |"
+                f"| {r['seconds'] / 60:.1f} min ({r['threads']} torch thread"
+                f"{'' if r['threads'] == 1 else 's'}) | {r['date']} |"
             )
         lines += ["", "Reproduce: `python benchmarks/accuracy.py --neural --write`."]
     lines.append("<!-- accuracy:end -->")
