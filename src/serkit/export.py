@@ -53,10 +53,11 @@ a function here runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,35 @@ def _add_metadata(model: Any, info: dict[str, Any]) -> None:
     entry.value = json.dumps({**info, "serkit_version": __version__}, sort_keys=True)
 
 
+@contextlib.contextmanager
+def _boolean_lists_as_ints() -> Iterator[None]:
+    """Let skl2onnx write integer attributes that scikit-learn now gives as booleans.
+
+    scikit-learn 1.9 stores HistGradientBoosting's per-node missing-value flags as
+    booleans; skl2onnx 1.20 passes them on to an ONNX ``ints`` attribute, which
+    refuses booleans. Only while converting, such lists are written as 0/1.
+    """
+    from skl2onnx.common import _container
+
+    original = _container.make_node
+
+    def make_node(*args: Any, **attrs: Any) -> Any:
+        for key, value in attrs.items():
+            if isinstance(value, np.ndarray) and value.dtype == bool:
+                attrs[key] = value.astype(np.int64)
+            elif isinstance(value, list | tuple) and any(
+                isinstance(v, bool | np.bool_) for v in value
+            ):
+                attrs[key] = [int(v) if isinstance(v, bool | np.bool_) else v for v in value]
+        return original(*args, **attrs)
+
+    _container.make_node = make_node
+    try:
+        yield
+    finally:
+        _container.make_node = original
+
+
 def _sklearn_graph(
     pipeline: Any, n_features: int, *, input_name: str = "features", target_opset: int | None = None
 ) -> Any:
@@ -118,7 +148,7 @@ def _sklearn_graph(
 
     final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _boolean_lists_as_ints():
             # skl2onnx reads SVC attributes that scikit-learn 1.9 marks deprecated
             warnings.simplefilter("ignore", FutureWarning)
             return skl2onnx.convert_sklearn(
@@ -597,8 +627,7 @@ def export_onnx(model_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
     BundleError
         The folder is not a readable serkit model (from the loaders).
     ExportError
-        The model has no ONNX converter (e.g. ``hgb`` with skl2onnx 1.20 and
-        scikit-learn 1.9), an ensemble's members cannot be merged into one graph,
+        The model has no ONNX converter, an ensemble's members cannot be merged into one graph,
         or skl2onnx / torch / onnx is missing.
 
     Examples
