@@ -84,6 +84,48 @@ def test_sampled_chains_vary_and_are_reproducible():
     assert sample_chain(np.random.default_rng(5)) == sample_chain(np.random.default_rng(5))
 
 
+def test_sampled_chains_with_the_default_mix_are_the_ones_they_always_were():
+    # the feature cache of augmented copies keys on these chains: the keyword
+    # probabilities must not change a single draw of the default mix
+    import hashlib
+    import json
+
+    specs = [sample_chain(np.random.default_rng(i), seed=i).spec() for i in range(40)]
+    assert specs[1] == {
+        "name": "chain",
+        "seed": 1,
+        "steps": [
+            {"name": "noise", "snr_db": 9.354943560314563, "color": "brown"},
+            {"name": "gain", "db": -2.107313621884929},
+        ],
+    }
+    digest = hashlib.sha256(json.dumps(specs, sort_keys=True).encode()).hexdigest()[:16]
+    assert digest == "a729761022b37241"
+
+
+def test_sample_chain_mix_keywords():
+    def draw(**mix):
+        return [sample_chain(np.random.default_rng(i), **mix) for i in range(40)]
+
+    always = draw(p_telephone=1.0, p_noise=1.0, snr_db=(5.0, 15.0))
+    assert all("telephone" in [s.name for s in c.steps] for c in always)
+    snrs = [s.snr_db for c in always for s in c.steps if s.name == "noise"]
+    assert len(snrs) == 40 and all(5.0 <= v <= 15.0 for v in snrs)
+    never = draw(p_eq=0, p_reverb=0, p_noise=0, p_telephone=0, p_mp3=0, p_gain=0)
+    assert all(c.steps == () for c in never)
+    only_mp3 = draw(p_eq=0, p_reverb=0, p_noise=0, p_telephone=0, p_mp3=1, p_gain=0)
+    assert all([s.name for s in c.steps] == ["mp3"] for c in only_mp3)
+    phones = [s for c in draw(p_telephone=1.0, vary_telephone=True) for s in c.steps]
+    phones = [s for s in phones if s.name == "telephone"]
+    assert len({s.low_hz for s in phones}) == 40
+    assert all(200 <= s.low_hz <= 400 and 3000 <= s.high_hz <= 3800 for s in phones)
+    assert {s.mu_law for s in phones} == {True, False}
+    with pytest.raises(ParameterError, match="p_noise must lie in"):
+        sample_chain(np.random.default_rng(0), p_noise=1.5)
+    with pytest.raises(ParameterError, match="snr_db"):
+        sample_chain(np.random.default_rng(0), snr_db=(20.0, 10.0))
+
+
 def test_transform_joins_the_cache_key(audio_files, tmp_path):
     paths = [audio_files["voice"]]
     clean = extract_files(paths, "seed", jobs=1, cache_dir=tmp_path)

@@ -63,6 +63,11 @@ def test_all_sets_are_registered():
         ("seed:groups=tonnetz+mfcc", SeedFeatures, {"groups": ("mfcc", "tonnetz")}),
         ("stats:n_mfcc=13,pitch=false", StatsFeatures, {"n_mfcc": 13, "pitch": False}),
         ("stats:f0_min=75,deltas=no", StatsFeatures, {"f0_min": 75.0, "deltas": False}),
+        (
+            "stats:band_hz=300+3400,denoise=true,cmn=mean",
+            StatsFeatures,
+            {"band_hz": (300.0, 3400.0), "denoise": True, "cmn": "mean"},
+        ),
         ("logmel:n_mels=40,fmax=7600", LogMelFeatures, {"n_mels": 40, "fmax": 7600.0}),
         ("egemaps", EgemapsFeatures, {}),
         ("compare", CompareFeatures, {}),
@@ -98,6 +103,10 @@ def test_seed_groups_are_stored_in_canonical_order_without_repeats():
         ("stats:f0_min=300,f0_max=200", "f0_min < f0_max"),
         ("stats:voicing_threshold=1.5", "voicing_threshold"),
         ("stats:colour=blue", "has no setting 'colour'"),
+        ("stats:band_hz=3400+300", "band_hz must be () or (low, high)"),
+        ("stats:band_hz=300", "band_hz must be () or (low, high)"),
+        ("stats:band_hz=low+high", "band_hz must be empty or two frequencies"),
+        ("stats:cmn=median", "cmn must be one of none, mean, meanvar"),
         ("logmel:n_mels=0", "n_mels must be >= 1"),
         ("logmel:win_dur=0.01,hop_dur=0.02", "hop_dur <= win_dur"),
         ("logmel:fmin=9000", "fmin < fmax"),
@@ -134,7 +143,12 @@ def test_seed_shapes_and_names(voice):
 
 @pytest.mark.parametrize(
     "settings",
-    [{}, {"pitch": False}, {"deltas": False, "n_mfcc": 13, "n_mels": 20}],
+    [
+        {},
+        {"pitch": False},
+        {"deltas": False, "n_mfcc": 13, "n_mels": 20},
+        {"band_hz": (300.0, 3400.0), "denoise": True, "cmn": "meanvar"},
+    ],
 )
 def test_stats_names_match_vector(voice, settings):
     ext = StatsFeatures(**settings)
@@ -257,6 +271,122 @@ def test_stats_rejects_non_finite_samples():
 def test_stats_digital_silence_is_finite():
     x = StatsFeatures().extract(np.zeros(SR, dtype=np.float32), SR)
     assert np.all(np.isfinite(x))
+
+
+# --------------------------------------------------------------------------- stats channel options
+def test_stats_channel_options_default_to_the_plain_set():
+    plain = StatsFeatures()
+    assert plain.band_hz == () and plain.denoise is False and plain.cmn == "none"
+    assert StatsFeatures(band_hz=None) == plain
+    assert StatsFeatures(band_hz=[300, 3400]).band_hz == (300.0, 3400.0)
+    assert get_extractor(spec_of(StatsFeatures(band_hz=(300, 3400)))).band_hz == (300.0, 3400.0)
+
+
+@pytest.mark.parametrize(
+    "settings", [{"band_hz": (300.0, 3400.0)}, {"denoise": True}, {"cmn": "meanvar"}]
+)
+def test_stats_channel_options_on_silence_and_short_clips(settings):
+    ext = StatsFeatures(**settings)
+    for y in (np.zeros(SR, dtype=np.float32), tone(dur=0.05), _noise(0.5)):
+        x = ext.extract(y, SR)
+        assert x.shape == (ext.n_features,) and np.all(np.isfinite(x))
+
+
+def test_stats_band_limit_ignores_energy_outside_the_band(voice):
+    t = np.arange(len(voice)) / SR
+    hum_and_hiss = 0.2 * np.sin(2 * np.pi * 100 * t) + 0.2 * np.sin(2 * np.pi * 6000 * t)
+    louder = (voice + hum_and_hiss).astype(np.float32)
+    banded = StatsFeatures(band_hz=(300.0, 3400.0))
+    a, b = banded.extract(voice, SR), banded.extract(louder, SR)
+    np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
+    # the full-band set sees the tones
+    full = StatsFeatures()
+    assert np.max(np.abs(full.extract(voice, SR) - full.extract(louder, SR))) > 1.0
+
+
+def test_stats_band_limit_makes_telephone_speech_look_like_the_original(voice):
+    from serkit.augment import Telephone
+
+    phone = Telephone().apply(voice, SR, np.random.default_rng(0))
+    names = StatsFeatures().feature_names()
+    mfcc = [names.index(f"mfcc{i}_mean") for i in range(1, 21)]
+    full, banded = StatsFeatures(), StatsFeatures(band_hz=(300.0, 3400.0))
+    gap_full = np.abs(full.extract(voice, SR) - full.extract(phone, SR))[mfcc].mean()
+    gap_banded = np.abs(banded.extract(voice, SR) - banded.extract(phone, SR))[mfcc].mean()
+    assert gap_banded < 0.2 * gap_full
+
+
+def test_stats_band_above_nyquist_is_clipped_or_refused(voice):
+    assert np.all(np.isfinite(StatsFeatures(band_hz=(300.0, 20000.0)).extract(voice, SR)))
+    with pytest.raises(ParameterError, match="above sr / 2"):
+        StatsFeatures(band_hz=(9000.0, 12000.0)).extract(voice, SR)
+
+
+def test_stats_cmn_gives_zero_mean_frames_per_utterance(voice):
+    names = StatsFeatures().feature_names()
+    index = {n: i for i, n in enumerate(names)}
+    plain = StatsFeatures().extract(voice, SR)
+    mean = StatsFeatures(cmn="mean").extract(voice, SR)
+    meanvar = StatsFeatures(cmn="meanvar").extract(voice, SR)
+    for lld in [f"mfcc{i}" for i in range(1, 21)] + [f"mel{i}" for i in range(1, 27)]:
+        assert abs(mean[index[f"{lld}_mean"]]) < 1e-4
+        assert abs(meanvar[index[f"{lld}_mean"]]) < 1e-4
+        assert meanvar[index[f"{lld}_std"]] == pytest.approx(1.0, abs=1e-4)
+        # centring shifts the percentiles by the mean and leaves the spread alone
+        for func in ("p10", "p50", "p90"):
+            assert mean[index[f"{lld}_{func}"]] == pytest.approx(
+                plain[index[f"{lld}_{func}"]] - plain[index[f"{lld}_mean"]], abs=1e-3
+            )
+        assert mean[index[f"{lld}_std"]] == pytest.approx(plain[index[f"{lld}_std"]], rel=1e-4)
+    # the other descriptors are untouched
+    rest = [i for n, i in index.items() if not n.startswith(("mfcc", "mel"))]
+    np.testing.assert_array_equal(mean[rest], plain[rest])
+
+
+def test_stats_cmn_removes_a_fixed_channel_gain(voice):
+    names = StatsFeatures().feature_names()
+    mel = [i for i, n in enumerate(names) if n.startswith("mel")]
+    quiet = (0.25 * voice).astype(np.float32)  # -12 dB on every band
+    plain, centred = StatsFeatures(), StatsFeatures(cmn="mean")
+    assert np.max(np.abs(plain.extract(voice, SR)[mel] - plain.extract(quiet, SR)[mel])) > 10
+    np.testing.assert_allclose(
+        centred.extract(voice, SR)[mel], centred.extract(quiet, SR)[mel], atol=1e-3
+    )
+
+
+def _voice_with_pauses() -> np.ndarray:
+    pause = np.zeros(SR // 2, dtype=np.float32)
+    return np.concatenate([pause, voice_like(dur=1.5, seed=1), pause])
+
+
+def test_spectral_subtraction_passes_clean_speech_and_suppresses_steady_noise():
+    from serkit.features._stats import _spectral_subtraction
+
+    clean = _voice_with_pauses()
+    np.testing.assert_allclose(_spectral_subtraction(clean, SR), clean, atol=1e-5)
+    noise = (0.02 * np.random.default_rng(0).standard_normal(len(clean))).astype(np.float32)
+    cleaned = _spectral_subtraction(clean + noise, SR)
+    assert cleaned.shape == clean.shape and cleaned.dtype == np.float32
+
+    def error_db(y: np.ndarray) -> float:
+        return float(10 * np.log10(np.sum((y - clean) ** 2) / np.sum(clean**2)))
+
+    assert error_db(cleaned) < error_db(clean + noise) - 5.0
+
+
+def test_stats_denoise_brings_noisy_features_back_towards_clean():
+    clean = _voice_with_pauses()
+    noise = (0.02 * np.random.default_rng(0).standard_normal(len(clean))).astype(np.float32)
+    names = StatsFeatures().feature_names()
+    floor = names.index("rms_db_p10")
+    mel = [names.index(f"mel{i}_p50") for i in range(1, 27)]
+    gaps = {}
+    for denoise in (False, True):
+        ext = StatsFeatures(denoise=denoise)
+        a, b = ext.extract(clean, SR), ext.extract(clean + noise, SR)
+        gaps[denoise] = (abs(a[floor] - b[floor]), np.abs(a[mel] - b[mel]).mean())
+    assert gaps[True][0] < 0.5 * gaps[False][0]  # the noise floor between words is gone
+    assert gaps[True][1] < gaps[False][1]
 
 
 def test_stats_pitch_and_voicing_of_a_voice():

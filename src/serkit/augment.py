@@ -249,29 +249,92 @@ class Chain:
         return cls(steps=tuple(steps), seed=int(spec.get("seed", 0)))
 
 
-def sample_chain(rng: np.random.Generator, *, seed: int = 0) -> Chain:
+def sample_chain(
+    rng: np.random.Generator,
+    *,
+    seed: int = 0,
+    p_eq: float = 0.5,
+    p_reverb: float = 0.3,
+    p_noise: float = 0.6,
+    snr_db: tuple[float, float] = (0.0, 30.0),
+    p_telephone: float = 0.25,
+    p_mp3: float = 0.33,
+    p_gain: float = 0.5,
+    vary_telephone: bool = False,
+) -> Chain:
     """Draw the channel of one training session: which degradations, with which settings.
 
-    Probabilities: microphone EQ 0.5, reverberation 0.3, noise 0.6 (SNR 0-30 dB,
-    pink/white/brown), telephone band 0.25, MP3 0.25, gain 0.5 (-12..+6 dB).
+    With the defaults: microphone EQ 0.5, reverberation 0.3, noise 0.6 (SNR 0-30 dB,
+    pink/white/brown), telephone band 0.25, MP3 0.25 (0.33 of the sessions without
+    telephone band), gain 0.5 (-12..+6 dB). The defaults give the same chains, draw for
+    draw, as they always have (the feature cache of augmented copies keys on them).
+
+    Parameters
+    ----------
+    rng : np.random.Generator
+        Source of every draw.
+    seed : int
+        Seed of the chain's own random parts (noise samples, impulse responses).
+    p_eq, p_reverb, p_noise, p_telephone, p_gain : float in [0, 1]
+        Probability of each degradation.
+    snr_db : (float, float)
+        Range of the noise SNR, drawn uniformly.
+    p_mp3 : float in [0, 1]
+        Probability of an MP3 round trip for a session *without* telephone band.
+    vary_telephone : bool
+        Draw the telephone band edges (low 200-400 Hz, high 3000-3800 Hz) and whether
+        mu-law companding is applied (p = 0.7), instead of the fixed 300-3400 Hz G.711
+        channel, so a model does not learn one exact telephone filter.
+
+    Returns
+    -------
+    Chain
+
+    Examples
+    --------
+    >>> chain = sample_chain(np.random.default_rng(0), p_telephone=1.0)
+    >>> "telephone" in [step.name for step in chain.steps]
+    True
     """
+    for key, p in (
+        ("p_eq", p_eq),
+        ("p_reverb", p_reverb),
+        ("p_noise", p_noise),
+        ("p_telephone", p_telephone),
+        ("p_mp3", p_mp3),
+        ("p_gain", p_gain),
+    ):
+        if not 0.0 <= p <= 1.0:
+            raise ParameterError(f"{key} must lie in [0, 1]; got {p}")
+    lo_snr, hi_snr = (float(v) for v in snr_db)
+    if not lo_snr <= hi_snr:
+        raise ParameterError(f"snr_db must be (low, high) with low <= high; got {snr_db}")
     steps: list[Any] = []
-    if rng.random() < 0.5:
+    if rng.random() < p_eq:
         steps.append(
             Equalizer(
                 highpass_hz=float(rng.uniform(50, 300)),
                 tilt_db_per_octave=float(rng.uniform(-4, 3)),
             )
         )
-    if rng.random() < 0.3:
+    if rng.random() < p_reverb:
         steps.append(Reverb(rt60=float(rng.uniform(0.2, 0.9)), wet=float(rng.uniform(0.2, 0.6))))
-    if rng.random() < 0.6:
+    if rng.random() < p_noise:
         color = str(rng.choice(["pink", "white", "brown"]))
-        steps.append(Noise(snr_db=float(rng.uniform(0, 30)), color=color))
-    if rng.random() < 0.25:
-        steps.append(Telephone())
-    elif rng.random() < 0.33:
+        steps.append(Noise(snr_db=float(rng.uniform(lo_snr, hi_snr)), color=color))
+    if rng.random() < p_telephone:
+        if vary_telephone:
+            steps.append(
+                Telephone(
+                    low_hz=float(rng.uniform(200, 400)),
+                    high_hz=float(rng.uniform(3000, 3800)),
+                    mu_law=bool(rng.random() < 0.7),
+                )
+            )
+        else:
+            steps.append(Telephone())
+    elif rng.random() < p_mp3:
         steps.append(Mp3(compression=float(rng.uniform(0.5, 0.95))))
-    if rng.random() < 0.5:
+    if rng.random() < p_gain:
         steps.append(Gain(db=float(rng.uniform(-12, 6))))
     return Chain(steps=tuple(steps), seed=seed)

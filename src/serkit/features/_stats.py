@@ -81,11 +81,26 @@ def _next_pow2(n: int) -> int:
     return 1 << (max(1, int(n)) - 1).bit_length()
 
 
+CMN_MODES: tuple[str, ...] = ("none", "mean", "meanvar")
+"""Values of :attr:`StatsFeatures.cmn`."""
+
+
 @functools.lru_cache(maxsize=16)
-def _mel_basis(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
-    basis = mel_filters(sr, n_fft, n_mels, fmin=20.0, fmax=sr / 2)
+def _mel_basis(
+    sr: int, n_fft: int, n_mels: int, fmin: float = 20.0, fmax: float | None = None
+) -> np.ndarray:
+    basis = mel_filters(sr, n_fft, n_mels, fmin=fmin, fmax=sr / 2 if fmax is None else fmax)
     basis.setflags(write=False)
     return basis
+
+
+def _band_pass(y: np.ndarray, sr: int, lo: float, hi: float) -> np.ndarray:
+    """Zero-phase brick-wall band-pass: the signal with every component outside
+    ``[lo, hi]`` Hz removed (one FFT of the whole signal)."""
+    spectrum = np.fft.rfft(y.astype(np.float64))
+    freqs = np.fft.rfftfreq(len(y), 1.0 / sr)
+    spectrum[(freqs < lo) | (freqs > hi)] = 0.0
+    return np.fft.irfft(spectrum, n=len(y)).astype(np.float32)
 
 
 def _band(freqs: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -94,6 +109,53 @@ def _band(freqs: np.ndarray, lo: float, hi: float) -> np.ndarray:
     if not mask.any():
         mask[int(np.argmin(np.abs(freqs - lo)))] = True
     return mask
+
+
+def _spectral_subtraction(
+    y: np.ndarray,
+    sr: int,
+    *,
+    quiet_share: float = 0.1,
+    over: float = 2.0,
+    floor: float = 1e-3,
+) -> np.ndarray:
+    """The signal with its stationary noise suppressed by power spectral subtraction.
+
+    The noise power spectrum is the mean over the quietest ``quiet_share`` of the
+    32 ms frames (by energy: the pauses); each STFT bin keeps
+    ``max(1 - over * noise / power, floor)`` of its power (the gain's square),
+    then the signal is resynthesised by overlap-add. A clean recording, whose
+    pauses are near silence, passes almost unchanged.
+    """
+    from scipy.signal import istft
+    from scipy.signal import stft as scipy_stft
+
+    nperseg = _next_pow2(round(0.032 * sr))
+    hop = nperseg // 4
+    if len(y) < 2 * nperseg:
+        return y
+    _, _, spec = scipy_stft(
+        y.astype(np.float64), fs=sr, window="hann", nperseg=nperseg, noverlap=nperseg - hop
+    )
+    power = spec.real**2 + spec.imag**2
+    # frames that lie wholly inside the signal (the first and last are half zero padding)
+    first = -(-(nperseg // 2) // hop)
+    last = (len(y) - nperseg // 2) // hop
+    inner = power[:, first : last + 1]
+    energy = inner.sum(axis=0)
+    n_quiet = max(1, int(np.ceil(quiet_share * inner.shape[1])))
+    noise = inner[:, np.argsort(energy, kind="stable")[:n_quiet]].mean(axis=1, keepdims=True)
+    # the gain sqrt(max(1 - over * noise / power, floor)), in place (long files)
+    gain = np.maximum(power, 1e-30, out=power)
+    np.divide(over * noise, gain, out=gain)
+    np.subtract(1.0, gain, out=gain)
+    np.maximum(gain, floor, out=gain)
+    spec *= np.sqrt(gain, out=gain)
+    _, out = istft(spec, fs=sr, window="hann", nperseg=nperseg, noverlap=nperseg - hop)
+    out = out[: len(y)]
+    if len(out) < len(y):
+        out = np.pad(out, (0, len(y) - len(out)))
+    return out.astype(np.float32)
 
 
 def _regression_weights(x: np.ndarray) -> np.ndarray:
@@ -151,6 +213,18 @@ def _functionals(x: np.ndarray, times: np.ndarray) -> np.ndarray:
     skew = np.where(flat, 0.0, np.mean(dev**3, axis=1) / safe**1.5)
     kurt = np.where(flat, 0.0, np.mean(dev**4, axis=1) / safe**2 - 3.0)
     out[:] = np.stack([mean, std, p10, p50, p90, p90 - p10, slope, skew, kurt], axis=1)
+    return out
+
+
+def _normalise_frames(x: np.ndarray, active: np.ndarray, mode: str) -> np.ndarray:
+    """Rows of ``x`` less their mean over the ``active`` frames and, for ``meanvar``,
+    divided by their standard deviation there (rows that are flat there are only
+    centred)."""
+    sel = x[:, active]
+    out = x - sel.mean(axis=1, keepdims=True)
+    if mode == "meanvar":
+        std = sel.std(axis=1, keepdims=True)
+        out = out / np.where(std > 1e-9, std, 1.0)
     return out
 
 
@@ -265,6 +339,28 @@ class StatsFeatures:
         Frames quieter than the loudest by more than this are left out.
     win_dur, hop_dur : float > 0
         Frame length and hop in seconds.
+    band_hz : () or (low, high)
+        Analysis band in Hz. Empty (the default): the whole spectrum (mel filters from
+        20 Hz to ``sr / 2``). ``(300, 3400)``, the telephone band, makes clean and
+        telephone recordings look alike: the signal is band-passed first (zero-phase,
+        so level, zero crossings, voicing and pitch see the band only), the mel filters
+        span the band, and the spectral shape descriptors use its FFT bins only (their
+        sub-bands clipped to it: ``slope_0_500`` then covers 300-500 Hz, the
+        ``alpha_ratio`` 300-1000 over 1000-3400 Hz). ``high`` above ``sr / 2`` means
+        ``sr / 2``. Spec string: ``stats:band_hz=300+3400``.
+    denoise : bool
+        Suppress stationary noise first, by power spectral subtraction with the noise
+        spectrum measured in the quietest tenth of the clip (its pauses): twice the
+        noise power is subtracted from every STFT bin, keeping at least 1/1000 of it
+        (-30 dB), and the signal is resynthesised; every descriptor then reads the
+        cleaned signal. A clean recording passes almost unchanged.
+    cmn : {"none", "mean", "meanvar"}
+        Per-utterance normalisation of the MFCC and log-mel frames before the
+        functionals: ``mean`` subtracts each coefficient's mean over the active frames
+        (cepstral mean normalisation: a fixed channel filter, a microphone's colour or a
+        telephone line's in-band response, adds a constant to every frame and is gone;
+        the ``_mean`` functionals are then 0), ``meanvar`` also divides by the standard
+        deviation (their ``_std`` are then 1, and the delta stds are relative).
 
     Raises
     ------
@@ -296,6 +392,9 @@ class StatsFeatures:
     active_db: float = 40.0
     win_dur: float = 0.025
     hop_dur: float = 0.010
+    band_hz: tuple[float, ...] = ()
+    denoise: bool = False
+    cmn: str = "none"
 
     name: ClassVar[str] = "stats"
     kind: ClassVar[str] = "vector"
@@ -327,6 +426,24 @@ class StatsFeatures:
                 "need 0 < hop_dur <= win_dur <= 1 s; "
                 f"got win_dur={self.win_dur}, hop_dur={self.hop_dur}"
             )
+        band = self.band_hz
+        if band is None:
+            band = ()
+        elif isinstance(band, str):
+            band = tuple(v for v in band.replace(",", "+").split("+") if v.strip())
+        try:
+            band = tuple(float(v) for v in band)
+        except (TypeError, ValueError):
+            raise ParameterError(
+                f"band_hz must be empty or two frequencies in Hz; got {self.band_hz!r}"
+            ) from None
+        if band and not (len(band) == 2 and 0 <= band[0] < band[1]):
+            raise ParameterError(
+                f"band_hz must be () or (low, high) with 0 <= low < high; got {self.band_hz!r}"
+            )
+        object.__setattr__(self, "band_hz", band)
+        if self.cmn not in CMN_MODES:
+            raise ParameterError(f"cmn must be one of {', '.join(CMN_MODES)}; got {self.cmn!r}")
 
     # ------------------------------------------------------------------ names
     def _lld_names(self) -> list[str]:
@@ -393,6 +510,13 @@ class StatsFeatures:
         win = max(2, round(self.win_dur * sr))
         hop = max(1, round(self.hop_dur * sr))
         n_fft = _next_pow2(win)
+        if self.band_hz:
+            lo, hi = self.band_hz[0], min(self.band_hz[1], sr / 2)
+            if not lo < hi:
+                raise ParameterError(f"band_hz={self.band_hz} lies above sr / 2 = {sr / 2} Hz")
+            y = _band_pass(y, sr, lo, hi)
+        if self.denoise:
+            y = _spectral_subtraction(y, sr)
 
         # --- one STFT, everything spectral from it
         spec = stft(y, n_fft=n_fft, hop_length=hop, win_length=win)  # centred frames
@@ -401,10 +525,15 @@ class StatsFeatures:
         times = np.arange(n_frames) * (hop / sr)
         freqs = np.linspace(0.0, sr / 2, power.shape[0])
 
-        logmel = 10.0 * np.log10(np.maximum(_mel_basis(sr, n_fft, self.n_mels) @ power, _AMIN))
+        if self.band_hz:
+            in_band = (freqs >= lo) & (freqs <= hi)
+            basis = _mel_basis(sr, n_fft, self.n_mels, float(lo), float(hi))
+            shape = _spectral_shape(power[in_band], freqs[in_band], sr)
+        else:
+            basis = _mel_basis(sr, n_fft, self.n_mels)
+            shape = _spectral_shape(power, freqs, sr)
+        logmel = 10.0 * np.log10(np.maximum(basis @ power, _AMIN))
         mfcc = dct(logmel, type=2, norm="ortho", axis=0)[1 : self.n_mfcc + 1]
-
-        shape = _spectral_shape(power, freqs, sr)
 
         # --- waveform: level and zero crossings over the same centred windows
         y64 = y.astype(np.float64)
@@ -416,6 +545,11 @@ class StatsFeatures:
         zcr = _centred_frame_sums(crossings, win, hop, n_frames) / win
 
         active = rms_db >= rms_db.max() - self.active_db
+        if self.cmn != "none" and active.any():
+            mfcc, logmel = (
+                _normalise_frames(mfcc, active, self.cmn),
+                _normalise_frames(logmel, active, self.cmn),
+            )
         lld = np.vstack([mfcc, logmel, *shape, zcr, rms_db])  # rows: _lld_names()
         parts = [_functionals(lld[:, active], times[active]).ravel()]
 
