@@ -134,13 +134,16 @@ def augment_table(
     jobs: int | None = None,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
+    chain_options: Mapping[str, Any] | None = None,
 ) -> FeatureTable:
     """Features of ``copies`` degraded versions of every clip, one random channel per session.
 
     Each speaker's copy ``k`` is one *session*: a chain of degradations drawn by
     :func:`serkit.augment.sample_chain` from a generator seeded by ``seed``, the
     speaker and ``k``, applied to all that speaker's clips (noise samples differ
-    per clip). ``meta`` gains ``source_index`` (row in ``table``) and ``session``.
+    per clip); ``chain_options`` go to :func:`~serkit.augment.sample_chain` (its
+    probabilities and SNR range). ``meta`` gains ``source_index`` (row in ``table``)
+    and ``session``.
     """
     import hashlib
 
@@ -161,7 +164,9 @@ def augment_table(
         index = np.flatnonzero((speakers == speaker).to_numpy())
         token = hashlib.sha256(f"{seed}|{speaker}|{k}".encode()).digest()
         rng = np.random.default_rng(int.from_bytes(token[:8], "little"))
-        chain = sample_chain(rng, seed=int.from_bytes(token[8:12], "little"))
+        chain = sample_chain(
+            rng, seed=int.from_bytes(token[8:12], "little"), **dict(chain_options or {})
+        )
         result = extract_files(
             table.meta["path"].iloc[index].tolist(),
             table.spec,
