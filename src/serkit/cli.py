@@ -250,25 +250,33 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .workflows import evaluate_corpus
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    report, _ = evaluate_corpus(
-        args.root,
-        corpus=args.corpus,
-        features=args.features,
-        emotions=parse_emotions(args.emotions) if args.emotions else None,
-        speaker_pattern=args.speaker_pattern,
-        jobs=args.jobs,
-        cache_dir=_cache_arg(args),
-        progress=not args.quiet,
-        models=models,
-        protocol=args.protocol,
-        n_splits=args.folds,
-        test_speakers=args.test_speakers.split(",") if args.test_speakers else None,
-        speaker_norm=args.speaker_norm,
-        params=_parse_model_params(args.param, models),
-        search=args.search,
-        augment=args.augment,
-        threads=args.threads,
-    )
+    common = {
+        "features": args.features,
+        "emotions": parse_emotions(args.emotions) if args.emotions else None,
+        "jobs": args.jobs,
+        "cache_dir": _cache_arg(args),
+        "progress": not args.quiet,
+        "models": models,
+        "speaker_norm": args.speaker_norm,
+        "params": _parse_model_params(args.param, models),
+        "search": args.search,
+        "augment": args.augment,
+        "threads": args.threads,
+        "calibrate": args.calibrate,
+    }
+    corpus_protocols = ("cross-corpus", "leave-one-corpus-out")
+    if args.test_data or args.also or args.protocol in corpus_protocols:
+        report = _evaluate_corpora(args, common)
+    else:
+        report, _ = evaluate_corpus(
+            args.root,
+            corpus=args.corpus,
+            speaker_pattern=args.speaker_pattern,
+            protocol=args.protocol,
+            n_splits=args.folds,
+            test_speakers=args.test_speakers.split(",") if args.test_speakers else None,
+            **common,
+        )
     if args.report:
         folder = write_report(report, args.report)
         if not args.json:
@@ -281,17 +289,55 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"{report['protocol']}: {report['n_clips']} clips, {report['n_speakers']} speakers, "
         f"{len(report['classes'])} classes" + (", speaker-norm" if report["speaker_norm"] else "")
     )
+    if report.get("corpora"):
+        for name, info in report["corpora"].items():
+            dropped = ", ".join(f"{c} {n}" for c, n in info["dropped"].items()) or "none"
+            role = " (test)" if name == report.get("test_corpus") else ""
+            print(f"  {name}{role}: {info['n_clips']} clips kept; dropped: {dropped}")
     width = max(8, *(len(name) for name in report["results"]))
-    print(f"{'model':<{width}} {'UAR':>7} {'acc':>7} {'F1':>7}   UAR per fold   features")
+    print(
+        f"{'model':<{width}} {'UAR':>7} {'acc':>7} {'F1':>7} {'ECE':>6} {'Brier':>6}"
+        "   UAR per fold   features"
+    )
     for name, res in ranked:
+        ece = f"{res['ece']:6.3f}" if "ece" in res else f"{'-':>6}"
+        brier = f"{res['brier']:6.3f}" if "brier" in res else f"{'-':>6}"
         print(
             f"{name:<{width}} {100 * res['uar']:6.1f}% {100 * res['accuracy']:6.1f}% "
-            f"{100 * res['macro_f1']:6.1f}%   {100 * res['uar_mean']:.1f} ± "
+            f"{100 * res['macro_f1']:6.1f}% {ece} {brier}   {100 * res['uar_mean']:.1f} ± "
             f"{100 * res['uar_std']:.1f}    {'+'.join(res['features'])}"
         )
     if report["skipped"]:
         print(f"skipped {len(report['skipped'])} clips (see --report or --json)")
     return 0
+
+
+def _evaluate_corpora(args: argparse.Namespace, common: dict[str, Any]) -> dict[str, Any]:
+    """``--test-data``/``--also``: the cross-corpus and leave-one-corpus-out protocols."""
+    from .cross_corpus import evaluate_corpora, parse_source
+
+    sources = [(args.root, args.corpus)] + [parse_source(a) for a in args.also or []]
+    test_corpus = None
+    if args.test_data:
+        if args.protocol == "leave-one-corpus-out":
+            raise SerkitParameterError(
+                "--test-data names the test corpus; leave-one-corpus-out tests on each --also "
+                "corpus in turn, so give every corpus with --also instead"
+            )
+        sources.append((args.test_data, args.test_corpus))
+        names = [reader for _, reader in sources]
+        test_corpus = args.test_corpus
+        if names.count(test_corpus) > 1:
+            test_corpus = f"{test_corpus}-{names.count(test_corpus)}"
+    elif args.protocol != "leave-one-corpus-out":
+        raise SerkitParameterError(
+            "cross-corpus evaluation needs --test-data DIR (and --test-corpus READER), or "
+            "--protocol leave-one-corpus-out with --also DIR:READER for each other corpus"
+        )
+    if args.speaker_pattern:
+        raise SerkitParameterError("--speaker-pattern is not supported with several corpora")
+    report, _ = evaluate_corpora(sources, test_corpus=test_corpus, **common)
+    return report
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -681,6 +727,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"serkit {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    from .corpora import CORPORA
+
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser(
@@ -772,9 +820,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--protocol",
         default="speaker-kfold",
-        choices=("speaker-kfold", "loso", "holdout", "random"),
+        choices=(
+            "speaker-kfold",
+            "loso",
+            "holdout",
+            "random",
+            "cross-corpus",
+            "leave-one-corpus-out",
+        ),
         help="speaker-kfold (default), loso (leave one speaker out), holdout "
-        "(--test-speakers), random (the seed's 75/25 split, random_state 7: speakers leak)",
+        "(--test-speakers), random (the seed's 75/25 split, random_state 7: speakers leak), "
+        "cross-corpus (train on ROOT and --also corpora, test on --test-data; implied by "
+        "--test-data), leave-one-corpus-out (ROOT and every --also corpus in turn)",
+    )
+    p.add_argument(
+        "--test-data",
+        metavar="DIR",
+        help="cross-corpus: the corpus to test on (the models train on ROOT and --also); "
+        "only the emotions all corpora share are kept",
+    )
+    p.add_argument(
+        "--test-corpus",
+        default="ravdess",
+        choices=CORPORA,
+        help="reader of --test-data (default: ravdess)",
+    )
+    p.add_argument(
+        "--also",
+        action="append",
+        metavar="DIR:READER",
+        help="another training corpus, e.g. data/emodb:emodb (repeatable)",
+    )
+    p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="temperature-scale each model's probabilities, fitted inside each training fold "
+        "on out-of-fold predictions of its training speakers; the report also gives the "
+        "scores before calibration",
     )
     p.add_argument("--folds", type=int, default=5, help="folds for speaker-kfold (5)")
     p.add_argument("--test-speakers", help="comma-separated speakers for --protocol holdout")

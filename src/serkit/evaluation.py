@@ -9,6 +9,10 @@ Protocols
     Leave one speaker out.
 ``holdout``
     Named test speakers against everyone else.
+``cross-corpus``
+    Train on every corpus but one named test corpus, test on that corpus.
+``leave-one-corpus-out``
+    One fold per corpus: test on it, train on all the others.
 ``random``
     The seed's shuffled 75/25 split, with no speaker grouping. It puts the same
     voices on both sides and so measures memory of voices; it exists only to
@@ -49,8 +53,10 @@ __all__ = [
     "EvaluationResult",
     "Split",
     "compute_metrics",
+    "cross_corpus",
     "cross_validate",
     "holdout",
+    "leave_one_corpus_out",
     "loso",
     "make_splits",
     "random_split",
@@ -62,7 +68,14 @@ logger = logging.getLogger(__name__)
 Split = tuple[np.ndarray, np.ndarray]
 """One ``(train_idx, test_idx)`` pair of integer index arrays."""
 
-PROTOCOLS: tuple[str, ...] = ("speaker-kfold", "loso", "holdout", "random")
+PROTOCOLS: tuple[str, ...] = (
+    "speaker-kfold",
+    "loso",
+    "holdout",
+    "random",
+    "cross-corpus",
+    "leave-one-corpus-out",
+)
 """Protocol names accepted by :func:`make_splits`."""
 
 _FOLD_METRICS = ("accuracy", "uar", "macro_f1")
@@ -275,6 +288,63 @@ def holdout(groups: ArrayLike, test_speakers: Sequence[str]) -> list[Split]:
     return [(np.flatnonzero(~is_test), np.flatnonzero(is_test))]
 
 
+def cross_corpus(corpora: ArrayLike, test_corpus: str) -> list[Split]:
+    """One split: the clips of ``test_corpus`` are the test set, every other clip trains.
+
+    Parameters
+    ----------
+    corpora : array-like of str [shape=(n_clips,)]
+        Corpus name of each clip.
+    test_corpus : str
+        The corpus to test on.
+
+    Returns
+    -------
+    splits : list of one (train_idx, test_idx)
+
+    Raises
+    ------
+    ParameterError
+        The test corpus does not occur, or no other corpus is left to train on.
+
+    Examples
+    --------
+    >>> [(train, test)] = cross_corpus(["a", "b", "a"], "b")
+    >>> train.tolist(), test.tolist()
+    ([0, 2], [1])
+    """
+    c = _groups_array(corpora).astype(str)
+    present = sorted(set(c.tolist()))
+    if str(test_corpus) not in present:
+        raise ParameterError(
+            f"test corpus {test_corpus!r} not found; corpora present: {', '.join(present)}"
+        )
+    is_test = c == str(test_corpus)
+    if is_test.all():
+        raise ParameterError(f"cross-corpus needs a training corpus besides {test_corpus!r}")
+    return [(np.flatnonzero(~is_test), np.flatnonzero(is_test))]
+
+
+def leave_one_corpus_out(corpora: ArrayLike) -> list[Split]:
+    """One fold per corpus (sorted by name): test on it, train on all the others.
+
+    Raises
+    ------
+    ParameterError
+        Fewer than two corpora.
+
+    Examples
+    --------
+    >>> [test.tolist() for _, test in leave_one_corpus_out(["b", "a", "b"])]
+    [[1], [0, 2]]
+    """
+    c = _groups_array(corpora).astype(str)
+    names = sorted(set(c.tolist()))
+    if len(names) < 2:
+        raise ParameterError(f"leave-one-corpus-out needs at least 2 corpora, got {names}")
+    return [cross_corpus(c, name)[0] for name in names]
+
+
 def make_splits(
     protocol: str,
     *,
@@ -282,12 +352,15 @@ def make_splits(
     n_splits: int = 5,
     test_speakers: Sequence[str] | None = None,
     random_state: int = 7,
+    corpora: ArrayLike | None = None,
+    test_corpus: str | None = None,
 ) -> list[Split]:
     """Splits for a named protocol.
 
     Parameters
     ----------
-    protocol : {"speaker-kfold", "loso", "holdout", "random"}
+    protocol : {"speaker-kfold", "loso", "holdout", "random", "cross-corpus", \
+"leave-one-corpus-out"}
         See the module docstring; ``"random"`` ignores the speakers.
     groups : array-like [shape=(n_clips,)]
         Speaker id of each clip, in the order of the feature rows (sorted by path).
@@ -297,6 +370,10 @@ def make_splits(
         Required for ``"holdout"``.
     random_state : int, default=7
         Seed for ``"random"``.
+    corpora : array-like of str [shape=(n_clips,)], optional
+        Corpus of each clip; required for the two corpus protocols.
+    test_corpus : str, optional
+        Required for ``"cross-corpus"``.
 
     Returns
     -------
@@ -324,6 +401,14 @@ def make_splits(
         return holdout(groups, test_speakers)
     if protocol == "random":
         return random_split(len(_groups_array(groups)), random_state=random_state)
+    if protocol in ("cross-corpus", "leave-one-corpus-out"):
+        if corpora is None:
+            raise ParameterError(f"protocol {protocol!r} needs the corpus of each clip")
+        if protocol == "leave-one-corpus-out":
+            return leave_one_corpus_out(corpora)
+        if test_corpus is None:
+            raise ParameterError("protocol 'cross-corpus' needs test_corpus")
+        return cross_corpus(corpora, test_corpus)
     raise ParameterError(f"unknown protocol {protocol!r}; choose one of: {', '.join(PROTOCOLS)}")
 
 
@@ -591,6 +676,12 @@ def _training_histories(fitted: Any) -> dict[str, Any]:
     return {"history": _py(found)}
 
 
+def _calibration_info(fitted: Any) -> dict[str, Any]:
+    """The temperature a calibrated model fitted on its training fold, if any."""
+    temperature = getattr(fitted, "temperature_", None)
+    return {} if temperature is None else {"temperature": float(temperature)}
+
+
 def cross_validate(
     model_factory: Callable[[], Any],
     X: ArrayLike,
@@ -777,6 +868,7 @@ def cross_validate(
                 "test_speakers": None if g is None else sorted(str(s) for s in np.unique(g[test])),
                 "best_params": best_params,
                 **_training_histories(fitted),
+                **_calibration_info(fitted),
             }
         )
         logger.info(

@@ -13,7 +13,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_confusion", "plot_training_curves", "render_markdown", "write_report"]
+__all__ = [
+    "plot_confusion",
+    "plot_reliability",
+    "plot_training_curves",
+    "render_markdown",
+    "write_report",
+]
 
 
 def _pct(value: float) -> str:
@@ -42,17 +48,32 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         "UAR = unweighted average recall (mean of per-class recall), pooled over every predicted",
         "clip; ± is the standard deviation across folds (population).",
+        "ECE = expected calibration error of the top class (15 equal-width confidence bins);",
+        "Brier = mean over clips of the summed squared gap between the probabilities and the",
+        "one-hot true class (0 is perfect); 'sure & wrong' = share of the wrong answers given",
+        "with a confidence of 0.9 or more."
+        + (
+            " Probabilities are temperature-scaled, the temperature fitted inside each training "
+            "fold on out-of-fold predictions of its training speakers; the figures before "
+            "calibration are in brackets."
+            if report.get("calibrated")
+            else ""
+        ),
+        *_corpora_lines(report),
         "",
         "## Leaderboard",
         "",
-        "| model | features | UAR | accuracy | macro-F1 | UAR per fold (mean ± std) |",
-        "|---|---|---|---|---|---|",
+        "| model | features | UAR | accuracy | macro-F1 | UAR per fold (mean ± std) "
+        "| ECE | Brier | sure & wrong |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, res in ranked:
         read = " + ".join(f"`{f}`" for f in res.get("features", [spec["name"]]))
         lines.append(
             f"| {name} | {read} | {_pct(res['uar'])} | {_pct(res['accuracy'])} | "
-            f"{_pct(res['macro_f1'])} | {_pct(res['uar_mean'])} ± {100 * res['uar_std']:.1f} |"
+            f"{_pct(res['macro_f1'])} | {_pct(res['uar_mean'])} ± {100 * res['uar_std']:.1f} | "
+            + _calibration_cells(res)
+            + " |"
         )
     for name, res in ranked:
         lines += [
@@ -60,6 +81,11 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"## {name}",
             "",
             f"![confusion matrix of {name}](confusion_{_file_stem(name)}.png)",
+            *(
+                [f"![reliability diagram of {name}](reliability_{_file_stem(name)}.png)"]
+                if "reliability" in res
+                else []
+            ),
             "",
             "| class | precision | recall | F1 | clips |",
             "|---|---|---|---|---|",
@@ -82,6 +108,98 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += ["", "## Skipped clips", ""]
         lines += [f"- `{s['path']}`: {s['reason']}" for s in report["skipped"]]
     return "\n".join(lines) + "\n"
+
+
+def _calibration_cells(res: dict[str, Any]) -> str:
+    """``ECE | Brier | sure & wrong`` cells, with the uncalibrated figures in brackets."""
+    if "ece" not in res:
+        return "- | - | -"
+    before = res.get("uncalibrated")
+    cells = []
+    for key, fmt in (("ece", "{:.3f}"), ("brier", "{:.3f}"), ("confident_errors", "{:.0%}")):
+        cell = fmt.format(res[key])
+        if before:
+            cell += f" ({fmt.format(before[key])})"
+        cells.append(cell)
+    return " | ".join(cells)
+
+
+def _corpora_lines(report: dict[str, Any]) -> list[str]:
+    """Cross-corpus reports: the shared classes and the clips dropped on each side."""
+    if not report.get("corpora"):
+        return []
+    lines = [
+        "",
+        "## Corpora",
+        "",
+        f"Shared classes (kept): {', '.join(report['shared_classes'])}. "
+        + (
+            f"Test corpus: **{report['test_corpus']}**; the models train on the others."
+            if report.get("test_corpus")
+            else "Each corpus is the test set once; the models train on the others."
+        ),
+        "",
+        "| corpus | reader | clips kept | speakers | kept per class | dropped per class |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, info in report["corpora"].items():
+        kept = ", ".join(f"{c} {n}" for c, n in info["kept"].items())
+        dropped = ", ".join(f"{c} {n}" for c, n in info["dropped"].items()) or "none"
+        lines.append(
+            f"| {name} | {info['reader']} | {info['n_clips']} | {info['n_speakers']} | "
+            f"{kept} | {dropped} |"
+        )
+    return lines
+
+
+def plot_reliability(
+    bins: dict[str, list[float]], out: str | os.PathLike, *, title: str = ""
+) -> Path:
+    """Save a reliability diagram: accuracy per confidence bin against the diagonal,
+    with the share of clips per bin underneath, as a PNG."""
+    from .plots import _pyplot
+
+    plt = _pyplot()
+    lower = np.asarray(bins["lower"])
+    width = np.asarray(bins["upper"]) - lower
+    count = np.asarray(bins["count"], dtype=float)
+    used = count > 0
+    fig, (ax, ax_n) = plt.subplots(
+        2, 1, figsize=(4.6, 5.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    ax.bar(
+        lower[used],
+        np.asarray(bins["accuracy"])[used],
+        width=width[used],
+        align="edge",
+        color="C0",
+        edgecolor="white",
+        label="accuracy",
+    )
+    ax.bar(
+        lower[used],
+        (np.asarray(bins["confidence"]) - np.asarray(bins["accuracy"]))[used],
+        bottom=np.asarray(bins["accuracy"])[used],
+        width=width[used],
+        align="edge",
+        color="C3",
+        alpha=0.35,
+        label="gap to confidence",
+    )
+    ax.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=1, label="perfect")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title(title, fontsize=9)
+    ax_n.bar(lower, count / max(count.sum(), 1), width=width, align="edge", color="C7")
+    ax_n.set_xlim(0, 1)
+    ax_n.set_xlabel("confidence (top-class probability)")
+    ax_n.set_ylabel("share of clips")
+    fig.tight_layout()
+    path = Path(out)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def plot_confusion(
@@ -164,7 +282,8 @@ def plot_training_curves(
 
 
 def write_report(report: dict[str, Any], folder: str | os.PathLike) -> Path:
-    """Write ``report.json``, ``report.md``, ``confusion_<model>.png`` and, for networks,
+    """Write ``report.json``, ``report.md``, ``confusion_<model>.png``,
+    ``reliability_<model>.png`` (models with probabilities) and, for networks,
     ``training_<model>.png`` into ``folder``."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -177,6 +296,12 @@ def write_report(report: dict[str, Any], folder: str | os.PathLike) -> Path:
             out / f"confusion_{_file_stem(name)}.png",
             title=f"{name}: UAR {_pct(res['uar'])} ({report['protocol']})",
         )
+        if "reliability" in res:
+            plot_reliability(
+                res["reliability"],
+                out / f"reliability_{_file_stem(name)}.png",
+                title=f"{name}: ECE {res['ece']:.3f} ({report['protocol']})",
+            )
         histories = _histories(res)
         if histories:
             plot_training_curves(

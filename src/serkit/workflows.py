@@ -23,6 +23,7 @@ import numpy as np
 from ._errors import ParameterError
 from ._version import __version__
 from .batch import collect_audio_files, predict_paths, session_labels
+from .calibration import CalibratedClassifier, apply_temperature, calibration_scores
 from .corpora import load_corpus
 from .datasets import FeatureTable, build_feature_table
 from .evaluation import EvaluationResult, cross_validate, make_splits
@@ -236,6 +237,8 @@ def evaluate_table(
     augmented: FeatureTable | None = None,
     threads: int | None = None,
     progress: bool = False,
+    test_corpus: str | None = None,
+    calibrate: bool = False,
 ) -> tuple[dict[str, Any], dict[str, EvaluationResult]]:
     """Cross-validate named models on feature tables; returns (report, results per model).
 
@@ -255,6 +258,18 @@ def evaluate_table(
     copies of that fold's training clips to the training set of the classic
     models reading its feature set; test clips and their copies never train.
     Networks read their frames as they are and train with their own augmentation.
+
+    Every model with probabilities also gets ``ece``, ``brier``,
+    ``confident_errors`` (share of wrong answers with confidence >= 0.9) and
+    ``reliability`` (:mod:`serkit.calibration`). ``calibrate`` wraps each model in
+    :class:`~serkit.calibration.CalibratedClassifier`: the temperature is fitted in
+    each training fold on out-of-fold predictions of that fold's training speakers
+    only; the report then also holds the ``uncalibrated`` scores (each fold's
+    probabilities with its temperature undone) and each fold's ``temperature``.
+
+    ``protocol="cross-corpus"`` (with ``test_corpus``) and
+    ``"leave-one-corpus-out"`` split on ``meta["corpus"]`` (see
+    :func:`serkit.cross_corpus.evaluate_corpora`).
     """
     if isinstance(table, FeatureTable):
         tables = {feature_key(table.spec): table}
@@ -277,6 +292,8 @@ def evaluate_table(
         ]
         or None,
         random_state=random_state,
+        corpora=primary.meta["corpus"].astype(str).to_numpy(),
+        test_corpus=test_corpus,
     )
     extra, augmented_key = None, None
     if augmented is not None and len(augmented):
@@ -305,6 +322,8 @@ def evaluate_table(
             raise ParameterError(f"{name}: search is for classic models only")
         if augments and search:
             raise ParameterError("search with augmented training is not supported yet")
+        if calibrate and search:
+            raise ParameterError("search with calibration is not supported yet")
 
         def factory(
             plan: list[Member] = plan, model_params: dict = model_params, augments: bool = augments
@@ -312,7 +331,8 @@ def evaluate_table(
             model = build_estimator(
                 plan, model_params, execution={"threads": threads, "verbose": progress}
             )
-            return AugmentedTraining(model, **extra) if augments and extra else model
+            model = AugmentedTraining(model, **extra) if augments and extra else model
+            return CalibratedClassifier(model) if calibrate else model
 
         result = cross_validate(
             factory,
@@ -334,6 +354,7 @@ def evaluate_table(
             "confusion": result.overall["confusion"],
             "folds": result.folds,
             "params": model_params,
+            **_calibration_report(result, calibrate),
         }
         logger.info("%s: UAR %.3f, accuracy %.3f", name, summary["uar"], summary["accuracy"])
     classes = sorted(set(y))
@@ -344,6 +365,7 @@ def evaluate_table(
         "n_splits": len(splits),
         "speaker_norm": speaker_norm,
         "search": search,
+        "calibrated": calibrate,
         "augmented_copies": 0
         if augmented is None
         else int(augmented.meta["session"].str.split("#aug").str[-1].nunique()),
@@ -361,6 +383,23 @@ def evaluate_table(
         "results": report_models,
     }
     return report, results
+
+
+def _calibration_report(result: EvaluationResult, calibrated: bool) -> dict[str, Any]:
+    """ECE, Brier, confident errors and reliability bins of one model's predictions."""
+    if result.proba is None:
+        return {}
+    out = calibration_scores(result.proba, result.y_true, result.labels)
+    if calibrated:
+        temperatures = [fold.get("temperature", 1.0) for fold in result.folds]
+        raw = result.proba.copy()
+        for k, t in enumerate(temperatures):
+            rows = result.fold_of == k
+            raw[rows] = apply_temperature(result.proba[rows], 1.0 / t)  # undo 1/T: back to raw
+        before = calibration_scores(raw, result.y_true, result.labels)
+        out["uncalibrated"] = {k: before[k] for k in ("ece", "brier", "confident_errors")}
+        out["temperatures"] = temperatures
+    return out
 
 
 def evaluate_corpus(

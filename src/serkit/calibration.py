@@ -1,0 +1,460 @@
+"""How far to trust a probability: calibration metrics and temperature scaling.
+
+Metrics are plain functions over numpy arrays:
+
+- :func:`expected_calibration_error` (ECE): top-class confidence in 15 equal-width
+  bins, the clip-weighted mean gap between each bin's accuracy and its mean
+  confidence (Guo et al., 2017, "On calibration of modern neural networks").
+- :func:`brier_score`: multiclass Brier score, the mean over clips of the sum over
+  classes of the squared difference between the probability and the one-hot label.
+- :func:`reliability_bins`: the per-bin numbers behind a reliability diagram.
+- :func:`confident_error_share`: the share of wrong answers given with a
+  confidence of at least a threshold (0.9), the answers a user is most likely to
+  act on.
+
+:class:`TemperatureScaling` divides the log-probabilities by one number ``T``
+fitted by maximum likelihood on held-out predictions; ``T > 1`` softens an
+over-confident model. It never changes the arg-max, so UAR and accuracy stay the
+same. :class:`CalibratedClassifier` wraps any serkit estimator: in ``fit`` it
+predicts the training clips out-of-fold with inner folds grouped by speaker, fits
+the temperature on those predictions, then fits the estimator on all the training
+clips. Nothing here reads test data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.exceptions import NotFittedError
+
+from ._errors import ParameterError
+
+__all__ = [
+    "CalibratedClassifier",
+    "TemperatureScaling",
+    "brier_score",
+    "calibration_scores",
+    "confident_error_share",
+    "expected_calibration_error",
+    "reliability_bins",
+]
+
+logger = logging.getLogger(__name__)
+
+_EPS = 1e-12
+
+
+def _check(proba: ArrayLike, y_index: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(proba, dtype=np.float64)
+    y = np.asarray(y_index)
+    if p.ndim != 2 or p.shape[0] == 0:
+        raise ParameterError(f"proba must be 2-D (n_clips, n_classes) and non-empty, got {p.shape}")
+    if y.shape != (p.shape[0],):
+        raise ParameterError(
+            f"y_index must have one entry per row of proba: {y.shape} vs {p.shape}"
+        )
+    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= p.shape[1]:
+        raise ParameterError(
+            f"y_index must hold integer column indices in [0, {p.shape[1]}), got {y[:5]!r}..."
+        )
+    if not np.isfinite(p).all():
+        raise ParameterError("proba holds NaN or infinite values")
+    return p, y.astype(np.intp)
+
+
+def label_index(y: ArrayLike, labels: Sequence[Any]) -> np.ndarray:
+    """Column index of each label in ``labels`` (the columns of a probability matrix).
+
+    Raises
+    ------
+    ParameterError
+        A label is not in ``labels``.
+    """
+    pos = {label: j for j, label in enumerate(labels)}
+    try:
+        return np.array([pos[v] for v in np.asarray(y).tolist()], dtype=np.intp)
+    except KeyError as exc:
+        raise ParameterError(f"label {exc.args[0]!r} is not one of {list(labels)!r}") from exc
+
+
+def reliability_bins(
+    proba: ArrayLike, y_index: ArrayLike, *, n_bins: int = 15
+) -> dict[str, list[float]]:
+    """Top-class confidence against accuracy in equal-width bins.
+
+    Bin ``b`` holds the clips whose top-class probability lies in
+    ``(b / n_bins, (b + 1) / n_bins]`` (the first bin also takes 0).
+
+    Parameters
+    ----------
+    proba : array-like [shape=(n_clips, n_classes)]
+        Probabilities (rows sum to 1).
+    y_index : array-like of int [shape=(n_clips,)]
+        Column of the true class of each clip.
+    n_bins : int > 0, default=15
+
+    Returns
+    -------
+    bins : dict of lists, each [length n_bins]
+        ``lower``, ``upper`` (bin edges), ``count``, ``confidence`` (mean top-class
+        probability, 0 for an empty bin) and ``accuracy`` (share right, 0 if empty).
+
+    Examples
+    --------
+    >>> b = reliability_bins([[0.95, 0.05], [0.6, 0.4]], [0, 1], n_bins=2)
+    >>> b["count"], b["accuracy"]
+    ([0, 2], [0.0, 0.5])
+    """
+    p, y = _check(proba, y_index)
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise ParameterError(f"n_bins must be an int >= 1, got n_bins={n_bins!r}")
+    conf = p.max(axis=1)
+    correct = (p.argmax(axis=1) == y).astype(float)
+    which = np.clip(np.ceil(conf * n_bins).astype(int) - 1, 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins)
+    conf_sum = np.bincount(which, weights=conf, minlength=n_bins)
+    hit_sum = np.bincount(which, weights=correct, minlength=n_bins)
+    safe = np.maximum(count, 1)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    return {
+        "lower": edges[:-1].tolist(),
+        "upper": edges[1:].tolist(),
+        "count": count.astype(int).tolist(),
+        "confidence": (conf_sum / safe).tolist(),
+        "accuracy": (hit_sum / safe).tolist(),
+    }
+
+
+def expected_calibration_error(proba: ArrayLike, y_index: ArrayLike, *, n_bins: int = 15) -> float:
+    """ECE of the top class: ``sum_b (n_b / n) * |accuracy_b - confidence_b|``.
+
+    Bins as in :func:`reliability_bins` (15 equal-width bins by default). 0 is
+    perfect; a model that always says 1.0 and is right 60 % of the time scores 0.4.
+
+    Parameters
+    ----------
+    proba : array-like [shape=(n_clips, n_classes)]
+    y_index : array-like of int [shape=(n_clips,)]
+        Column of the true class of each clip.
+    n_bins : int > 0, default=15
+
+    Returns
+    -------
+    ece : float in [0, 1]
+
+    Examples
+    --------
+    >>> expected_calibration_error([[1.0, 0.0], [1.0, 0.0]], [0, 1])
+    0.5
+    """
+    bins = reliability_bins(proba, y_index, n_bins=n_bins)
+    count = np.asarray(bins["count"], dtype=float)
+    gap = np.abs(np.asarray(bins["accuracy"]) - np.asarray(bins["confidence"]))
+    return float((count * gap).sum() / count.sum())
+
+
+def brier_score(proba: ArrayLike, y_index: ArrayLike) -> float:
+    """Multiclass Brier score: mean over clips of ``sum_k (p_k - [k == true])**2``.
+
+    0 is perfect; 2 is a confident wrong answer on every clip; a uniform guess
+    over ``K`` classes scores ``1 - 1/K``.
+
+    Parameters
+    ----------
+    proba : array-like [shape=(n_clips, n_classes)]
+    y_index : array-like of int [shape=(n_clips,)]
+
+    Returns
+    -------
+    brier : float in [0, 2]
+
+    Examples
+    --------
+    >>> brier_score([[0.5, 0.5], [1.0, 0.0]], [0, 1])
+    1.25
+    """
+    p, y = _check(proba, y_index)
+    onehot = np.zeros_like(p)
+    onehot[np.arange(len(y)), y] = 1.0
+    return float(((p - onehot) ** 2).sum(axis=1).mean())
+
+
+def confident_error_share(proba: ArrayLike, y_index: ArrayLike, *, threshold: float = 0.9) -> float:
+    """Share of the wrong answers whose top-class probability is >= ``threshold``.
+
+    Returns 0.0 when no answer is wrong.
+
+    Examples
+    --------
+    >>> confident_error_share([[0.95, 0.05], [0.6, 0.4], [0.2, 0.8]], [1, 1, 1])
+    0.5
+    """
+    p, y = _check(proba, y_index)
+    wrong = p.argmax(axis=1) != y
+    if not wrong.any():
+        return 0.0
+    return float((p.max(axis=1)[wrong] >= threshold).mean())
+
+
+def calibration_scores(
+    proba: ArrayLike, y: ArrayLike, labels: Sequence[Any], *, n_bins: int = 15
+) -> dict[str, Any]:
+    """``ece``, ``brier``, ``confident_errors`` (share of wrong answers with confidence
+    >= 0.9) and ``reliability`` (:func:`reliability_bins`) of labelled predictions."""
+    index = label_index(y, labels)
+    return {
+        "ece": expected_calibration_error(proba, index, n_bins=n_bins),
+        "brier": brier_score(proba, index),
+        "confident_errors": confident_error_share(proba, index),
+        "reliability": reliability_bins(proba, index, n_bins=n_bins),
+    }
+
+
+def _log_proba(proba: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(proba, _EPS, 1.0))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def apply_temperature(proba: ArrayLike, temperature: float) -> np.ndarray:
+    """``softmax(log(proba) / temperature)``; temperature 1 returns ``proba`` itself.
+
+    Examples
+    --------
+    >>> apply_temperature([[0.8, 0.2]], 1.0).tolist()
+    [[0.8, 0.2]]
+    """
+    p = np.asarray(proba, dtype=np.float64)
+    if not np.isfinite(temperature) or temperature <= 0:
+        raise ParameterError(f"temperature must be a positive number, got {temperature!r}")
+    if temperature == 1.0:
+        return p
+    return _softmax(_log_proba(p) / temperature)
+
+
+class TemperatureScaling(BaseEstimator):
+    """One temperature ``T`` for all classes: ``p' = softmax(log p / T)``.
+
+    Fitted by minimising the negative log-likelihood of held-out probabilities
+    (bounded scalar search over ``log T``). Keeps the arg-max.
+
+    Parameters
+    ----------
+    min_temperature, max_temperature : float > 0
+        Search range of ``T``.
+
+    Attributes
+    ----------
+    temperature_ : float
+        The fitted temperature.
+    nll_before_, nll_after_ : float
+        Mean negative log-likelihood of the fitting data at ``T = 1`` and at ``T``.
+
+    Examples
+    --------
+    >>> p = np.array([[0.99, 0.01], [0.99, 0.01], [0.01, 0.99], [0.99, 0.01]])
+    >>> ts = TemperatureScaling().fit(p, np.array([0, 1, 1, 0]))
+    >>> ts.temperature_ > 1
+    True
+    """
+
+    def __init__(self, *, min_temperature: float = 0.05, max_temperature: float = 20.0) -> None:
+        self.min_temperature = min_temperature
+        self.max_temperature = max_temperature
+
+    def fit(self, proba: ArrayLike, y_index: ArrayLike) -> TemperatureScaling:
+        """Fit ``T`` on probabilities and the true column of each clip."""
+        from scipy.optimize import minimize_scalar
+
+        if not 0 < self.min_temperature < 1 < self.max_temperature:
+            raise ParameterError(
+                "need 0 < min_temperature < 1 < max_temperature, got "
+                f"{self.min_temperature!r}, {self.max_temperature!r}"
+            )
+        p, y = _check(proba, y_index)
+        logp = _log_proba(p)
+        rows = np.arange(len(y))
+
+        def nll(log_t: float) -> float:
+            z = logp / np.exp(log_t)
+            z = z - z.max(axis=1, keepdims=True)
+            return float(-(z[rows, y] - np.log(np.exp(z).sum(axis=1))).mean())
+
+        found = minimize_scalar(
+            nll,
+            bounds=(np.log(self.min_temperature), np.log(self.max_temperature)),
+            method="bounded",
+            options={"xatol": 1e-5},
+        )
+        self.temperature_ = float(np.exp(found.x))
+        self.nll_before_ = nll(0.0)
+        self.nll_after_ = float(found.fun)
+        if self.nll_after_ > self.nll_before_:  # keep T = 1 when the search cannot beat it
+            self.temperature_, self.nll_after_ = 1.0, self.nll_before_
+        return self
+
+    def predict_proba(self, proba: ArrayLike) -> np.ndarray:
+        """Calibrated probabilities [shape=(n_clips, n_classes)], same column order."""
+        if not hasattr(self, "temperature_"):
+            raise NotFittedError("TemperatureScaling is not fitted yet; call fit first")
+        return apply_temperature(proba, self.temperature_)
+
+    transform = predict_proba
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON numbers for a bundle: ``{"method": "temperature", "temperature": T}``."""
+        if not hasattr(self, "temperature_"):
+            raise NotFittedError("TemperatureScaling is not fitted yet; call fit first")
+        return {"method": "temperature", "temperature": float(self.temperature_)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TemperatureScaling:
+        """Rebuild a fitted scaler from :meth:`to_dict`'s output.
+
+        Raises
+        ------
+        ParameterError
+            Not a temperature calibration, or the temperature is not a positive number.
+        """
+        if not isinstance(data, Mapping) or data.get("method") != "temperature":
+            raise ParameterError(
+                f"calibration must be {{'method': 'temperature', ...}}, got {data!r}"
+            )
+        t = data.get("temperature")
+        if isinstance(t, bool) or not isinstance(t, int | float) or not np.isfinite(t) or t <= 0:
+            raise ParameterError(f"calibration temperature must be a positive number, got {t!r}")
+        out = cls()
+        out.temperature_ = float(t)
+        return out
+
+
+def _base_speaker(groups: np.ndarray) -> np.ndarray:
+    """Speaker of each row with the augmentation session suffix (``#augK``) removed,
+    so a clip's degraded copies never sit in another inner fold than the clip."""
+    return np.array([str(g).split("#aug")[0] for g in groups.tolist()])
+
+
+class CalibratedClassifier(ClassifierMixin, BaseEstimator):
+    """An estimator whose probabilities are temperature-scaled on its own training data.
+
+    ``fit`` predicts every training clip out-of-fold with ``GroupKFold(inner_splits)``
+    over the training speakers (the estimator fitted afresh on the other speakers),
+    fits :class:`TemperatureScaling` on those predictions, then fits the estimator
+    on all the training clips. ``predict`` is the estimator's arg-max, unchanged.
+
+    Parameters
+    ----------
+    estimator : estimator with ``predict_proba``
+        Cloned for each inner fold and for the final fit.
+    inner_splits : int >= 2, default=3
+        Inner folds (fewer when there are fewer training speakers).
+
+    Attributes
+    ----------
+    estimator_ : the estimator fitted on all training clips
+    calibrator_ : TemperatureScaling
+    temperature_ : float
+    classes_ : np.ndarray
+    """
+
+    def __init__(self, estimator: Any = None, *, inner_splits: int = 3) -> None:
+        self.estimator = estimator
+        self.inner_splits = inner_splits
+
+    def fit(
+        self,
+        X: Any,
+        y: ArrayLike,
+        groups: ArrayLike | None = None,
+        **fit_params: Any,
+    ) -> CalibratedClassifier:
+        """Fit the temperature on out-of-fold predictions, then the estimator on all rows.
+
+        ``groups`` (speaker of each row) is required; ``fit_params`` with one entry
+        per row (``source_rows``) follow the rows of each inner fold.
+        """
+        from sklearn.model_selection import GroupKFold
+
+        from ._inputs import n_rows, take_rows
+        from .evaluation import _fit_takes_groups
+
+        if self.estimator is None:
+            raise ParameterError("CalibratedClassifier needs an estimator")
+        if (
+            isinstance(self.inner_splits, bool)
+            or not isinstance(self.inner_splits, int)
+            or (self.inner_splits < 2)
+        ):
+            raise ParameterError(f"inner_splits must be an int >= 2, got {self.inner_splits!r}")
+        if groups is None:
+            raise ParameterError("calibration needs groups: inner folds are grouped by speaker")
+        y_arr = np.asarray(y)
+        n = n_rows(X)
+        g = np.asarray(groups)
+        if g.shape != (n,) or y_arr.shape != (n,):
+            raise ParameterError(f"X has {n} rows but y has {y_arr.shape} and groups {g.shape}")
+        self.classes_ = np.unique(y_arr)
+        speakers = _base_speaker(g)
+        n_speakers = len(np.unique(speakers))
+        if n_speakers < 2:
+            raise ParameterError("calibration needs at least 2 training speakers")
+        k = min(self.inner_splits, n_speakers)
+
+        def fit_one(rows: np.ndarray) -> Any:
+            model = clone(self.estimator)
+            params = {
+                key: np.asarray(v)[rows] if _per_row(v, n) else v for key, v in fit_params.items()
+            }
+            if _fit_takes_groups(model):
+                params["groups"] = g[rows]
+            return model.fit(take_rows(X, rows), y_arr[rows], **params)
+
+        oof = np.zeros((n, len(self.classes_)))
+        pos = {c: j for j, c in enumerate(self.classes_.tolist())}
+        for train, test in GroupKFold(n_splits=k).split(np.zeros((n, 1)), groups=speakers):
+            inner = fit_one(train)
+            cols = [pos[c] for c in np.asarray(inner.classes_).tolist()]
+            oof[np.ix_(test, cols)] = np.asarray(inner.predict_proba(take_rows(X, test)))
+        self.calibrator_ = TemperatureScaling().fit(oof, label_index(y_arr, self.classes_))
+        self.temperature_ = self.calibrator_.temperature_
+        logger.info(
+            "temperature %.3f (inner %d-fold NLL %.3f -> %.3f)",
+            self.temperature_,
+            k,
+            self.calibrator_.nll_before_,
+            self.calibrator_.nll_after_,
+        )
+        self.estimator_ = fit_one(np.arange(n))
+        return self
+
+    def _raw(self, X: Any) -> np.ndarray:
+        if not hasattr(self, "estimator_"):
+            raise NotFittedError("CalibratedClassifier is not fitted yet; call fit first")
+        raw = np.asarray(self.estimator_.predict_proba(X), dtype=np.float64)
+        out = np.zeros((raw.shape[0], len(self.classes_)))
+        pos = {c: j for j, c in enumerate(self.classes_.tolist())}
+        out[:, [pos[c] for c in np.asarray(self.estimator_.classes_).tolist()]] = raw
+        return out
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Temperature-scaled probabilities [shape=(n_clips, n_classes)] in ``classes_`` order."""
+        return self.calibrator_.predict_proba(self._raw(X))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The estimator's own prediction (temperature scaling keeps the arg-max)."""
+        if not hasattr(self, "estimator_"):
+            raise NotFittedError("CalibratedClassifier is not fitted yet; call fit first")
+        return np.asarray(self.estimator_.predict(X))
+
+
+def _per_row(value: Any, n: int) -> bool:
+    return not isinstance(value, str) and hasattr(value, "__len__") and len(value) == n

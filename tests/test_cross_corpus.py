@@ -1,0 +1,113 @@
+"""The cross-corpus protocols on small subsets of both shared corpora, and their splits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from serkit._errors import ParameterError
+from serkit.cli import main
+from serkit.cross_corpus import evaluate_corpora, parse_source
+from serkit.evaluation import cross_corpus, leave_one_corpus_out, make_splits
+
+EMODB_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "emodb-2s"
+
+
+@pytest.fixture(scope="module")
+def emodb_subset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Speakers 03, 08 and 09 of the shared EmoDB copy, linked into a temp folder."""
+    if not EMODB_ROOT.is_dir():
+        pytest.skip(f"shared EmoDB copy not found at {EMODB_ROOT} (../shared is absent)")
+    root = tmp_path_factory.mktemp("emodb3")
+    for path in sorted(EMODB_ROOT.glob("*.flac")):
+        if path.name[:2] in ("03", "08", "09"):
+            (root / path.name).symlink_to(path)
+    return root
+
+
+def test_corpus_splits():
+    corpora = np.array(["ravdess", "emodb", "ravdess", "tess"])
+    [(train, test)] = cross_corpus(corpora, "emodb")
+    assert train.tolist() == [0, 2, 3] and test.tolist() == [1]
+    folds = leave_one_corpus_out(corpora)
+    assert [t.tolist() for _, t in folds] == [[1], [0, 2], [3]]
+    assert make_splits("cross-corpus", groups=corpora, corpora=corpora, test_corpus="tess")[0][
+        1
+    ].tolist() == [3]
+    with pytest.raises(ParameterError, match="not found"):
+        cross_corpus(corpora, "savee")
+    with pytest.raises(ParameterError, match="at least 2"):
+        leave_one_corpus_out(["a", "a"])
+    with pytest.raises(ParameterError, match="test_corpus"):
+        make_splits("cross-corpus", groups=corpora, corpora=corpora)
+    assert parse_source("C:/data/emodb:emodb") == ("C:/data/emodb", "emodb")
+    with pytest.raises(ParameterError, match="DIR:READER"):
+        parse_source("data/emodb")
+
+
+def test_cross_corpus_report(subset, emodb_subset, cache):
+    report, results = evaluate_corpora(
+        [(subset, "ravdess"), (emodb_subset, "emodb")],
+        test_corpus="emodb",
+        features="stats",
+        models=["logreg"],
+        cache_dir=cache,
+        speaker_norm=True,
+        calibrate=True,
+    )
+    assert report["protocol"] == "cross-corpus" and report["test_corpus"] == "emodb"
+    shared = ["angry", "disgust", "fearful", "happy", "neutral", "sad"]
+    assert report["shared_classes"] == shared == report["classes"]
+    ravdess, emodb = report["corpora"]["ravdess"], report["corpora"]["emodb"]
+    assert ravdess["dropped"] == {"calm": 32, "surprised": 32}  # 4 actors x 8 clips
+    assert sum(ravdess["kept"].values()) == ravdess["n_clips"] == 240 - 64
+    assert "bored" in emodb["dropped"] and emodb["n_speakers"] == 3
+    res = report["results"]["logreg"]
+    # every EmoDB clip is tested, once, by the model trained on RAVDESS only
+    assert res["n_clips"] == emodb["n_clips"]
+    assert res["folds"][0]["test_speakers"] == ["emodb:03", "emodb:08", "emodb:09"]
+    assert res["folds"][0]["n_train"] == ravdess["n_clips"]
+    for key in ("uar", "accuracy", "macro_f1", "ece", "brier", "confident_errors"):
+        assert 0.0 <= res[key] <= 2.0
+    assert res["temperatures"][0] > 0 and set(res["uncalibrated"]) == {
+        "ece",
+        "brier",
+        "confident_errors",
+    }
+    assert results["logreg"].groups.tolist()[0].startswith("emodb:")
+    json.dumps(report)
+
+
+def test_cli_cross_corpus_and_leave_one_corpus_out(capsys, subset, emodb_subset, cache, tmp_path):
+    out_dir = tmp_path / "report"
+    code = main([
+        "evaluate", str(subset), "--test-data", str(emodb_subset), "--test-corpus", "emodb",
+        "--features", "stats", "--models", "logreg", "--emotions", "angry,happy,neutral,sad",
+        "--cache-dir", str(cache), "--report", str(out_dir), "--json", "-q",
+    ])  # fmt: skip
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["classes"] == ["angry", "happy", "neutral", "sad"]
+    assert report["corpora"]["ravdess"]["dropped"] == {}  # --emotions dropped calm before
+    res = report["results"]["logreg"]
+    assert "ece" in res and "brier" in res and "uar" in res
+    markdown = (out_dir / "report.md").read_text()
+    assert "## Corpora" in markdown and "Test corpus: **emodb**" in markdown
+    assert (out_dir / "reliability_logreg.png").read_bytes()[:4] == b"\x89PNG"
+
+    code = main([
+        "evaluate", str(subset), "--also", f"{emodb_subset}:emodb",
+        "--protocol", "leave-one-corpus-out", "--features", "stats", "--models", "logreg",
+        "--cache-dir", str(cache), "-q",
+    ])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith("leave-one-corpus-out: ") and "ECE" in out
+    assert "dropped: bored" in out
+
+    code = main(["evaluate", str(subset), "--protocol", "cross-corpus", "-q"])
+    assert code == 2
+    assert "--test-data" in capsys.readouterr().err
