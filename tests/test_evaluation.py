@@ -135,7 +135,14 @@ def test_holdout(data):
 def test_unknown_protocol():
     with pytest.raises(ParameterError, match="speaker-kfold"):
         make_splits("kfold", groups=["a", "b"])
-    assert PROTOCOLS == ("speaker-kfold", "loso", "holdout", "random")
+    assert PROTOCOLS == (
+        "speaker-kfold",
+        "loso",
+        "holdout",
+        "random",
+        "cross-corpus",
+        "leave-one-corpus-out",
+    )
 
 
 # ----------------------------------------------------------------------------- metrics

@@ -458,3 +458,105 @@ class CalibratedClassifier(ClassifierMixin, BaseEstimator):
 
 def _per_row(value: Any, n: int) -> bool:
     return not isinstance(value, str) and hasattr(value, "__len__") and len(value) == n
+
+
+def fit_recognizer_calibration(
+    recognizer: Any,
+    X: Any,
+    y: ArrayLike,
+    *,
+    groups: ArrayLike,
+    inner_splits: int = 3,
+) -> dict[str, Any]:
+    """Temperatures for a recognizer, from out-of-fold predictions of its training clips.
+
+    The clips are split with ``GroupKFold(inner_splits)`` over the speakers
+    (augmented copies, whose group is ``speaker#augK``, stay with their speaker); in
+    each inner fold an unfitted copy of ``recognizer`` (``sklearn.base.clone``) is
+    fitted on the other speakers with their groups, and predicts the held-out
+    speakers' original clips, per clip and, when it has a session-normalised
+    part, per session. One temperature is fitted on each set of predictions.
+
+    Parameters
+    ----------
+    recognizer : serkit.recognizer.EmotionRecognizer
+        The recognizer to calibrate (its parameters; it is not refitted).
+    X, y, groups
+        Its training data as given to ``fit``.
+    inner_splits : int >= 2, default=3
+
+    Returns
+    -------
+    calibration : dict of plain JSON values
+        ``method`` ("temperature"), ``temperature``, ``session_temperature`` (or
+        None), ``inner_splits``, ``n_clips`` (clips predicted), and the mean
+        negative log-likelihood ``nll_before`` / ``nll_after``.
+
+    Raises
+    ------
+    ParameterError
+        Fewer than two speakers.
+    """
+    import warnings
+
+    from sklearn.model_selection import GroupKFold
+
+    from ._inputs import n_rows, take_rows
+
+    y_arr = np.asarray(y).astype(str)
+    g = np.asarray(groups).astype(str)
+    n = n_rows(X)
+    speakers = _base_speaker(g)
+    original = np.array(["#aug" not in s for s in g.tolist()])
+    n_speakers = len(np.unique(speakers))
+    if n_speakers < 2:
+        raise ParameterError("calibration needs at least 2 training speakers")
+    k = min(int(inner_splits), n_speakers)
+    classes = np.unique(y_arr)
+    pos = {c: j for j, c in enumerate(classes.tolist())}
+    oof = np.zeros((n, len(classes)))
+    oof_session = np.zeros((n, len(classes)))
+    has_session = True
+    for train, test in GroupKFold(n_splits=k).split(np.zeros((n, 1)), groups=speakers):
+        test = test[original[test]]
+        inner = clone(recognizer).fit(take_rows(X, train), y_arr[train], groups=g[train])
+        cols = [pos[c] for c in np.asarray(inner.classes_).tolist()]
+        oof[np.ix_(test, cols)] = inner.predict_proba(take_rows(X, test))
+        if inner.supports_sessions:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                session = inner.predict_proba(take_rows(X, test), sessions=g[test])
+            oof_session[np.ix_(test, cols)] = session
+        else:
+            has_session = False
+    rows = np.flatnonzero(original)
+    truth = label_index(y_arr[rows], classes)
+    scaler = TemperatureScaling().fit(oof[rows], truth)
+    session_t = None
+    if has_session:
+        session_t = TemperatureScaling().fit(oof_session[rows], truth).temperature_
+    logger.info("bundle temperature %.3f, session %s", scaler.temperature_, session_t)
+    return {
+        "method": "temperature",
+        "temperature": float(scaler.temperature_),
+        "session_temperature": None if session_t is None else float(session_t),
+        "inner_splits": k,
+        "n_clips": len(rows),
+        "nll_before": float(scaler.nll_before_),
+        "nll_after": float(scaler.nll_after_),
+    }
+
+
+def check_calibration(data: Any, *, where: str = "calibration") -> dict[str, Any]:
+    """Validate a stored calibration dict (bundle ``calibration.json``); returns it.
+
+    Raises
+    ------
+    ParameterError
+        Not a temperature calibration, or a temperature that is not a positive number.
+    """
+    TemperatureScaling.from_dict(data)
+    session = data.get("session_temperature")
+    if session is not None:
+        TemperatureScaling.from_dict({"method": "temperature", "temperature": session})
+    return dict(data)

@@ -360,6 +360,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         cache_dir=_cache_arg(args),
         progress=not args.quiet,
+        calibrate=not args.no_calibration,
     )
     training = rec.metadata_["training"]
     print(
@@ -376,11 +377,15 @@ def _model_dir(value: str | None) -> Path:
     return resolve_model_path(value)
 
 
-def _load_recognizer(value: str | None) -> Any:
-    """Load the named model folder, or the shipped default model."""
+def _load_recognizer(value: str | None, *, calibrated: bool = True) -> Any:
+    """Load the named model folder, or the shipped default model; ``calibrated=False``
+    (``--no-calibration``) drops the bundle's temperature scaling."""
     from .recognizer import EmotionRecognizer
 
-    return EmotionRecognizer.load(_model_dir(value))
+    rec = EmotionRecognizer.load(_model_dir(value))
+    if not calibrated:
+        rec.calibration_ = None
+    return rec
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -388,7 +393,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from .batch import predict_paths
 
-    rec = _load_recognizer(args.model)
+    rec = _load_recognizer(args.model, calibrated=not args.no_calibration)
     preds = predict_paths(
         rec,
         args.inputs,
@@ -565,7 +570,7 @@ def _write_timeline_rows(rows: list[dict[str, Any]], classes: list[str], out: Pa
 def cmd_timeline(args: argparse.Namespace) -> int:
     from .timeline import predict_timeline
 
-    rec = _load_recognizer(args.model)
+    rec = _load_recognizer(args.model, calibrated=not args.no_calibration)
     timeline = predict_timeline(
         rec,
         args.file,
@@ -629,7 +634,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
                 f"({dev['channels']} ch, {dev['samplerate']:.0f} Hz)"
             )
         return 0
-    rec = _load_recognizer(args.model)
+    rec = _load_recognizer(args.model, calibrated=not args.no_calibration)
     device: int | str | None = args.device
     if isinstance(device, str) and device.isdigit():
         device = int(device)
@@ -905,6 +910,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=None, help="feature extraction processes")
     _add_cache_args(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="skip fitting temperature scaling on out-of-fold, speaker-grouped predictions "
+        "of the training data (it costs three more fits)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
@@ -936,6 +947,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--jobs", type=int, default=1, help="feature extraction processes (1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="the model's own probabilities, without the bundle's temperature scaling",
+    )
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser(
@@ -1048,6 +1064,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-duration", type=float, default=None, help="refuse longer recordings (seconds)"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="the model's own probabilities, without the bundle's temperature scaling",
+    )
     p.set_defaults(func=cmd_timeline)
 
     p = sub.add_parser(
@@ -1066,6 +1087,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
     p.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--vad", default="energy", choices=("energy", "silero"), help="speech detection")
+    p.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="the model's own probabilities, without the bundle's temperature scaling",
+    )
     p.set_defaults(func=cmd_listen)
     return parser
 

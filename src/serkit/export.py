@@ -40,6 +40,13 @@ feature spec where known, the input layout and the serkit version, so a runtime
 needs nothing else to name its inputs and outputs. Feature extraction is not part
 of the graph: compute the same features (``serkit.features``) before calling it.
 
+Calibration: a bundle with temperature scaling (``calibration.json``, see
+:mod:`serkit.calibration`) keeps it outside the graph: the graph's
+``probabilities`` are the model's own, and the metadata's ``calibration`` holds
+``temperature``. :func:`run_onnx` applies it, as serkit does natively
+(``p = softmax(log(probabilities) / temperature)``, the log clipped at 1e-12);
+another runtime must do the same to get serkit's calibrated probabilities.
+
 Sequence (log-mel) inputs are trimmed of leading and trailing silence before the
 network, outside the graph (``trim_db`` / ``trim_margin`` in the layout;
 :func:`run_onnx` does it), and one ONNX batch holds frames of one length, so
@@ -594,6 +601,7 @@ def recognizer_to_onnx(rec: Any, *, extra: Mapping[str, Any] | None = None) -> A
     from .audio import SAMPLE_RATE
 
     more = {"sample_rate": SAMPLE_RATE, **(extra or {})}
+    more.update(_calibration_meta(rec))
     if len(members) > 1:
         return _ensemble_to_onnx(rec, {"model": str(rec.model), **more})
     spec = rec.input_specs_[members[0].key]
@@ -602,6 +610,16 @@ def recognizer_to_onnx(rec: Any, *, extra: Mapping[str, Any] | None = None) -> A
         return onnx.load_from_string(torch_to_onnx(rec.pipeline_, extra=more))
     n_features = rec.n_features_in_ or getattr(rec.pipeline_, "n_features_in_", None)
     return sklearn_to_onnx(rec.pipeline_, int(n_features), classes=rec.classes_, extra=more)
+
+
+def _calibration_meta(rec: Any) -> dict[str, Any]:
+    """``{"calibration": {"method", "temperature"}}`` for a calibrated recognizer, else {}."""
+    calibration = getattr(rec, "calibration_", None)
+    if not calibration or calibration.get("temperature") is None:
+        return {}
+    return {
+        "calibration": {"method": "temperature", "temperature": float(calibration["temperature"])}
+    }
 
 
 def export_onnx(model_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
@@ -669,6 +687,7 @@ def export_onnx(model_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
         from .recognizer import EmotionRecognizer
 
         rec = EmotionRecognizer.load(folder)
+        extra = {**extra, **_calibration_meta(rec)}
         data = sklearn_to_onnx(
             rec.pipeline_, rec.n_features_in_, classes=rec.classes_, extra=extra
         ).SerializeToString()
@@ -770,7 +789,8 @@ def run_onnx(path: str | os.PathLike, X: Any) -> np.ndarray:
     Returns
     -------
     np.ndarray [shape=(n, n_classes), dtype=float64]
-        Columns in the order of the metadata's ``classes``.
+        Columns in the order of the metadata's ``classes``; temperature-scaled when
+        the metadata names a ``calibration`` (as ``EmotionRecognizer.predict_proba``).
 
     Raises
     ------
@@ -803,7 +823,8 @@ def run_onnx(path: str | os.PathLike, X: Any) -> np.ndarray:
     if len(set(counts.values())) > 1:
         raise ParameterError(f"the inputs hold different numbers of clips: {counts}")
     if all(layout["kind"] != "sequence" for layout in layouts):
-        return np.asarray(session.run([proba_name], data)[0], dtype=np.float64)
+        proba = np.asarray(session.run([proba_name], data)[0], dtype=np.float64)
+        return _calibrated(proba, meta)
     rows = []
     n_clips = next(iter(counts.values()))
     if n_clips == 0:
@@ -814,4 +835,14 @@ def run_onnx(path: str | os.PathLike, X: Any) -> np.ndarray:
             for name, value in data.items()
         }
         rows.append(session.run([proba_name], feed)[0][0])
-    return np.asarray(rows, dtype=np.float64)
+    return _calibrated(np.asarray(rows, dtype=np.float64), meta)
+
+
+def _calibrated(proba: np.ndarray, meta: Mapping[str, Any]) -> np.ndarray:
+    """Apply the temperature named in the metadata (exported calibrated bundles)."""
+    calibration = meta.get("calibration")
+    if not calibration:
+        return proba
+    from .calibration import apply_temperature
+
+    return apply_temperature(proba, float(calibration["temperature"]))

@@ -58,6 +58,7 @@ ensembles."""
 WEIGHTS_FILE = "pipeline.skops"
 SESSION_WEIGHTS_FILE = "session_pipeline.skops"
 MANIFEST_FILE = "model.json"
+CALIBRATION_FILE = "calibration.json"
 
 TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn.calibration._CalibratedClassifier",
@@ -230,6 +231,7 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         self.pipeline_ = estimator
         self.session_pipeline_ = None
         self._session_source = None
+        self.calibration_: dict[str, Any] | None = None
         if groups is not None and any(not m.neural for m in members):
             self.session_pipeline_ = self._fit_session(data, labels, np.asarray(groups).astype(str))
         self.classes_ = np.asarray(estimator.classes_)
@@ -300,6 +302,40 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Any, *, sessions: Sequence[str] | None = None) -> np.ndarray:
         """Class probabilities [shape=(n, n_classes)], columns in ``classes_`` order.
+
+        With a calibration (``calibration_``, fitted by :meth:`calibrate` and saved
+        in the bundle), the probabilities are temperature-scaled
+        (:func:`serkit.calibration.apply_temperature`, the session model's own
+        temperature for ``sessions``); the arg-max never changes. Without one they
+        are the model's own. Parameters as :meth:`predict_uncalibrated`.
+        """
+        proba = self.predict_uncalibrated(X, sessions=sessions)
+        calibration = getattr(self, "calibration_", None)
+        if not calibration:
+            return proba
+        from .calibration import apply_temperature
+
+        key = "temperature" if sessions is None else "session_temperature"
+        temperature = calibration.get(key)
+        return proba if temperature is None else apply_temperature(proba, float(temperature))
+
+    def calibrate(
+        self, X: Any, y: Sequence[str], *, groups: Sequence[str], inner_splits: int = 3
+    ) -> EmotionRecognizer:
+        """Fit temperature scaling on out-of-fold, speaker-grouped predictions of the
+        training data (:func:`serkit.calibration.fit_recognizer_calibration`); stored
+        in ``calibration_`` and saved with the bundle. Call after :meth:`fit` with
+        the same data."""
+        check_is_fitted(self, "pipeline_")
+        from .calibration import fit_recognizer_calibration
+
+        self.calibration_ = fit_recognizer_calibration(
+            self, X, y, groups=groups, inner_splits=inner_splits
+        )
+        return self
+
+    def predict_uncalibrated(self, X: Any, *, sessions: Sequence[str] | None = None) -> np.ndarray:
+        """Class probabilities [shape=(n, n_classes)] before any calibration.
 
         Parameters
         ----------
@@ -497,6 +533,14 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
                 "versions": {**library_versions(), **_torch_version(self.members_)},
                 **meta,
             }
+        calibration = getattr(self, "calibration_", None)
+        if calibration:
+            text = json.dumps(calibration, indent=2, sort_keys=True) + "\n"
+            (folder / CALIBRATION_FILE).write_text(text)
+            manifest["calibration"] = {
+                "file": CALIBRATION_FILE,
+                "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            }
         (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
         return folder
 
@@ -580,9 +624,10 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         rec.classes_ = np.asarray(manifest["classes"])
         if list(map(str, rec.pipeline_.classes_)) != manifest["classes"]:
             raise BundleError(f"{folder}: classes in model.json do not match the weights")
+        rec.calibration_ = _load_calibration(folder, manifest.get("calibration"))
         known = {"format", "format_version", "classes", "features", "n_features", "sample_rate",
                  "model", "weights", "session_weights", "versions", "inputs",
-                 "members"}  # fmt: skip
+                 "members", "calibration"}  # fmt: skip
         rec.metadata_ = {k: v for k, v in manifest.items() if k not in known}
         return rec
 
@@ -810,6 +855,22 @@ def _load_weights(folder: Path, entry: Mapping[str, Any]) -> Any:
         return sio.loads(weights, trusted=sorted(untrusted))
     except Exception as exc:
         raise BundleError(f"{weights_path}: cannot rebuild the model ({exc})") from exc
+
+
+def _load_calibration(folder: Path, entry: Any) -> dict[str, Any] | None:
+    """The bundle's calibration (``calibration.json``, checksum checked), or None for a
+    bundle without one (older bundles: probabilities as the model gives them)."""
+    if not entry:
+        return None
+    from .calibration import check_calibration
+
+    if not isinstance(entry, Mapping):
+        raise BundleError(f"{folder / MANIFEST_FILE}: 'calibration' is malformed")
+    data = _verified_bytes(folder, entry)
+    try:
+        return check_calibration(json.loads(data))
+    except (ValueError, AttributeError) as exc:
+        raise BundleError(f"{folder / CALIBRATION_FILE}: not a valid calibration: {exc}") from exc
 
 
 def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:

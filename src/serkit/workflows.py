@@ -476,6 +476,7 @@ def train_corpus(
     jobs: int | None = None,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
+    calibrate: bool = True,
 ) -> EmotionRecognizer:
     """Fit a recognizer on every usable clip of a corpus and save it as a bundle at ``out``.
 
@@ -483,6 +484,10 @@ def train_corpus(
     standardised per speaker, so the bundle also serves ``--session-norm`` (for
     ensembles, their classic members; networks have no session part). Networks
     pick their epoch on validation speakers drawn from the training speakers.
+
+    With ``calibrate`` (default) temperature scaling is fitted on out-of-fold
+    predictions of the training clips, inner folds grouped by speaker
+    (:meth:`EmotionRecognizer.calibrate`), and saved in the bundle.
     """
     plan = plan_model(model, features)
     specs = {m.key: m.features for m in plan}
@@ -542,6 +547,10 @@ def train_corpus(
     rec.fit(X, y, groups=speakers if session_model or _needs_groups(plan) else None)
     if not session_model:
         rec.session_pipeline_ = None
+    if calibrate:
+        rec.calibrate(X, y, groups=speakers)
+        if not session_model:
+            rec.calibration_["session_temperature"] = None
     rec.metadata_ = {
         "training": {
             "corpus": corpus,

@@ -1,0 +1,208 @@
+"""Cross-corpus benchmark: RAVDESS -> EmoDB-2s and EmoDB-2s -> RAVDESS, beside in-corpus figures.
+
+Every run fits temperature scaling inside its training data (``calibrate=True``:
+out-of-fold predictions of the training speakers, inner ``GroupKFold(3)``), so one
+run gives the scores before and after calibration (temperature scaling keeps the
+arg-max, so UAR is the same for both).
+
+Per row (a model on a feature set):
+
+- cross-corpus, both directions, on 4 classes (angry, happy, neutral, sad; RAVDESS
+  ``calm`` and ``surprised`` and EmoDB ``bored``, ``disgust`` and ``fearful`` are
+  dropped, calm is *not* merged into neutral) and on all shared classes (angry,
+  disgust, fearful, happy, neutral, sad), per clip and with per-speaker
+  normalisation by the test corpus's own speakers (``--session-norm``);
+- in-corpus: RAVDESS speaker-kfold (8 classes) and EmoDB-2s speaker-kfold
+  (7 classes), 5 folds grouped by speaker, per clip.
+
+Each result records UAR, ECE and share of confident (>= 0.9) errors before and
+after calibration, and the accuracy of the answers given with a confidence in
+[0.75, 0.85]. Results are stored per run in ``benchmarks/cross_corpus.json``
+(a rerun skips runs already there) and the Markdown table is printed.
+
+Usage::
+
+    python benchmarks/cross_corpus.py                  # all rows, in order
+    python benchmarks/cross_corpus.py --rows stats-mlp,specnet
+    python benchmarks/cross_corpus.py --table          # only print the table
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from serkit.calibration import apply_temperature, calibration_scores  # noqa: E402
+from serkit.cli import default_cache_dir  # noqa: E402
+from serkit.cross_corpus import evaluate_corpora  # noqa: E402
+from serkit.workflows import evaluate_corpus  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data"
+RAVDESS = (DATA / "ravdess-speech-16k", "ravdess")
+EMODB = (DATA / "emodb-2s", "emodb")
+STORE = REPO / "benchmarks" / "cross_corpus.json"
+FOUR = ("angry", "happy", "neutral", "sad")
+
+# row name -> (model, features, augment)
+ROWS: dict[str, tuple[str, str | None, int]] = {
+    "stats-mlp": ("mlp", "stats", 0),
+    "stats-svm": ("svm", "stats", 0),
+    "stats-logreg": ("logreg", "stats", 0),
+    "egemaps-mlp": ("mlp", "egemaps", 0),
+    "egemaps-svm": ("svm", "egemaps", 0),
+    "egemaps-logreg": ("logreg", "egemaps", 0),
+    "compare-mlp": ("mlp", "compare", 0),
+    "compare-svm": ("svm", "compare", 0),
+    "compare-logreg": ("logreg", "compare", 0),
+    "shipped": ("mlp", "stats:denoise=true,active_db=20", 6),
+    "specnet": ("specnet", None, 0),
+}
+
+# run name -> how to run it
+RUNS: dict[str, dict[str, Any]] = {
+    "R>E 4 clip": {"test": "emodb", "emotions": FOUR, "norm": False},
+    "R>E 4 session": {"test": "emodb", "emotions": FOUR, "norm": True},
+    "R>E all clip": {"test": "emodb", "emotions": None, "norm": False},
+    "R>E all session": {"test": "emodb", "emotions": None, "norm": True},
+    "E>R 4 clip": {"test": "ravdess", "emotions": FOUR, "norm": False},
+    "E>R 4 session": {"test": "ravdess", "emotions": FOUR, "norm": True},
+    "E>R all clip": {"test": "ravdess", "emotions": None, "norm": False},
+    "E>R all session": {"test": "ravdess", "emotions": None, "norm": True},
+    "RAVDESS kfold": {"in": RAVDESS, "norm": False},
+    "EmoDB kfold": {"in": EMODB, "norm": False},
+}
+
+
+def _band_accuracy(proba: np.ndarray, y_true: np.ndarray, labels: list[str]) -> dict[str, Any]:
+    """Accuracy of the answers whose confidence lies in [0.75, 0.85]."""
+    conf = proba.max(axis=1)
+    pred = np.asarray(labels)[proba.argmax(axis=1)]
+    band = (conf >= 0.75) & (conf <= 0.85)
+    n = int(band.sum())
+    return {"n": n, "accuracy": float((pred[band] == y_true[band]).mean()) if n else None}
+
+
+def run_one(row: str, run: str, cache: Path, threads: int | None) -> dict[str, Any]:
+    model, features, augment = ROWS[row]
+    how = RUNS[run]
+    start = time.perf_counter()
+    common = {
+        "features": features,
+        "models": [model],
+        "cache_dir": cache,
+        "augment": augment,
+        "speaker_norm": how["norm"],
+        "calibrate": True,
+        "threads": threads,
+        "progress": True,
+    }
+    if "in" in how:
+        root, reader = how["in"]
+        report, results = evaluate_corpus(root, corpus=reader, **common)
+    else:
+        report, results = evaluate_corpora(
+            [RAVDESS, EMODB], test_corpus=how["test"], emotions=how["emotions"], **common
+        )
+    seconds = time.perf_counter() - start
+    res = report["results"][model]
+    result = results[model]
+    raw = result.proba.copy()
+    for k, t in enumerate(res["temperatures"]):
+        rows = result.fold_of == k
+        raw[rows] = apply_temperature(result.proba[rows], 1.0 / t)
+    before = calibration_scores(raw, result.y_true, result.labels)
+    return {
+        "uar": res["uar"],
+        "accuracy": res["accuracy"],
+        "ece": res["ece"],
+        "brier": res["brier"],
+        "confident_errors": res["confident_errors"],
+        "ece_before": before["ece"],
+        "brier_before": before["brier"],
+        "confident_errors_before": before["confident_errors"],
+        "band_0.8": _band_accuracy(result.proba, result.y_true, result.labels),
+        "band_0.8_before": _band_accuracy(raw, result.y_true, result.labels),
+        "temperatures": res["temperatures"],
+        "classes": report["classes"],
+        "n_clips": res["n_clips"],
+        "seconds": round(seconds, 1),
+        "load_1min": round(os.getloadavg()[0], 2),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _load() -> dict[str, Any]:
+    return json.loads(STORE.read_text()) if STORE.exists() else {}
+
+
+def _cell(r: dict[str, Any] | None) -> str:
+    if not r:
+        return "-"
+    return f"{100 * r['uar']:.1f} / {r['ece_before']:.2f}→{r['ece']:.2f}"
+
+
+def table(store: dict[str, Any]) -> str:
+    """Markdown: one line per row, UAR % / ECE before→after calibration per run, time."""
+    runs = list(RUNS)
+    lines = [
+        "| row | " + " | ".join(runs) + " | time (s) |",
+        "|---|" + "---|" * (len(runs) + 1),
+    ]
+    for row in ROWS:
+        got = store.get(row, {})
+        if not got:
+            continue
+        total = sum(r["seconds"] for r in got.values())
+        lines.append(
+            f"| {row} | " + " | ".join(_cell(got.get(run)) for run in runs) + f" | {total:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated row names")
+    parser.add_argument("--runs", default=",".join(RUNS), help="comma-separated run names")
+    parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--table", action="store_true", help="only print the stored table")
+    args = parser.parse_args()
+    store = _load()
+    if not args.table:
+        for row in [r for r in args.rows.split(",") if r]:
+            if row not in ROWS:
+                parser.error(f"unknown row {row!r}; rows: {', '.join(ROWS)}")
+            for run in [r for r in args.runs.split(",") if r]:
+                if run in store.get(row, {}):
+                    continue
+                print(f"== {row} / {run}", file=sys.stderr, flush=True)
+                result = run_one(row, run, args.cache_dir, args.threads)
+                store = _load()
+                store.setdefault(row, {})[run] = result
+                store["_machine"] = f"{platform.machine()}, {os.cpu_count()} cores (shared)"
+                STORE.write_text(json.dumps(store, indent=1) + "\n")
+                print(
+                    f"   UAR {100 * result['uar']:.1f}  ECE {result['ece_before']:.3f} -> "
+                    f"{result['ece']:.3f}  sure&wrong {result['confident_errors_before']:.2f} -> "
+                    f"{result['confident_errors']:.2f}  {result['seconds']:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    print(table({k: v for k, v in store.items() if not k.startswith("_")}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
