@@ -147,27 +147,34 @@ def _load() -> dict[str, Any]:
     return json.loads(STORE.read_text()) if STORE.exists() else {}
 
 
-def _cell(r: dict[str, Any] | None) -> str:
-    if not r:
-        return "-"
-    return f"{100 * r['uar']:.1f} / {r['ece_before']:.2f}→{r['ece']:.2f}"
+def _band(b: dict[str, Any]) -> str:
+    return "-" if not b["n"] else f"{100 * b['accuracy']:.0f} % ({b['n']})"
 
 
 def table(store: dict[str, Any]) -> str:
-    """Markdown: one line per row, UAR % / ECE before→after calibration per run, time."""
-    runs = list(RUNS)
+    """Markdown, one line per run done: UAR, ECE / Brier / sure-and-wrong before -> after
+    calibration, accuracy of answers with confidence in [0.75, 0.85], temperature, time."""
     lines = [
-        "| row | " + " | ".join(runs) + " | time (s) |",
-        "|---|" + "---|" * (len(runs) + 1),
+        "| row | run | classes | UAR | ECE | Brier | wrong with conf >= 0.9 "
+        "| acc. at conf 0.75-0.85 (n) | T | time (load) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in ROWS:
-        got = store.get(row, {})
-        if not got:
-            continue
-        total = sum(r["seconds"] for r in got.values())
-        lines.append(
-            f"| {row} | " + " | ".join(_cell(got.get(run)) for run in runs) + f" | {total:.0f} |"
-        )
+        for run in RUNS:
+            r = store.get(row, {}).get(run)
+            if not r:
+                continue
+            temps = r["temperatures"]
+            t = f"{temps[0]:.2f}" if len(temps) == 1 else f"{min(temps):.2f}-{max(temps):.2f}"
+            lines.append(
+                f"| {row} | {run} | {len(r['classes'])} | {100 * r['uar']:.1f} % "
+                f"| {r['ece_before']:.3f} → **{r['ece']:.3f}** "
+                f"| {r['brier_before']:.3f} → {r['brier']:.3f} "
+                f"| {100 * r['confident_errors_before']:.0f} % → "
+                f"{100 * r['confident_errors']:.0f} % "
+                f"| {_band(r['band_0.8_before'])} → {_band(r['band_0.8'])} | {t} "
+                f"| {r['seconds']:.0f} s ({r['load_1min']:.0f}) |"
+            )
     return "\n".join(lines)
 
 
