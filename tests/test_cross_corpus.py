@@ -100,13 +100,18 @@ def test_cli_cross_corpus_and_leave_one_corpus_out(capsys, subset, emodb_subset,
 
     code = main([
         "evaluate", str(subset), "--also", f"{emodb_subset}:emodb",
-        "--protocol", "leave-one-corpus-out", "--features", "stats", "--models", "logreg",
-        "--cache-dir", str(cache), "-q",
+        "--protocol", "leave-one-corpus-out", "--features", "stats",
+        "--models", "logreg,ensemble:logreg+dt", "--calibrate", "--cache-dir", str(cache),
+        "--json", "-q",
     ])  # fmt: skip
-    out = capsys.readouterr().out
+    report = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert out.startswith("leave-one-corpus-out: ") and "ECE" in out
-    assert "dropped: bored" in out
+    assert report["protocol"] == "leave-one-corpus-out" and report["corpora"]["emodb"]["dropped"]
+    for res in report["results"].values():  # one fold per corpus, each calibrated on its own
+        assert [f["test_speakers"][0].split(":")[0] for f in res["folds"]] == ["emodb", "ravdess"]
+        assert len(res["temperatures"]) == 2 and res["n_clips"] == sum(
+            c["n_clips"] for c in report["corpora"].values()
+        )
 
     code = main(["evaluate", str(subset), "--protocol", "cross-corpus", "-q"])
     assert code == 2
