@@ -131,9 +131,78 @@ def cmd_corpus(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- features
+def _announce_dashboard(link: str) -> None:
+    print(f"Dask dashboard: {link}", file=sys.stderr)
+
+
+def _quiet_dask(args: argparse.Namespace) -> None:
+    """Dask logs every worker start and stop at INFO; keep that for --verbose."""
+    if not args.verbose:
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+
+
+def _check_dask_args(args: argparse.Namespace) -> None:
+    """Options that only mean something with --dask; fills in the partition size."""
+    from .distributed import DEFAULT_PARTITION_SIZE
+
+    if args.dask is None:
+        if args.files_from is not None:
+            raise SerkitParameterError("--files-from needs --dask")
+        if args.partition_size is not None:
+            raise SerkitParameterError("--partition-size needs --dask")
+        return
+    if args.partition_size is None:
+        args.partition_size = DEFAULT_PARTITION_SIZE
+    if args.partition_size < 1:
+        raise SerkitParameterError(f"--partition-size must be >= 1; got {args.partition_size}")
+
+
+def _print_job(summary: Any, kind: str, as_json: bool) -> None:
+    if as_json:
+        _emit_json(summary.to_dict())
+        return
+    resumed = f", {summary.n_resumed} resumed" if summary.n_resumed else ""
+    print(
+        f"wrote {summary.out}: {summary.n_clips} clips of {kind} in {summary.n_partitions} "
+        f"partitions{resumed}, {summary.n_failed} failed, {summary.seconds:.1f} s "
+        f"({summary.clips_per_second:.1f} clips/s)"
+    )
+
+
+def cmd_features_dask(args: argparse.Namespace) -> int:
+    from .corpora import parse_emotions
+    from .distributed import run_features
+
+    _quiet_dask(args)
+    summary = run_features(
+        [args.root] if args.root else [],
+        args.out,
+        address=args.dask,
+        features=args.features,
+        corpus=args.corpus,
+        root=args.root,
+        emotions=parse_emotions(args.emotions) if args.emotions else None,
+        speaker_pattern=args.speaker_pattern,
+        files_from=args.files_from,
+        partition_size=args.partition_size,
+        cache_dir=_cache_arg(args),
+        progress=not args.quiet,
+        announce=_announce_dashboard,
+    )
+    _print_job(summary, "features", args.json)
+    return 0
+
+
 def cmd_features(args: argparse.Namespace) -> int:
     from .datasets import build_feature_table
 
+    _check_dask_args(args)
+    if args.dask is not None:
+        return cmd_features_dask(args)
+    if args.root is None:
+        raise SerkitParameterError("give the corpus folder")
+    if args.corpus == "none":
+        raise SerkitParameterError("--corpus none (unlabelled files) needs --dask")
     start = time.perf_counter()
     scan = _scan(args)
     table = build_feature_table(
@@ -342,6 +411,33 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from .batch import predict_paths
 
+    _check_dask_args(args)
+    if args.dask is not None:
+        if args.session_norm or args.group_by is not None:
+            raise SerkitParameterError("--session-norm and --group-by do not work with --dask yet")
+        if args.out is None:
+            raise SerkitParameterError("--dask needs --out (the Parquet dataset folder to write)")
+        if not args.inputs and args.files_from is None:
+            raise SerkitParameterError("give audio files or folders, or --files-from LIST")
+        from .distributed import run_predictions
+
+        _quiet_dask(args)
+        summary = run_predictions(
+            args.inputs,
+            args.out,
+            address=args.dask,
+            model=_model_dir(args.model),
+            files_from=args.files_from,
+            partition_size=args.partition_size,
+            progress=not args.quiet,
+            announce=_announce_dashboard,
+        )
+        _print_job(summary, "predictions", args.json)
+        return 0
+    if args.out is not None:
+        raise SerkitParameterError("--out needs --dask (without it predictions go to stdout)")
+    if not args.inputs:
+        raise SerkitParameterError("give audio files or folders")
     rec = _load_recognizer(args.model)
     preds = predict_paths(
         rec,
@@ -618,14 +714,20 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- parser
-def _add_corpus_args(parser: argparse.ArgumentParser) -> None:
+def _add_corpus_args(
+    parser: argparse.ArgumentParser, *, optional_root: bool = False, extra: Sequence[str] = ()
+) -> None:
     from .corpora import CORPORA
 
-    parser.add_argument("root", help="corpus folder (for --corpus csv: the CSV file)")
+    parser.add_argument(
+        "root",
+        nargs="?" if optional_root else None,
+        help="corpus folder (for --corpus csv: the CSV file)",
+    )
     parser.add_argument(
         "--corpus",
         default="ravdess",
-        choices=CORPORA,
+        choices=(*CORPORA, *extra),
         help="naming scheme of the files (default: ravdess)",
     )
     parser.add_argument(
@@ -662,6 +764,30 @@ def _add_augment_arg(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="also train on N degraded copies of each training clip (telephone band, MP3, "
         "noise, reverberation, gain, microphone EQ; one random channel per speaker copy)",
+    )
+
+
+def _add_dask_args(parser: argparse.ArgumentParser) -> None:
+    from .distributed import DEFAULT_PARTITION_SIZE
+
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run on a Dask cluster: tcp://host:8786, or local:N for N local worker processes "
+        "(pip install 'serkit[dist]'); --out is then a folder of Parquet partitions with a "
+        "manifest, and running the same command again resumes the job",
+    )
+    parser.add_argument(
+        "--partition-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"files per task and per Parquet file with --dask ({DEFAULT_PARTITION_SIZE})",
+    )
+    parser.add_argument(
+        "--files-from",
+        metavar="LIST",
+        help="with --dask: read the audio paths from this text file, one per line",
     )
 
 
@@ -702,15 +828,18 @@ def build_parser() -> argparse.ArgumentParser:
         "clip (path, speaker, emotion, feature columns) to .parquet or .csv, or frame "
         "sequences to .npz. Features are cached, so a second run is fast.",
     )
-    _add_corpus_args(p)
+    _add_corpus_args(p, optional_root=True, extra=("none",))
     p.add_argument(
         "--features",
         default="stats",
         help="feature set, optionally with settings: seed, stats, egemaps, compare, logmel, "
         "e.g. 'seed:groups=mfcc+chroma+mel+contrast+tonnetz' (default: stats)",
     )
-    p.add_argument("--out", required=True, help="output file: .parquet, .csv or .npz")
+    p.add_argument(
+        "--out", required=True, help="output file: .parquet, .csv or .npz (--dask: a folder)"
+    )
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    _add_dask_args(p)
     _add_cache_args(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -831,7 +960,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print, for each audio file, the emotion, its confidence and the runner-up. "
         "A file that fails gets an error row; the others go on.",
     )
-    p.add_argument("inputs", nargs="+", help="audio files and/or folders (searched recursively)")
+    p.add_argument("inputs", nargs="*", help="audio files and/or folders (searched recursively)")
     p.add_argument(
         "--model",
         help="bundle folder written by 'serkit train' (default: the model shipped with serkit)",
@@ -853,6 +982,8 @@ def build_parser() -> argparse.ArgumentParser:
         "when the regex starts with '-'); implies --session-norm",
     )
     p.add_argument("--jobs", type=int, default=1, help="feature extraction processes (1)")
+    _add_dask_args(p)
+    p.add_argument("--out", help="with --dask: the Parquet dataset folder to write")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_predict)
 
