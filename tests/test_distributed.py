@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -46,6 +47,8 @@ def _env() -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), *filter(None, [env.get("PYTHONPATH")])])
     env.setdefault("NUMBA_CACHE_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "numba-serkit"))
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    # a client that lost its scheduler gives up after 5 s instead of 30
+    env["DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT"] = "5s"
     return env
 
 
@@ -92,8 +95,17 @@ def _wait_manifests(out: Path, n: int, proc: subprocess.Popen, timeout: float = 
     raise AssertionError(f"no {n} partitions after {timeout} s")
 
 
+@dataclass
+class Cluster:
+    """A scheduler and its workers, each a process group of its own."""
+
+    address: str
+    scheduler: subprocess.Popen
+    workers: list[subprocess.Popen]
+
+
 @pytest.fixture
-def start_cluster(tmp_path: Path) -> Iterator[Callable[[int], tuple[str, list]]]:
+def start_cluster(tmp_path: Path) -> Iterator[Callable[[int], Cluster]]:
     """Start ``dask scheduler`` + N ``dask worker`` processes on 127.0.0.1 (free ports);
     every process is stopped (its whole process group) when the test ends."""
     if find_spec("distributed") is None:
@@ -101,34 +113,36 @@ def start_cluster(tmp_path: Path) -> Iterator[Callable[[int], tuple[str, list]]]
     if not DASK_BIN.exists():
         pytest.skip(f"the dask command is not next to {sys.executable}")
     started: list[subprocess.Popen] = []
+    logs: list = []
 
-    def start(n_workers: int = 2) -> tuple[str, list[subprocess.Popen]]:
+    def start(n_workers: int = 2) -> Cluster:
         from distributed import Client
 
         port = _free_port()
         address = f"tcp://127.0.0.1:{port}"
-        log = open(tmp_path / f"scheduler-{port}.log", "w")  # noqa: SIM115 - closed with the test
-        started.append(
-            subprocess.Popen(
-                [
-                    str(DASK_BIN),
-                    "scheduler",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--dashboard-address",
-                    "127.0.0.1:0",
-                ],
-                env=_env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        log = open(tmp_path / f"scheduler-{port}.log", "w")  # noqa: SIM115 - closed below
+        logs.append(log)
+        scheduler = subprocess.Popen(
+            [
+                str(DASK_BIN),
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dashboard-address",
+                "127.0.0.1:0",
+            ],
+            env=_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
+        started.append(scheduler)
         workers = []
         for i in range(n_workers):
             wlog = open(tmp_path / f"worker-{port}-{i}.log", "w")  # noqa: SIM115
+            logs.append(wlog)
             proc = subprocess.Popen(
                 [
                     str(DASK_BIN),
@@ -153,11 +167,13 @@ def start_cluster(tmp_path: Path) -> Iterator[Callable[[int], tuple[str, list]]]
             workers.append(proc)
         with Client(address, timeout="60s") as client:
             client.wait_for_workers(n_workers, timeout=120)
-        return address, workers
+        return Cluster(address, scheduler, workers)
 
     yield start
     for proc in reversed(started):
         _stop(proc)
+    for handle in logs:
+        handle.close()
 
 
 @pytest.fixture(scope="module")
@@ -304,7 +320,7 @@ def test_cli_local_n_prints_the_dashboard(tmp_path: Path) -> None:
 def test_scheduler_and_workers_kill_worker_then_client(
     start_cluster: Callable, ravdess_root: Path, tmp_path: Path
 ) -> None:
-    address, workers = start_cluster(2)
+    cluster = start_cluster(2)
     listing, paths = _ravdess_list(ravdess_root, 48, tmp_path / "files.txt")
     out = tmp_path / "feats"
     cmd = [
@@ -314,7 +330,7 @@ def test_scheduler_and_workers_kill_worker_then_client(
         "--out",
         str(out),
         "--dask",
-        address,
+        cluster.address,
         "--partition-size",
         "2",
         "--no-cache",
@@ -325,7 +341,7 @@ def test_scheduler_and_workers_kill_worker_then_client(
     # kill -9 a worker (its nanny's whole group: a machine lost) mid-run: Dask reruns its task
     proc = _serkit(cmd)
     done_at_kill = _wait_manifests(out, 2, proc)
-    os.killpg(workers[0].pid, signal.SIGKILL)
+    os.killpg(cluster.workers[0].pid, signal.SIGKILL)
     assert done_at_kill < 24, "the job finished before the worker was killed"
     stdout, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0, stderr[-3000:]
@@ -356,6 +372,39 @@ def test_scheduler_and_workers_kill_worker_then_client(
 
 
 @needs_dask
+def test_kill_scheduler_then_rerun_on_a_new_cluster(
+    start_cluster: Callable, ravdess_root: Path, tmp_path: Path
+) -> None:
+    cluster = start_cluster(1)
+    listing, paths = _ravdess_list(ravdess_root, 24, tmp_path / "files.txt")
+    out = tmp_path / "feats"
+    cmd = [
+        "features",
+        "--files-from",
+        str(listing),
+        "--out",
+        str(out),
+        "--partition-size",
+        "2",
+        "--no-cache",
+        "-q",
+        "--json",
+    ]
+    proc = _serkit([*cmd, "--dask", cluster.address])
+    done_at_kill = _wait_manifests(out, 2, proc)
+    os.killpg(cluster.scheduler.pid, signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=300)
+    assert done_at_kill < 12, "the job finished before the scheduler was killed"
+    assert proc.returncode == 2 and "run the same command again" in stderr, stderr[-2000:]
+    proc = _serkit([*cmd, "--dask", start_cluster(1).address])
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr[-3000:]
+    assert json.loads(stdout)["n_resumed"] >= 2
+    rows = read_dataset(out)
+    assert len(rows) == 24 and rows["path"].is_unique and set(rows["path"]) == set(paths)
+
+
+@needs_dask
 def test_scheduler_and_workers_predictions_equal_the_local_path(
     start_cluster: Callable, tmp_path: Path
 ) -> None:
@@ -363,7 +412,7 @@ def test_scheduler_and_workers_predictions_equal_the_local_path(
     from serkit.distributed import run_predictions
     from serkit.recognizer import EmotionRecognizer, default_model_path
 
-    address, _ = start_cluster(2)
+    address = start_cluster(2).address
     out = tmp_path / "pred.parquet"
     summary = run_predictions([EXAMPLES], out, address=address, partition_size=4)
     assert summary.n_clips == 16

@@ -32,6 +32,7 @@ __all__ = ["JobSummary", "connect", "run_features", "run_predictions"]
 logger = logging.getLogger(__name__)
 
 DEFAULT_PARTITION_SIZE = 256
+WORKER_WAIT_S = 120
 
 
 @dataclass
@@ -179,6 +180,14 @@ def _run(
     from tqdm.auto import tqdm
 
     summary = JobSummary(out=folder.root, dashboard=client.dashboard_link)
+    if not client.nthreads():
+        try:
+            client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+        except TimeoutError as exc:
+            raise SerkitError(
+                f"no Dask worker joined the scheduler {client.scheduler.address} in "
+                f"{WORKER_WAIT_S} s; start workers with 'dask worker ADDRESS'"
+            ) from exc
     start = time.perf_counter()
     total = sum(1 for _ in listing()) if progress else None
     nthreads = sum(client.nthreads().values()) or 1
