@@ -221,6 +221,21 @@ def test_job_folder_refuses_another_job(tmp_path: Path) -> None:
         JobFolder(tmp_path / "out", "features", {"features": "seed"})
 
 
+def test_cli_dask_options_need_dask(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from serkit.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["predict", str(EXAMPLES), "--out", "x.parquet"]) == 2
+    assert "--out needs --dask" in capsys.readouterr().err
+    assert main(["features", str(EXAMPLES), "--out", "x.parquet", "--files-from", "l"]) == 2
+    assert "--files-from needs --dask" in capsys.readouterr().err
+    assert main(["features", str(EXAMPLES), "--out", "x", "--dask", "nowhere"]) == 2
+    assert "give a scheduler address" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
 def test_no_dask_import_without_the_flag(tmp_path: Path) -> None:
     code = (
         "import sys; from serkit.cli import main;"
@@ -268,6 +283,8 @@ def test_local_cluster_features_bit_identical_resumed_and_trainable(
     # what train/evaluate read from a dataset folder
     again = load_table(out, features="stats")
     assert np.array_equal(again.features, local.features)
+    with pytest.raises(ValueError, match="holds stats features but the models need seed"):
+        load_table(out, features="seed")
     # the same command again: nothing computed, nothing duplicated
     second = run_features([], out, address=local_cluster, files_from=listing, partition_size=5)
     assert (second.n_resumed, second.n_clips) == (4, 17)

@@ -94,6 +94,29 @@ class JobSummary:
         }
 
 
+def check_address(address: str) -> int:
+    """Worker count of a ``local:N`` address, 0 for a scheduler address.
+
+    Raises
+    ------
+    ParameterError
+        For ``local:`` without a positive count, or text that is no address.
+    """
+    if address.startswith("local:"):
+        try:
+            n_workers = int(address.split(":", 1)[1])
+        except ValueError:
+            n_workers = 0
+        if n_workers < 1:
+            raise ParameterError(f"--dask {address!r}: expected local:N with N >= 1 workers")
+        return n_workers
+    if ":" not in address:
+        raise ParameterError(
+            f"--dask {address!r}: give a scheduler address (tcp://host:8786) or local:N"
+        )
+    return 0
+
+
 @contextmanager
 def connect(address: str, *, announce: Callable[[str], None] | None = None) -> Iterator[Any]:
     """A :class:`distributed.Client` for ``tcp://host:port`` or ``local:N``.
@@ -114,13 +137,8 @@ def connect(address: str, *, announce: Callable[[str], None] | None = None) -> I
             "--dask needs Dask: pip install 'serkit[dist]' (dask[distributed])"
         ) from exc
     cluster = None
-    if address.startswith("local:"):
-        try:
-            n_workers = int(address.split(":", 1)[1])
-        except ValueError:
-            n_workers = 0
-        if n_workers < 1:
-            raise ParameterError(f"--dask {address!r}: expected local:N with N >= 1 workers")
+    n_workers = check_address(address)
+    if n_workers:
         cluster = LocalCluster(
             n_workers=n_workers,
             threads_per_worker=1,
@@ -129,12 +147,8 @@ def connect(address: str, *, announce: Callable[[str], None] | None = None) -> I
             host="127.0.0.1",
         )
         target: Any = cluster
-    elif "://" in address or ":" in address:
-        target = address
     else:
-        raise ParameterError(
-            f"--dask {address!r}: give a scheduler address (tcp://host:8786) or local:N"
-        )
+        target = address
     try:
         try:
             client = Client(target, timeout="30s")
@@ -325,6 +339,7 @@ def run_features(
     """
     from ..features import get_extractor, spec_of
 
+    check_address(address)
     extractor = get_extractor(features)
     if extractor.kind == "sequence":
         raise ParameterError(
@@ -407,6 +422,7 @@ def run_predictions(
     """
     from ..recognizer import read_manifest, resolve_model_path
 
+    check_address(address)
     model_dir = resolve_model_path(model).resolve()
     manifest = read_manifest(model_dir)  # a clear error here rather than on every worker
     digest = bundle_digest(model_dir)
