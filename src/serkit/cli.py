@@ -218,9 +218,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     from .corpora import download_ravdess
 
     parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
-    dest = download_ravdess(
-        Path(args.dest), parts=parts, base_url=args.base_url, progress=not args.quiet
-    )
+    dest = download_ravdess(Path(args.dest), parts=parts, progress=not args.quiet)
     print(f"RAVDESS ({', '.join(parts)}) is in {dest}")
     return 0
 
@@ -748,7 +746,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("corpus", choices=("ravdess",))
     p.add_argument("dest", help="destination folder")
     p.add_argument("--parts", default="speech", help="comma-separated: speech, song")
-    p.add_argument("--base-url", default="https://zenodo.org", help=argparse.SUPPRESS)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_download)
 

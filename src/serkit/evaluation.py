@@ -701,7 +701,7 @@ def cross_validate(
 
     if search is not None and not isinstance(X_arr, np.ndarray):
         raise ParameterError("search needs a feature matrix; networks and ensembles tune inside")
-    if speaker_norm:
+    if speaker_norm and g is not None:  # g is set: checked above
         X_arr = standardize_rows(X_arr, g)
     labels = np.unique(y_arr)
     label_pos = {label: j for j, label in enumerate(labels.tolist())}
@@ -734,7 +734,7 @@ def cross_validate(
         model = new_model()
         params = _slice_fit_params(fit_params, n, train)
         best_params = None
-        if search is not None:
+        if search is not None and g is not None:  # g is set: checked above
             train_groups = g[train]
             n_train_groups = len(np.unique(train_groups))
             if inner_splits > n_train_groups:

@@ -57,6 +57,10 @@ class Segment(EmotionScores):
     ``classes`` order) are those of :class:`serkit.results.EmotionScores`.
     """
 
+    emotion: str
+    """Most probable class."""
+    confidence: float
+    """Its probability, in [0, 1]."""
     start: float
     """Start in seconds from the beginning of the recording."""
     end: float
