@@ -42,8 +42,8 @@ Sequence (log-mel) inputs are trimmed of leading and trailing silence before the
 network, outside the graph (``trim_db`` / ``trim_margin`` in the layout;
 :func:`run_onnx` does it), and one ONNX batch holds frames of one length, so
 clips of different lengths (after trimming) run one per call; :func:`run_onnx`
-does that too. Only the plain model is exported: a bundle's session-normalised
-part (``--session-norm``) needs per-session statistics and stays in Python.
+does that too. Only the plain model is exported: a bundle's speaker-normalised
+part (``--speaker-norm``) needs per-session statistics and stays in Python.
 
 skl2onnx, onnx and onnxruntime (and torch for networks) are imported only when
 a function here runs.

@@ -22,7 +22,7 @@ import numpy as np
 
 from ._errors import ParameterError
 from ._version import __version__
-from .batch import collect_audio_files, predict_paths, session_labels
+from .batch import collect_audio_files, predict_paths, speaker_labels
 from .corpora import load_corpus
 from .datasets import FeatureTable, build_feature_table
 from .evaluation import EvaluationResult, cross_validate, make_splits
@@ -33,7 +33,7 @@ from .models import (
     default_param_grid,
     feature_key,
     plan_model,
-    speaker_standardize,
+    speaker_normalize,
 )
 from .recognizer import EmotionRecognizer
 
@@ -46,8 +46,8 @@ __all__ = [
     "load_table",
     "load_tables",
     "predict_paths",
-    "session_labels",
     "speaker_keys",
+    "speaker_labels",
     "train_corpus",
 ]
 
@@ -285,7 +285,7 @@ def evaluate_table(
         augmented_key = feature_key(augmented.spec)
         X_aug = np.asarray(augmented.features, dtype=np.float64)
         if speaker_norm:
-            X_aug = speaker_standardize(X_aug, augmented.meta["session"].astype(str).to_numpy())
+            X_aug = speaker_normalize(X_aug, augmented.meta["session"].astype(str).to_numpy())
         extra = {
             "extra_X": X_aug,
             "extra_y": augmented.meta["emotion"].astype(str).to_numpy(),
@@ -452,7 +452,7 @@ def train_corpus(
     """Fit a recognizer on every usable clip of a corpus and save it as a bundle at ``out``.
 
     A second model is fitted on features standardised per speaker, so the bundle also
-    serves ``--session-norm`` (for ensembles, their classic members; networks have no
+    serves ``--speaker-norm`` (for ensembles, their classic members; networks have no
     session part). Networks
     pick their epoch on validation speakers drawn from the training speakers.
     """
@@ -505,7 +505,7 @@ def train_corpus(
         threads=threads,
         verbose=progress,
     )
-    # the speaker groups also fit the session-normalised model (predict --session-norm)
+    # the speaker groups also fit the speaker-normalised model (predict --speaker-norm)
     # and give networks their validation speakers
     rec.fit(X, y, groups=speakers)
     rec.metadata_ = {
