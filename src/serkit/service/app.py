@@ -160,7 +160,7 @@ def load_model_info(model_path: Path, recognizer: Any, settings: ServiceSettings
         Its ``id`` is the model name and the first 12 hex digits of the weights'
         SHA-256, e.g. ``mlp-033f19b0ead4``.
     """
-    from ..recognizer import describe_manifest, read_manifest
+    from ..bundles import describe_manifest, read_manifest
 
     manifest = read_manifest(model_path)
     model = manifest["model"]
@@ -175,7 +175,7 @@ def load_model_info(model_path: Path, recognizer: Any, settings: ServiceSettings
         n_features=summary["n_features"],
         sample_rate=int(manifest.get("sample_rate", 16000)),
         weights_sha256=sha,
-        session_norm=bool(getattr(recognizer, "supports_sessions", False)),
+        speaker_norm=bool(getattr(recognizer, "supports_speaker_norm", False)),
         training=manifest.get("training"),
         metrics=manifest.get("metrics"),
         model_card=manifest.get("model_card"),
