@@ -298,8 +298,9 @@ def test_local_cluster_features_bit_identical_resumed_and_trainable(
 @needs_dask
 def test_local_cluster_predictions_equal_the_local_path(local_cluster: str, tmp_path: Path) -> None:
     from serkit.batch import predict_paths
+    from serkit.bundles import default_model_path
     from serkit.distributed import run_predictions
-    from serkit.recognizer import EmotionRecognizer, default_model_path
+    from serkit.recognizer import EmotionRecognizer
 
     out = tmp_path / "pred.parquet"
     summary = run_predictions([EXAMPLES], out, address=local_cluster, partition_size=6)
@@ -426,8 +427,9 @@ def test_scheduler_and_workers_predictions_equal_the_local_path(
     start_cluster: Callable, tmp_path: Path
 ) -> None:
     from serkit.batch import predict_paths
+    from serkit.bundles import default_model_path
     from serkit.distributed import run_predictions
-    from serkit.recognizer import EmotionRecognizer, default_model_path
+    from serkit.recognizer import EmotionRecognizer
 
     address = start_cluster(2).address
     out = tmp_path / "pred.parquet"

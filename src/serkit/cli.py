@@ -413,8 +413,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     _check_dask_args(args)
     if args.dask is not None:
-        if args.session_norm or args.group_by is not None:
-            raise SerkitParameterError("--session-norm and --group-by do not work with --dask yet")
+        if args.speaker_norm or args.group_by is not None:
+            raise SerkitParameterError("--speaker-norm and --group-by do not work with --dask yet")
         if args.out is None:
             raise SerkitParameterError("--dask needs --out (the Parquet dataset folder to write)")
         if not args.inputs and args.files_from is None:

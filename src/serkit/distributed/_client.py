@@ -420,7 +420,7 @@ def run_predictions(
     SerkitError
         When the scheduler is lost (run again to resume).
     """
-    from ..recognizer import read_manifest, resolve_model_path
+    from ..bundles import read_manifest, resolve_model_path
 
     check_address(address)
     model_dir = resolve_model_path(model).resolve()
