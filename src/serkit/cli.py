@@ -454,13 +454,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ) from exc
     from .recognizer import read_manifest
 
+    if not 0 <= args.port <= 65535:
+        raise SerkitParameterError(f"--port must be between 0 and 65535; got {args.port}")
+    if args.max_upload_mb is not None and not args.max_upload_mb > 0:
+        raise SerkitParameterError(
+            f"--max-upload-mb must be a number of megabytes > 0; got {args.max_upload_mb:g}"
+        )
     model = _model_dir(args.model).resolve()
     read_manifest(model)  # a bad folder fails here in one line, not in every worker
     overrides: dict[str, Any] = {"workers": args.workers}
-    if args.api_key:
+    if args.api_key is not None:  # '' is refused by ServiceSettings, never read as "no key"
         overrides["api_key"] = args.api_key
     if args.cors_origin:
         overrides["cors_origins"] = tuple(args.cors_origin)
+    for name in ("headers_timeout", "body_timeout", "idle_timeout"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
     if args.max_upload_mb is not None:
         overrides["max_upload_bytes"] = max(1, round(args.max_upload_mb * MB))
     if args.max_predict_seconds is not None:
@@ -473,12 +482,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logger.warning(
             "serving on %s without an API key: anyone who reaches it can use it", args.host
         )
+    from .service._protocol import TimedH11Protocol
+
     uvicorn.run(
         "serkit.service.app:create_app_from_env",
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
+        http=TimedH11Protocol,
+        timeout_keep_alive=settings.idle_timeout,
         log_level="warning" if args.quiet else "info",
         access_log=args.access_log,
     )
@@ -919,6 +932,24 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="longest /v1/timeline input (3600)",
+    )
+    p.add_argument(
+        "--headers-timeout",
+        type=float,
+        default=None,
+        help="seconds a client may take to send its request headers (10)",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=float,
+        default=None,
+        help="seconds a client may take to send a request body (60)",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=None,
+        help="seconds an idle keep-alive connection stays open (5)",
     )
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")

@@ -25,6 +25,7 @@ from .._threads import one_blas_thread
 from .._version import __version__
 from ._base import get_extractor, spec_key, spec_of
 from ._cache import FeatureCache, file_digest
+from ._numba import prepare_numba
 
 __all__ = ["ExtractionResult", "extract_files", "extract_signal"]
 
@@ -277,8 +278,12 @@ def _run_all(
         total=len(todo), disable=not progress, unit="clip", desc=f"{extractor.name} features"
     )
     tasks = [list(todo[i : i + _TASK_SIZE]) for i in range(0, len(todo), _TASK_SIZE)]
+    parallel = not (n_jobs == 1 or len(todo) <= _TASK_SIZE)
+    # a crashing numba cache is found (and cured) in a child process, and workers get
+    # compiled functions from this one instead of racing to write the cache
+    prepare_numba(extractor, warm=parallel)
     try:
-        if n_jobs == 1 or len(todo) <= _TASK_SIZE:
+        if not parallel:
             # one file at a time, so an interruption keeps everything finished so far; one
             # BLAS thread as in the workers, so results do not depend on the number of jobs
             with one_blas_thread():
