@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._atomic import atomic_path, atomic_write_text
 from ._errors import ParameterError as SerkitParameterError
 from ._errors import SerkitError
 from ._version import __version__
@@ -514,11 +515,10 @@ def _write_timeline_rows(rows: list[dict[str, Any]], classes: list[str], out: Pa
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".json"):
         raise SerkitParameterError(f"--out must end in .csv or .json; got {out}")
-    out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".json":
-        out.write_text(json.dumps(rows, indent=2) + "\n")
+        atomic_write_text(out, json.dumps(rows, indent=2) + "\n")
         return
-    with out.open("w", newline="") as handle:
+    with atomic_path(out) as tmp, tmp.open("w", newline="") as handle:
         fields = ["start", "end", "emotion", "confidence", *classes]
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()

@@ -63,6 +63,7 @@ from typing import Any
 
 import numpy as np
 
+from ._atomic import atomic_write_bytes
 from ._errors import ParameterError, SerkitError, SerkitWarning
 from ._version import __version__
 
@@ -672,8 +673,7 @@ def export_onnx(model_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
         data = sklearn_to_onnx(
             rec.pipeline_, rec.n_features_in_, classes=rec.classes_, extra=extra
         ).SerializeToString()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
+    atomic_write_bytes(target, data)
     return target
 
 

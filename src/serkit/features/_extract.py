@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import audio
 from .._errors import AudioError, ParameterError
+from .._lifeline import die_with_parent
 from .._threads import one_blas_thread
 from .._version import __version__
 from ._base import get_extractor, spec_key, spec_of
@@ -139,6 +140,7 @@ def _init_worker() -> None:
     BLAS threads made corpus extraction 2.5-4.5 times slower on 2 cores."""
     from threadpoolctl import threadpool_limits
 
+    die_with_parent()  # a killed serkit must not leave its workers behind
     threadpool_limits(1)
 
 
