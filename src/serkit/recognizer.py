@@ -32,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import audio
 from ._errors import BundleError, ParameterError, SerkitWarning
 from ._inputs import n_rows, stack_rows, standardize_rows
-from ._manifest import read_json_manifest
+from ._manifest import bundle_file, check_bundle_manifest, read_json_manifest
 from ._threads import one_blas_thread
 from ._version import __version__
 from .features import extract_files, get_extractor
@@ -778,7 +778,7 @@ def _stable_zip(data: bytes) -> bytes:
 
 def _verified_bytes(folder: Path, entry: Mapping[str, Any]) -> bytes:
     """Read one weights file named in the manifest and check its SHA-256."""
-    weights_path = folder / str(entry.get("file", ""))
+    weights_path = bundle_file(folder, entry.get("file"))
     try:
         weights = weights_path.read_bytes()
     except OSError as exc:
@@ -794,7 +794,7 @@ def _load_weights(folder: Path, entry: Mapping[str, Any]) -> Any:
     """Rebuild one skops file named in the manifest, after checksum and type checks."""
     sio = _skops()
 
-    weights_path = folder / str(entry.get("file", ""))
+    weights_path = bundle_file(folder, entry.get("file"))
     weights = _verified_bytes(folder, entry)
     try:
         untrusted = set(sio.get_untrusted_types(data=weights))
@@ -829,6 +829,7 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     for key in more:
         if key not in manifest:
             raise BundleError(f"{folder / MANIFEST_FILE}: the model manifest lacks {key!r}")
+    check_bundle_manifest(folder, manifest)  # types, and files confined to the folder
     return manifest
 
 

@@ -42,7 +42,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._errors import BundleError, ParameterError, SerkitWarning
-from .._manifest import read_json_manifest
+from .._manifest import bundle_file, read_json_manifest
 from .._version import __version__
 
 __all__ = [
@@ -848,7 +848,9 @@ def load_torch(folder: str | os.PathLike, *, device: str = "cpu") -> TorchClassi
     root = Path(folder)
     manifest = read_network_manifest(root)
     entry = manifest["weights"]
-    path = root / str(entry.get("file", NETWORK_FILE))
+    if not isinstance(entry, dict):
+        raise TorchBundleError(f"{root}: 'weights' in {NETWORK_MANIFEST} must be an object")
+    path = bundle_file(root, entry.get("file", NETWORK_FILE), error=TorchBundleError)
     try:
         blob = path.read_bytes()
     except OSError as exc:
