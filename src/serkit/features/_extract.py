@@ -231,7 +231,12 @@ def extract_files(
             except OSError as exc:
                 result.errors[index] = f"{path}: cannot read file ({exc.strerror or exc})"
                 continue
-            cached = cache.get(key, digests[index])
+            cached = cache.get(
+                key,
+                digests[index],
+                n_features=len(result.feature_names) or None,
+                sequence=extractor.kind == "sequence",
+            )
             if cached is not None:
                 result.values[index] = cached
                 result.n_cached += 1
