@@ -86,10 +86,17 @@ def _corpus_report(args: argparse.Namespace) -> dict[str, Any]:
         except AudioError as exc:
             audio_problems.append({"path": str(utt.path), "reason": exc.reason})
     problems = [{"path": str(p.path), "reason": p.reason} for p in scan.problems]
+    if audio_problems:  # a clip whose audio fails is a problem, not also a clip
+        import dataclasses
+
+        bad = {p["path"] for p in audio_problems}
+        usable = [u for u in scan.utterances if str(u.path) not in bad]
+        summary = dataclasses.replace(scan, utterances=usable).summary()
     report = {
         "corpus": args.corpus,
         "root": str(Path(args.root).resolve()),
         **summary,
+        "n_problems": len(problems) + len(audio_problems),
         "total_duration_s": round(float(sum(durations)), 3),
         "mean_duration_s": round(float(sum(durations) / len(durations)), 3) if durations else 0.0,
         "min_duration_s": round(float(min(durations)), 3) if durations else 0.0,
