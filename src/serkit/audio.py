@@ -109,6 +109,47 @@ def _describe(source: AudioSource) -> str:
     return "<bytes>"
 
 
+class _BytesSource(io.BytesIO):
+    """In-memory bytes for libsndfile: a seek before the start (which a corrupt header
+    can ask for) stays where it is instead of raising inside libsndfile's callback."""
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Seek; a target before the start leaves the position unchanged."""
+        try:
+            return super().seek(offset, whence)
+        except ValueError:
+            return self.tell()
+
+
+class _SafeSeeks:
+    """A caller's binary file object, with :class:`_BytesSource`'s forgiving ``seek``."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self.name = getattr(handle, "name", "<file object>")
+
+    def read(self, size: int = -1) -> bytes:
+        """Read up to ``size`` bytes."""
+        return self._handle.read(size)
+
+    def readinto(self, buffer: bytearray) -> int:
+        """Read into ``buffer`` (soundfile uses it when present)."""
+        data = self._handle.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def tell(self) -> int:
+        """The position."""
+        return self._handle.tell()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Seek; a target the file refuses leaves the position unchanged."""
+        try:
+            return self._handle.seek(offset, whence)
+        except (ValueError, OSError):
+            return self._handle.tell()
+
+
 def _check_path(path: Path, label: str) -> None:
     """Raise an :class:`AudioError` that says what is wrong with a path that is not a readable file.
 
@@ -156,9 +197,9 @@ def _open_target(source: AudioSource) -> str | BinaryIO:
     if isinstance(source, (bytes, bytearray)):
         if len(source) == 0:
             raise AudioEmptyError(label, "no data (0 bytes)")
-        return io.BytesIO(bytes(source))
+        return _BytesSource(bytes(source))
     if hasattr(source, "read"):
-        return source
+        return _SafeSeeks(source) if hasattr(source, "seek") else source
     raise AudioDecodeError(
         label, f"cannot read audio from an object of type {type(source).__name__}"
     )
