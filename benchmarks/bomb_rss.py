@@ -52,13 +52,16 @@ def status_kb(pid: int, field: str) -> int:
 
 def library_peak(bomb: Path) -> dict:
     """Peak RSS of a fresh process loading the bomb."""
+    # VmHWM of the child itself (ru_maxrss would keep the forking parent's size across exec)
     code = (
-        "import resource, sys, serkit.audio as a\n"
+        "import pathlib, serkit.audio as a\n"
         "try:\n"
         f"    a.load({str(bomb)!r}, max_duration=60); r = 'loaded'\n"
         "except Exception as e:\n"
         "    r = type(e).__name__ + ': ' + str(e)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, r)\n"
+        "hwm = [l.split()[1] for l in pathlib.Path('/proc/self/status').read_text()"
+        ".splitlines() if l.startswith('VmHWM')][0]\n"
+        "print(hwm, r)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     kb, result = out.stdout.strip().split(" ", 1)
