@@ -194,7 +194,10 @@ def check_bundle_manifest(folder: str | os.PathLike, manifest: Mapping[str, Any]
     if not classes or not all(isinstance(c, str | int) and not isinstance(c, bool)
                               for c in classes):  # fmt: skip
         raise BundleError(f"{path}: 'classes' must be a non-empty list of names")
-    _expect(path, "'features'", manifest.get("features"), (dict,), "an object")
+    features = manifest.get("features")
+    _expect(path, "'features'", features, (dict, list), "an object or a list of objects")
+    if isinstance(features, list) and not all(isinstance(f, dict) for f in features):
+        raise BundleError(f"{path}: 'features' must be an object or a list of objects")
     model = manifest.get("model")
     _expect(path, "'model'", model, (dict,), "an object")
     _expect(path, "'model.name'", model.get("name"), (str,), "a string")
