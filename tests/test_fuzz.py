@@ -109,7 +109,7 @@ pytest.importorskip("fastapi", reason="the service needs the serve extra")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from serkit.recognizer import default_model_path  # noqa: E402
+from serkit.bundles import default_model_path  # noqa: E402
 from serkit.service import ServiceSettings, create_app  # noqa: E402
 
 API_KEY = "fuzz-key"

@@ -11,8 +11,9 @@ import pytest
 
 from serkit import BundleError
 from serkit._manifest import MAX_MANIFEST_BYTES, bundle_file
+from serkit.bundles import default_model_path, read_manifest
 from serkit.cli import main
-from serkit.recognizer import EmotionRecognizer, default_model_path, read_manifest
+from serkit.recognizer import EmotionRecognizer
 
 
 @pytest.fixture

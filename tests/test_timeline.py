@@ -155,8 +155,8 @@ def test_session_norm(recognizer, long_recording):
     plain = predict_timeline(recognizer, path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # eight or more windows: no small-session warning
-        normed = predict_timeline(recognizer, path, session_norm=True)
-    assert normed.settings["session_norm"] is True
+        normed = predict_timeline(recognizer, path, speaker_norm=True)
+    assert normed.settings["speaker_norm"] is True
     assert [(s.start, s.end) for s in normed.windows] == [(s.start, s.end) for s in plain.windows]
     a = np.array([list(s.probabilities.values()) for s in plain.windows])
     b = np.array([list(s.probabilities.values()) for s in normed.windows])
@@ -165,7 +165,7 @@ def test_session_norm(recognizer, long_recording):
     without_groups = EmotionRecognizer("seed", "logreg")
     without_groups.fit(np.random.default_rng(0).normal(size=(8, 180)), ["a", "b"] * 4)
     with pytest.raises(ParameterError, match="session"):
-        predict_timeline(without_groups, path, session_norm=True)
+        predict_timeline(without_groups, path, speaker_norm=True)
 
 
 # ------------------------------------------------------------------- synthetic audio
@@ -277,7 +277,8 @@ def test_smoothing_stays_within_runs():
 
 
 def test_rows_and_dict():
-    seg = Segment(1.0, 2.5, "sad", 0.7, {"happy": 0.3, "sad": 0.7})
+    proba = {"happy": 0.3, "sad": 0.7}
+    seg = Segment(start=1.0, end=2.5, emotion="sad", confidence=0.7, probabilities=proba)
     tl = Timeline("x.wav", 10.0, ["happy", "sad"], speech=[seg], windows=[seg, seg])
     assert tl.rows("speech") == [
         {"start": 1.0, "end": 2.5, "emotion": "sad", "confidence": 0.7, "happy": 0.3, "sad": 0.7}

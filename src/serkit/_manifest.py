@@ -169,6 +169,7 @@ def _expect(path: Path, where: str, value: Any, kinds: tuple[type, ...], text: s
 
 
 def _weights_entry(folder: Path, path: Path, where: str, entry: Any, optional: bool) -> None:
+    """Check one ``{"file", "sha256"}`` entry; its file must stay inside ``folder``."""
     if entry is None and optional:
         return
     _expect(path, where, entry, (dict,), "an object with 'file' and 'sha256'")
@@ -198,7 +199,7 @@ def check_bundle_manifest(folder: str | os.PathLike, manifest: Mapping[str, Any]
     _expect(path, "'features'", features, (dict, list), "an object or a list of objects")
     if isinstance(features, list) and not all(isinstance(f, dict) for f in features):
         raise BundleError(f"{path}: 'features' must be an object or a list of objects")
-    model = manifest.get("model")
+    model: Any = manifest.get("model")
     _expect(path, "'model'", model, (dict,), "an object")
     _expect(path, "'model.name'", model.get("name"), (str,), "a string")
     if model.get("params") is not None:
@@ -217,11 +218,11 @@ def check_bundle_manifest(folder: str | os.PathLike, manifest: Mapping[str, Any]
             root, path, "'session_weights'", manifest.get("session_weights"), optional=True
         )
         return
-    inputs = manifest.get("inputs")
+    inputs: Any = manifest.get("inputs")
     _expect(path, "'inputs'", inputs, (dict,), "an object")
     for key, spec in inputs.items():
         _expect(path, f"'inputs.{key}'", spec, (dict,), "an object")
-    members = manifest.get("members")
+    members: Any = manifest.get("members")
     _expect(path, "'members'", members, (list,), "a list")
     if not members:
         raise BundleError(f"{path}: 'members' is empty")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -226,9 +227,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     from .corpora import download_ravdess
 
     parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
-    dest = download_ravdess(
-        Path(args.dest), parts=parts, base_url=args.base_url, progress=not args.quiet
-    )
+    dest = download_ravdess(Path(args.dest), parts=parts, progress=not args.quiet)
     print(f"RAVDESS ({', '.join(parts)}) is in {dest}")
     return 0
 
@@ -333,7 +332,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _model_dir(value: str | None) -> Path:
     """The model folder named on the command line; none (or "default") is the shipped model."""
-    from .recognizer import resolve_model_path
+    from .bundles import resolve_model_path
 
     return resolve_model_path(value)
 
@@ -354,7 +353,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     preds = predict_paths(
         rec,
         args.inputs,
-        session_norm=args.session_norm or args.group_by is not None,
+        speaker_norm=args.speaker_norm or args.group_by is not None,
         group_by=args.group_by,
         jobs=args.jobs,
         progress=not args.quiet,
@@ -390,7 +389,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .recognizer import describe_manifest, read_manifest
+    from .bundles import describe_manifest, read_manifest
 
     manifest = read_manifest(_model_dir(args.model))
     if args.json:
@@ -414,7 +413,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         )
     if training and training.get("augmented_copies"):
         print(f"augment   {training['augmented_copies']} degraded copies per clip")
-    print(f"sessions  {'yes' if summary['sessions'] else 'no'} (--session-norm)")
+    print(f"spk-norm  {'yes' if summary['speaker_norm'] else 'no'} (--speaker-norm)")
     card = manifest.get("model_card")
     if card:
         import textwrap
@@ -427,9 +426,14 @@ def cmd_info(args: argparse.Namespace) -> int:
         evaluation = card.get("evaluation") or {}
         if evaluation:
             print(f"  evaluation    {evaluation.get('protocol', '')}")
-            for norm in ("global", "session_norm"):
-                if norm in evaluation:
-                    row = evaluation[norm]
+            # cards written before the one name call the per-speaker figures "session_norm"
+            for norm, keys in (
+                ("global", ("global",)),
+                ("speaker_norm", ("speaker_norm", "session_norm")),
+            ):
+                found = next((k for k in keys if k in evaluation), None)
+                if found is not None:
+                    row = evaluation[found]
                     print(
                         f"    {norm:<12} UAR {100 * row['uar']:.1f} % "
                         f"(± {100 * row['uar_std']:.1f}), accuracy {100 * row['accuracy']:.1f} %, "
@@ -460,7 +464,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise SerkitParameterError(
             f'serkit serve needs the serve extra: pip install "serkit[serve]" ({exc})'
         ) from exc
-    from .recognizer import read_manifest
+    from .bundles import read_manifest
 
     if not 0 <= args.port <= 65535:
         raise SerkitParameterError(f"--port must be between 0 and 65535; got {args.port}")
@@ -499,7 +503,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         http=TimedH11Protocol,
-        timeout_keep_alive=settings.idle_timeout,
+        timeout_keep_alive=max(1, math.ceil(settings.idle_timeout)),  # uvicorn takes whole s
         log_level="warning" if args.quiet else "info",
         access_log=args.access_log,
     )
@@ -546,7 +550,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
         win_dur=args.win,
         hop_dur=args.hop,
         smooth=args.smooth,
-        session_norm=args.session_norm,
+        speaker_norm=args.speaker_norm,
         vad=args.vad,
         progress=not args.quiet,
         max_duration=args.max_duration,
@@ -768,7 +772,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("corpus", choices=("ravdess",))
     p.add_argument("dest", help="destination folder")
     p.add_argument("--parts", default="speech", help="comma-separated: speech, song")
-    p.add_argument("--base-url", default="https://zenodo.org", help=argparse.SUPPRESS)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_download)
 
@@ -860,17 +863,19 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true", help="JSON list of objects")
     fmt.add_argument("--csv", action="store_true", help="CSV with one column per class")
     p.add_argument(
-        "--session-norm",
+        "--speaker-norm",
+        "--session-norm",  # the older name, kept as an alias
+        dest="speaker_norm",
         action="store_true",
-        help="normalise the features of all given files together (one speaker or call); "
-        "needs several files per session",
+        help="per-speaker normalisation: normalise the features of all given files together "
+        "(one speaker or call); needs several files per speaker (--session-norm: the same)",
     )
     p.add_argument(
         "--group-by",
         metavar="REGEX",
-        help="session normalisation per group: the regex's first group (or group 'session') "
+        help="per-speaker normalisation per group: the regex's first group (or group 'session') "
         "in each path, e.g. --group-by='-(\\d+)\\.\\w+$' for the RAVDESS actor (use the = form "
-        "when the regex starts with '-'); implies --session-norm",
+        "when the regex starts with '-'); implies --speaker-norm",
     )
     p.add_argument("--jobs", type=int, default=1, help="feature extraction processes (1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -980,9 +985,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--smooth", type=int, default=3, help="windows in the moving average over time (3; 1: off)"
     )
     p.add_argument(
-        "--session-norm",
+        "--speaker-norm",
+        "--session-norm",  # the older name, kept as an alias
+        dest="speaker_norm",
         action="store_true",
-        help="normalise all windows' features together (the recording is one speaker or call)",
+        help="per-speaker normalisation: normalise all windows' features together (the "
+        "recording is one speaker or call; --session-norm: the same)",
     )
     p.add_argument(
         "--vad",

@@ -1,38 +1,36 @@
 """ONNX export of saved serkit models, for ONNX Runtime and edge deployment.
 
-Three kinds of model folder are understood:
+Two kinds of model folder are understood: a bundle (``model.json``, read by
+:mod:`serkit.bundles` whatever its format version) and a bare network folder. A bundle is
+loaded as an :class:`~serkit.recognizer.EmotionRecognizer` and converted by what it holds:
 
-- a classic bundle (``model.json`` format 1 + ``pipeline.skops`` from
-  ``serkit train``): its scikit-learn ``Pipeline`` (``StandardScaler`` +
-  classifier) is converted with skl2onnx. Input ``features`` [shape=(batch,
-  n_features), float32]; outputs ``label`` [shape=(batch,)] and
-  ``probabilities`` [shape=(batch, n_classes)] (no ZipMap, so both are plain
-  tensors).
-- a torch network folder (``network.json`` + ``network.safetensors`` from
-  :func:`serkit.models._torch.save_torch`): the network plus a softmax is traced
-  with ``torch.onnx.export``. Input ``features`` [shape=(batch, n_features)] for
-  ``cnn1d`` or [shape=(batch, n_frames, n_mels)] for ``specnet`` (batch and
-  frames dynamic); output ``probabilities``.
-- a format-2 bundle (``model.json`` format 2, members under ``members/``):
+- one classic model (``serkit train`` with a zoo model): its scikit-learn ``Pipeline``
+  (``StandardScaler`` + classifier) is converted with skl2onnx. Input ``features``
+  [shape=(batch, n_features), float32]; outputs ``label`` [shape=(batch,)] and
+  ``probabilities`` [shape=(batch, n_classes)] (no ZipMap, so both are plain tensors).
+- one network (``serkit train --model cnn1d`` or ``specnet``), as a bare network folder
+  below, its metadata naming the bundle's feature spec.
+- an ensemble (``--model ensemble:cnn1d+logreg@stats``) becomes one graph:
+  every member converted as above (skl2onnx for classic members, torch for
+  networks), merged, and their probabilities averaged with the ensemble's
+  weights (equal unless set) into one output ``probabilities``
+  [shape=(batch, n_classes)]. There is one input per feature set, named after
+  its feature key with every run of characters other than letters and digits
+  turned into ``_`` (``seed``, ``stats``, ``logmel``, ``compare``; a key with
+  parameters such as ``stats{"n_mfcc":13}`` gives ``stats_n_mfcc_13``).
+  Members reading the same feature set share its input. The metadata's
+  ``inputs`` lists them in graph order: ``name`` (the ONNX input), ``key``
+  (the feature key, as in ``EmotionRecognizer.input_specs_``), ``features``
+  (the spec) and the layout (``kind`` ``"vector"`` with ``n_features``, or
+  ``"sequence"`` with ``n_mels``, ``min_frames``, ``trim_db`` and
+  ``trim_margin``); ``members`` gives each member's name, model, input and
+  weight.
 
-  - with one network member (``serkit train --model cnn1d`` or ``specnet``), that
-    network is exported as above (input ``features``), its metadata naming the
-    bundle's feature spec;
-  - an ensemble (``--model ensemble:cnn1d+logreg@stats``) becomes one graph:
-    every member converted as above (skl2onnx for classic members, torch for
-    networks), merged, and their probabilities averaged with the ensemble's
-    weights (equal unless set) into one output ``probabilities``
-    [shape=(batch, n_classes)]. There is one input per feature set, named after
-    its feature key with every run of characters other than letters and digits
-    turned into ``_`` (``seed``, ``stats``, ``logmel``, ``compare``; a key with
-    parameters such as ``stats{"n_mfcc":13}`` gives ``stats_n_mfcc_13``).
-    Members reading the same feature set share its input. The metadata's
-    ``inputs`` lists them in graph order: ``name`` (the ONNX input), ``key``
-    (the feature key, as in ``EmotionRecognizer.input_specs_``), ``features``
-    (the spec) and the layout (``kind`` ``"vector"`` with ``n_features``, or
-    ``"sequence"`` with ``n_mels``, ``min_frames``, ``trim_db`` and
-    ``trim_margin``); ``members`` gives each member's name, model, input and
-    weight.
+A bare network folder (``network.json`` + ``network.safetensors`` from
+:func:`serkit.bundles.save_torch`): the network plus a softmax is traced with
+``torch.onnx.export``. Input ``features`` [shape=(batch, n_features)] for ``cnn1d`` or
+[shape=(batch, n_frames, n_mels)] for ``specnet`` (batch and frames dynamic); output
+``probabilities``.
 
 Either way the probability columns follow the model's ``classes_`` (sorted), and
 the ONNX file carries a ``serkit`` metadata entry (JSON) with the classes, the
@@ -44,8 +42,8 @@ Sequence (log-mel) inputs are trimmed of leading and trailing silence before the
 network, outside the graph (``trim_db`` / ``trim_margin`` in the layout;
 :func:`run_onnx` does it), and one ONNX batch holds frames of one length, so
 clips of different lengths (after trimming) run one per call; :func:`run_onnx`
-does that too. Only the plain model is exported: a bundle's session-normalised
-part (``--session-norm``) needs per-session statistics and stays in Python.
+does that too. Only the plain model is exported: a bundle's speaker-normalised
+part (``--speaker-norm``) needs per-session statistics and stays in Python.
 
 skl2onnx, onnx and onnxruntime (and torch for networks) are imported only when
 a function here runs.
@@ -64,7 +62,7 @@ from typing import Any
 import numpy as np
 
 from ._atomic import atomic_write_bytes
-from ._errors import ParameterError, SerkitError, SerkitWarning
+from ._errors import ExportError, ParameterError, SerkitWarning
 from ._version import __version__
 
 __all__ = [
@@ -85,10 +83,6 @@ ENSEMBLE_OPSET = 17
 _TORCH_MANIFEST = "network.json"
 _CLASSIC_MANIFEST = "model.json"
 _PROBABILITIES = "probabilities"
-
-
-class ExportError(SerkitError, ValueError):
-    """A model cannot be converted to ONNX (unsupported estimator, missing converter)."""
 
 
 def _require(module: str, extra: str) -> Any:
@@ -219,7 +213,7 @@ def _torch_graph(
 
     recipe = get_recipe(classifier.module)
 
-    class _Probabilities(torch.nn.Module):
+    class _Probabilities(torch.nn.Module):  # type: ignore[name-defined]  # torch: a local
         def __init__(self, net: Any) -> None:
             super().__init__()
             self.net = net
@@ -277,7 +271,7 @@ def torch_to_onnx(classifier: Any, *, extra: dict | None = None, opset: int = 17
     Parameters
     ----------
     classifier : serkit.models._torch.TorchClassifier
-        Fitted (or loaded with :func:`serkit.models._torch.load_torch`).
+        Fitted (or loaded with :func:`serkit.bundles.load_torch`).
     extra : dict, optional
         More entries for the ``serkit`` metadata.
     opset : int, default=17
@@ -434,7 +428,11 @@ def _merge_probabilities(
     from onnx import TensorProto, compose, helper, numpy_helper
 
     opsets = _common_opsets(members)
-    nodes, initializers, sparse, infos, functions = [], [], [], [], {}
+    nodes: list[Any] = []
+    initializers: list[Any] = []
+    sparse: list[Any] = []
+    infos: list[Any] = []
+    functions: dict[Any, Any] = {}
     terms = []
     for i, (name, model) in enumerate(members):
         prefix = f"m{i}__"  # no input name holds "__", so nothing clashes with them
@@ -456,7 +454,7 @@ def _merge_probabilities(
                 )
             functions[key] = function
         weight = f"ensemble__weight{i}"
-        initializers.append(numpy_helper.from_array(np.float32(weights[i]), weight))
+        initializers.append(numpy_helper.from_array(np.array(weights[i], dtype=np.float32), weight))
         terms.append(f"ensemble__weighted{i}")
         nodes.append(helper.make_node("Mul", [proba, weight], [terms[-1]], name=terms[-1]))
     nodes.append(helper.make_node("Sum", terms, [_PROBABILITIES], name="ensemble__average"))
@@ -488,6 +486,7 @@ def _merge_probabilities(
 def _input_info(name: str, layout: Mapping[str, Any]) -> Any:
     from onnx import TensorProto, helper
 
+    shape: list[str | int]
     if layout["kind"] == "sequence":
         shape = ["batch", "frames", int(layout["n_mels"])]
     else:
@@ -602,6 +601,8 @@ def recognizer_to_onnx(rec: Any, *, extra: Mapping[str, Any] | None = None) -> A
     if members[0].neural:
         return onnx.load_from_string(torch_to_onnx(rec.pipeline_, extra=more))
     n_features = rec.n_features_in_ or getattr(rec.pipeline_, "n_features_in_", None)
+    if n_features is None:
+        raise ExportError("the model does not record its input width (n_features_in_)")
     return sklearn_to_onnx(rec.pipeline_, int(n_features), classes=rec.classes_, extra=more)
 
 
@@ -613,7 +614,7 @@ def export_onnx(model_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
     model_dir : str or path
         A folder written by ``serkit train`` / ``EmotionRecognizer.save`` (a
         classic pipeline, a network or an ensemble) or by
-        :func:`serkit.models._torch.save_torch` (a ``network.json`` inside it
+        :func:`serkit.bundles.save_torch` (a ``network.json`` inside it
         makes it a torch model).
     out : str or path
         ONNX file to write (its folder is created).
@@ -648,31 +649,14 @@ def export_onnx(model_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
     target = Path(out)
     if not folder.is_dir():
         raise ParameterError(f"{folder}: not a model folder (it does not exist or is a file)")
-    extra: dict[str, Any] = {}
-    manifest: dict[str, Any] = {}
     if (folder / _CLASSIC_MANIFEST).is_file():
-        from .recognizer import read_manifest
-
-        manifest = read_manifest(folder)
-        extra = {"features": manifest.get("features"), "sample_rate": manifest.get("sample_rate")}
-    if int(manifest.get("format_version", 1)) >= 2:
         from .recognizer import EmotionRecognizer
 
-        rec = EmotionRecognizer.load(folder)
-        data = recognizer_to_onnx(
-            rec, extra={"sample_rate": manifest.get("sample_rate")}
-        ).SerializeToString()
-    elif (folder / _TORCH_MANIFEST).is_file():
-        from .models._torch import load_torch
-
-        data = torch_to_onnx(load_torch(folder), extra=extra)
+        data = recognizer_to_onnx(EmotionRecognizer.load(folder)).SerializeToString()
     else:
-        from .recognizer import EmotionRecognizer
+        from .bundles import load_torch
 
-        rec = EmotionRecognizer.load(folder)
-        data = sklearn_to_onnx(
-            rec.pipeline_, rec.n_features_in_, classes=rec.classes_, extra=extra
-        ).SerializeToString()
+        data = torch_to_onnx(load_torch(folder), extra={})
     atomic_write_bytes(target, data)
     return target
 

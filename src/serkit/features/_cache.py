@@ -146,7 +146,8 @@ class FeatureCache:
             return self._discard(path, problem)
         return value
 
-    def _discard(self, path: Path, problem: str) -> None:
+    def _discard(self, path: Path, problem: str) -> np.ndarray | None:
+        """Delete a bad entry with a warning; always ``None`` (a miss) for :meth:`get`."""
         logger.warning("feature cache entry %s is %s; recomputing it", path, problem)
         path.unlink(missing_ok=True)
         return None

@@ -24,9 +24,10 @@ from .._errors import AudioError, ParameterError
 from .._lifeline import die_with_parent
 from .._threads import one_blas_thread
 from .._version import __version__
-from ._base import get_extractor, spec_key, spec_of
+from ._base import spec_key, spec_of
 from ._cache import FeatureCache, file_digest
 from ._numba import prepare_numba
+from ._table import get_extractor
 
 __all__ = ["ExtractionResult", "extract_files", "extract_signal"]
 

@@ -185,7 +185,7 @@ def prepare_numba(extractor: Any, *, warm: bool) -> None:
                     )
             record.write_text(_fingerprint(cache_files()))
         if warm:
-            from ._base import get_extractor
+            from ._table import get_extractor
 
             get_extractor(spec).extract(_synthetic(), 16000)
             _WARMED.add(key)

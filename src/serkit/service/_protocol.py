@@ -56,8 +56,9 @@ class TimedH11Protocol(H11Protocol):
         self._deadline = self.loop.call_later(seconds, self._expired)
 
     def _disarm(self) -> None:
-        if getattr(self, "_deadline", None) is not None:
-            self._deadline.cancel()
+        deadline = getattr(self, "_deadline", None)
+        if deadline is not None:
+            deadline.cancel()
         self._deadline = None
         self._phase = ""
 

@@ -160,7 +160,7 @@ def load_model_info(model_path: Path, recognizer: Any, settings: ServiceSettings
         Its ``id`` is the model name and the first 12 hex digits of the weights'
         SHA-256, e.g. ``mlp-033f19b0ead4``.
     """
-    from ..recognizer import describe_manifest, read_manifest
+    from ..bundles import describe_manifest, read_manifest
 
     manifest = read_manifest(model_path)
     model = manifest["model"]
@@ -175,7 +175,7 @@ def load_model_info(model_path: Path, recognizer: Any, settings: ServiceSettings
         n_features=summary["n_features"],
         sample_rate=int(manifest.get("sample_rate", 16000)),
         weights_sha256=sha,
-        session_norm=bool(getattr(recognizer, "supports_sessions", False)),
+        speaker_norm=bool(getattr(recognizer, "supports_speaker_norm", False)),
         training=manifest.get("training"),
         metrics=manifest.get("metrics"),
         model_card=manifest.get("model_card"),
@@ -215,12 +215,12 @@ def _install_docs(app: FastAPI) -> None:
     from fastapi.responses import HTMLResponse
 
     try:
-        from swagger_ui_bundle import swagger_ui_path
+        from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
     except ImportError:
         swagger_ui_path = None
     if swagger_ui_path is not None:
         app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
-        assets = {
+        assets: dict[str, Any] = {
             "swagger_js_url": "/docs-assets/swagger-ui-bundle.js",
             "swagger_css_url": "/docs-assets/swagger-ui.css",
             "swagger_favicon_url": "/docs-assets/favicon-32x32.png",
