@@ -25,15 +25,21 @@ def bundle(tmp_path) -> Path:
 
 
 def _edit(folder: Path, **changes) -> None:
+    """Set top-level keys; ``model__name`` sets a sub-key; ``weights`` / ``weights__file``
+    reach the first member's weights entry (the shipped bundle is format 2)."""
     path = folder / "model.json"
     manifest = json.loads(path.read_text())
     for key, value in changes.items():
         target, _, sub = key.partition("__")
+        holder = manifest["members"][0] if target == "weights" else manifest
         if sub:
-            manifest[target][sub] = value
+            holder[target][sub] = value
         else:
-            manifest[target] = value
+            holder[target] = value
     path.write_text(json.dumps(manifest))
+
+
+WEIGHTS = "members/mlp.skops"  # the shipped bundle's weights file
 
 
 def _refused(folder: Path, match: str) -> None:
@@ -56,7 +62,7 @@ def _refused(folder: Path, match: str) -> None:
         ({"classes": []}, "non-empty list"),
         ({"features": None}, "'features' must be an object or a list of objects; got null"),
         ({"features": [1]}, "'features' must be an object or a list of objects"),
-        ({"weights": "pipeline.skops"}, "'weights' must be an object"),
+        ({"weights": "members/mlp.skops"}, r"'members\[0\]'.weights must be an object"),
         ({"weights__file": 5}, "not a usable name"),
         ({"n_features": "571"}, "'n_features' must be an integer"),
         ({"versions": ["x"]}, "'versions' must be an object"),
@@ -90,7 +96,7 @@ def test_a_huge_manifest_is_not_read_whole(bundle):
 def test_paths_outside_the_bundle_are_refused_before_opening(bundle):
     # a valid skops file outside, with the right checksum: it must still not load
     outside = bundle.parent / "outside.skops"
-    shutil.copy(bundle / "pipeline.skops", outside)
+    shutil.copy(bundle / WEIGHTS, outside)
     _edit(bundle, weights__file="../outside.skops")
     _refused(bundle, "leaves the bundle folder")
     for name in ("/etc/passwd", "/etc/shadow", "/no/such/file", "C:\\\\x.skops"):
@@ -103,9 +109,9 @@ def test_paths_outside_the_bundle_are_refused_before_opening(bundle):
 
 def test_a_symlink_out_of_the_bundle_is_refused(bundle):
     outside = bundle.parent / "outside.skops"
-    shutil.copy(bundle / "pipeline.skops", outside)
-    (bundle / "pipeline.skops").unlink()
-    (bundle / "pipeline.skops").symlink_to(outside)
+    shutil.copy(bundle / WEIGHTS, outside)
+    (bundle / WEIGHTS).unlink()
+    (bundle / WEIGHTS).symlink_to(outside)
     _refused(bundle, "symbolic link")
 
 

@@ -29,15 +29,19 @@ def _watch(parent: int, every: float) -> None:
             os._exit(1)  # the parent is gone: nothing is waiting for our results
 
 
-def die_with_parent(every: float = 0.5) -> None:
+def die_with_parent(parent: int | None = None, every: float = 0.5) -> None:
     """End this process (at once) when its parent process ends.
 
     Parameters
     ----------
+    parent : int or None
+        PID of the process that started this one, as it knew its own PID (pass
+        ``os.getpid()`` from the parent): if it already died before this runs, we are
+        already adopted by another process and must end now. ``None``: the current parent.
     every : float > 0
         Seconds between checks of the fallback watcher.
     """
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)

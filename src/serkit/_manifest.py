@@ -209,6 +209,8 @@ def check_bundle_manifest(folder: str | os.PathLike, manifest: Mapping[str, Any]
     for key in ("versions", "training", "metrics", "model_card"):
         if manifest.get(key) is not None:
             _expect(path, f"'{key}'", manifest[key], (dict,), "an object")
+    if manifest.get("n_features") is not None:
+        _expect(path, "'n_features'", manifest["n_features"], (int,), "an integer")
     if "sample_rate" in manifest:
         _expect(path, "'sample_rate'", manifest["sample_rate"], (int,), "an integer")
     if int(manifest.get("format_version", 1)) < 2:

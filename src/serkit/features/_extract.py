@@ -136,12 +136,13 @@ def _run_task(
     return out
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int | None = None) -> None:
     """One BLAS thread per worker: the processes already use every core, and oversubscribed
-    BLAS threads made corpus extraction 2.5-4.5 times slower on 2 cores."""
+    BLAS threads made corpus extraction 2.5-4.5 times slower on 2 cores. ``parent`` is the
+    PID of the process that started the pool: the worker ends when it does."""
     from threadpoolctl import threadpool_limits
 
-    die_with_parent()  # a killed serkit must not leave its workers behind
+    die_with_parent(parent)  # a killed serkit must not leave its workers behind
     threadpool_limits(1)
 
 
@@ -301,7 +302,10 @@ def _run_all(
             return
         leftover: list[list[tuple[int, str]]] = []
         with ProcessPoolExecutor(
-            max_workers=n_jobs, mp_context=_pool_context(), initializer=_init_worker
+            max_workers=n_jobs,
+            mp_context=_pool_context(),
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
         ) as pool:
             pending: dict[Future, list[tuple[int, str]]] = {}
             queue = iter(tasks)
