@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._atomic import atomic_path, atomic_write_text
 from ._errors import ParameterError as SerkitParameterError
 from ._errors import SerkitError
 from ._version import __version__
@@ -85,10 +87,17 @@ def _corpus_report(args: argparse.Namespace) -> dict[str, Any]:
         except AudioError as exc:
             audio_problems.append({"path": str(utt.path), "reason": exc.reason})
     problems = [{"path": str(p.path), "reason": p.reason} for p in scan.problems]
+    if audio_problems:  # a clip whose audio fails is a problem, not also a clip
+        import dataclasses
+
+        bad = {p["path"] for p in audio_problems}
+        usable = [u for u in scan.utterances if str(u.path) not in bad]
+        summary = dataclasses.replace(scan, utterances=usable).summary()
     report = {
         "corpus": args.corpus,
         "root": str(Path(args.root).resolve()),
         **summary,
+        "n_problems": len(problems) + len(audio_problems),
         "total_duration_s": round(float(sum(durations)), 3),
         "mean_duration_s": round(float(sum(durations) / len(durations)), 3) if durations else 0.0,
         "min_duration_s": round(float(min(durations)), 3) if durations else 0.0,
@@ -555,13 +564,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ) from exc
     from .bundles import read_manifest
 
+    if not 0 <= args.port <= 65535:
+        raise SerkitParameterError(f"--port must be between 0 and 65535; got {args.port}")
+    if args.max_upload_mb is not None and not args.max_upload_mb > 0:
+        raise SerkitParameterError(
+            f"--max-upload-mb must be a number of megabytes > 0; got {args.max_upload_mb:g}"
+        )
     model = _model_dir(args.model).resolve()
     read_manifest(model)  # a bad folder fails here in one line, not in every worker
     overrides: dict[str, Any] = {"workers": args.workers}
-    if args.api_key:
+    if args.api_key is not None:  # '' is refused by ServiceSettings, never read as "no key"
         overrides["api_key"] = args.api_key
     if args.cors_origin:
         overrides["cors_origins"] = tuple(args.cors_origin)
+    for name in ("headers_timeout", "body_timeout", "idle_timeout"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
     if args.max_upload_mb is not None:
         overrides["max_upload_bytes"] = max(1, round(args.max_upload_mb * MB))
     if args.max_predict_seconds is not None:
@@ -574,12 +592,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logger.warning(
             "serving on %s without an API key: anyone who reaches it can use it", args.host
         )
+    from .service._protocol import TimedH11Protocol
+
     uvicorn.run(
         "serkit.service.app:create_app_from_env",
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
+        http=TimedH11Protocol,
+        timeout_keep_alive=max(1, math.ceil(settings.idle_timeout)),  # uvicorn takes whole s
         log_level="warning" if args.quiet else "info",
         access_log=args.access_log,
     )
@@ -602,11 +624,10 @@ def _write_timeline_rows(rows: list[dict[str, Any]], classes: list[str], out: Pa
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".json"):
         raise SerkitParameterError(f"--out must end in .csv or .json; got {out}")
-    out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".json":
-        out.write_text(json.dumps(rows, indent=2) + "\n")
+        atomic_write_text(out, json.dumps(rows, indent=2) + "\n")
         return
-    with out.open("w", newline="") as handle:
+    with atomic_path(out) as tmp, tmp.open("w", newline="") as handle:
         fields = ["start", "end", "emotion", "confidence", *classes]
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
@@ -1056,6 +1077,24 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="longest /v1/timeline input (3600)",
+    )
+    p.add_argument(
+        "--headers-timeout",
+        type=float,
+        default=None,
+        help="seconds a client may take to send its request headers (10)",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=float,
+        default=None,
+        help="seconds a client may take to send a request body (60)",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=None,
+        help="seconds an idle keep-alive connection stays open (5)",
     )
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
