@@ -51,9 +51,9 @@ def test_calibration_is_fitted_and_applied(data, calibrated):
     )
     sessions = np.array([g.split("#")[0] for g in groups])
     np.testing.assert_allclose(
-        calibrated.predict_proba(X, sessions=sessions),
+        calibrated.predict_proba(X, speakers=sessions),
         apply_temperature(
-            calibrated.predict_uncalibrated(X, sessions=sessions), cal["session_temperature"]
+            calibrated.predict_uncalibrated(X, speakers=sessions), cal["session_temperature"]
         ),
     )
     np.testing.assert_array_equal(calibrated.predict(X), calibrated.classes_[raw.argmax(axis=1)])

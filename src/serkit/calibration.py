@@ -522,10 +522,10 @@ def fit_recognizer_calibration(
         inner = clone(recognizer).fit(take_rows(X, train), y_arr[train], groups=g[train])
         cols = [pos[c] for c in np.asarray(inner.classes_).tolist()]
         oof[np.ix_(test, cols)] = inner.predict_proba(take_rows(X, test))
-        if inner.supports_sessions:
+        if inner.supports_speaker_norm:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                session = inner.predict_proba(take_rows(X, test), sessions=g[test])
+                session = inner.predict_proba(take_rows(X, test), speakers=g[test])
             oof_session[np.ix_(test, cols)] = session
         else:
             has_session = False

@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._atomic import atomic_path
 from ._errors import ParameterError
 from .corpora import CorpusScan
 from .features import extract_files, get_extractor, spec_of
 
-__all__ = ["FeatureTable", "build_feature_table", "read_feature_table"]
+__all__ = ["FeatureTable", "build_feature_table"]
 
 META_COLUMNS = ("path", "corpus", "speaker", "gender", "emotion")
 
@@ -94,18 +95,19 @@ class FeatureTable:
         out = Path(path)
         suffix = out.suffix.lower()
         out.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == ".npz":
-            self._write_npz(out)
-        elif suffix == ".parquet":
-            frame = self.to_frame()
-            frame.attrs = {}
-            frame.to_parquet(out, index=False)
-        elif suffix == ".csv":
-            self.to_frame().to_csv(out, index=False)
-        else:
+        if suffix not in (".npz", ".parquet", ".csv"):
             raise ParameterError(
                 f"cannot write features to {out.name!r}: use a .parquet, .csv or .npz file name"
             )
+        with atomic_path(out) as tmp:  # a killed run leaves the previous file intact
+            if suffix == ".npz":
+                self._write_npz(tmp)
+            elif suffix == ".parquet":
+                frame = self.to_frame()
+                frame.attrs = {}
+                frame.to_parquet(tmp, index=False)
+            else:
+                self.to_frame().to_csv(tmp, index=False)
         return out
 
     def _write_npz(self, out: Path) -> None:
@@ -173,13 +175,3 @@ def build_feature_table(
         skipped=skipped,
         n_cached=result.n_cached,
     )
-
-
-def read_feature_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a table written by :meth:`FeatureTable.write` (``.parquet`` or ``.csv``)."""
-    p = Path(path)
-    if p.suffix.lower() == ".parquet":
-        return pd.read_parquet(p)
-    if p.suffix.lower() == ".csv":
-        return pd.read_csv(p)
-    raise ParameterError(f"cannot read a feature table from {p.name!r}: use .parquet or .csv")
