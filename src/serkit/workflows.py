@@ -452,6 +452,7 @@ def evaluate_corpus(
     search: bool = False,
     random_state: int = 7,
     threads: int | None = None,
+    calibrate: bool = False,
 ) -> tuple[dict[str, Any], dict[str, EvaluationResult]]:
     """Extract what the models read (:func:`load_tables`), then :func:`evaluate_table`.
 
@@ -497,6 +498,7 @@ def evaluate_corpus(
         search=search,
         random_state=random_state,
         threads=threads,
+        calibrate=calibrate,
     )
     report["corpus"] = {"name": corpus, "root": str(Path(root).resolve())}
     return report, results
