@@ -221,6 +221,9 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any, *, speakers: Sequence[str] | None = None) -> np.ndarray:
         """Class probabilities [shape=(n, n_classes)], columns in ``classes_`` order.
 
+        Every prediction path (files, signals, timelines, live input, the service) gets its
+        probabilities here, so whatever adjusts them (such as calibration) belongs here.
+
         Parameters
         ----------
         X : np.ndarray, list of np.ndarray, or mapping
@@ -228,8 +231,8 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         speakers : sequence of str or None
             Speaker of each row (or call, session: any label shared by clips of one voice).
             Given, each speaker's rows are z-scored together and the speaker-normalised
-            model predicts; a speaker
-            needs several clips for useful statistics (a warning below 5).
+            model predicts; a speaker needs several clips for useful statistics (a
+            warning below 5).
 
         Raises
         ------
