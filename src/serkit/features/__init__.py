@@ -11,8 +11,10 @@ Feature sets
     openSMILE eGeMAPSv02 and ComParE_2016 functionals.
 ``logmel``
     Log-mel frame sequences for neural networks.
+``whisper``
+    Pooled states of a frozen Whisper encoder (CTranslate2; the ``whisper`` extra).
 
-Importing this package loads neither librosa nor opensmile; they load on first use.
+Importing this package loads neither librosa, opensmile nor ctranslate2; they load on first use.
 """
 
 from ._base import (
@@ -29,6 +31,7 @@ from ._logmel import LogMelFeatures
 from ._opensmile import CompareFeatures, EgemapsFeatures
 from ._seed import SeedFeatures
 from ._stats import StatsFeatures
+from ._whisper import WhisperFeatures
 
 __all__ = [
     "CacheStats",
@@ -40,6 +43,7 @@ __all__ = [
     "LogMelFeatures",
     "SeedFeatures",
     "StatsFeatures",
+    "WhisperFeatures",
     "available_feature_sets",
     "extract_files",
     "extract_signal",

@@ -71,7 +71,7 @@ def available_feature_sets() -> list[str]:
 
 def _load_builtin() -> None:
     # the built-in extractors register themselves on import
-    from . import _logmel, _opensmile, _seed, _stats  # noqa: F401
+    from . import _logmel, _opensmile, _seed, _stats, _whisper  # noqa: F401
 
 
 def _coerce(field: dataclasses.Field, value: Any) -> Any:
