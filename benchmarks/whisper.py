@@ -127,7 +127,7 @@ def encode(corpus: str, pad: float, ct: str, store: Path) -> None:
     tmp = path.with_suffix(".tmp.npz")
     np.savez(
         tmp,
-        paths=frame["path"].astype(str).to_numpy(),
+        paths=frame["path"].astype(str).to_numpy(dtype=str),
         seconds=np.array(seconds),
         cpu_seconds=np.array(cpu),
         **{k: np.stack(v) for k, v in out.items()},
@@ -137,6 +137,56 @@ def encode(corpus: str, pad: float, ct: str, store: Path) -> None:
         f"wrote {path}: median {1000 * np.median(cpu):.1f} ms CPU, "
         f"{1000 * np.median(seconds):.1f} ms wall per clip"
     )
+
+
+def timing(pads: list[float], ct: str, n_clips: int, repeats: int) -> None:
+    """Encoder CPU time per clip on one thread: the least of ``repeats`` runs, median over clips.
+
+    The least of several runs is the figure least inflated by other jobs on the machine; the
+    clips are every ``1440 // n_clips``-th RAVDESS clip (3.3-4 s). Also measures the cold
+    start: importing ctranslate2, checking the weights' SHA-256 and loading them, in a fresh
+    process.
+    """
+    import subprocess
+
+    from serkit import audio
+    from serkit.corpora import load_corpus
+    from serkit.features import WhisperFeatures
+
+    frame = load_corpus(CORPORA["ravdess"], "ravdess").to_frame()
+    clips = [audio.load(p) for p in frame["path"].iloc[:: len(frame) // n_clips][:n_clips]]
+    probe = (
+        "import time; t=time.perf_counter(); c=time.process_time(); import numpy as np; "
+        "from serkit.features import WhisperFeatures as W; "
+        f"W(pad=0, compute_type={ct!r}).extract(np.zeros(16000, np.float32) + 0.01, 16000); "
+        "print(time.perf_counter()-t, time.process_time()-c)"
+    )
+    wall, cpu = [], []
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+        w, c = map(float, out.stdout.split())
+        wall.append(w)
+        cpu.append(c)
+    print(
+        f"cold start (import serkit.features + ctranslate2, SHA-256, load, first clip): "
+        f"least of 3: {min(wall):.2f} s wall, {min(cpu):.2f} s CPU"
+    )
+    for pad in pads:
+        extractor = WhisperFeatures(pad=pad, compute_type=ct)
+        extractor.extract(*clips[0])
+        best = []
+        for y, sr in clips:
+            runs = []
+            for _ in range(repeats):
+                start = time.process_time()
+                extractor.encode(y, sr)
+                runs.append(time.process_time() - start)
+            best.append(min(runs))
+        print(
+            f"pad={pad:g} {ct}: median {1000 * np.median(best):.1f} ms CPU per clip "
+            f"(least of {repeats} runs, {len(clips)} clips, load {os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
 
 
 def _parse(recipe: str) -> dict[str, str]:
@@ -171,13 +221,15 @@ def _tables(r: dict[str, str], store: Path, cache_dir: Path) -> dict:
     """Feature tables of both corpora for a recipe (meta from the corpus scans)."""
     from serkit.corpora import load_corpus
     from serkit.datasets import FeatureTable
+    from serkit.features import WhisperFeatures, spec_of
     from serkit.workflows import load_table
 
     tables = {}
     for corpus, root in CORPORA.items():
         data = np.load(_store_path(store, float(r["pad"]), r["ct"]).with_suffix(f".{corpus}.npz"))
         meta = load_corpus(root, corpus).to_frame()
-        if list(meta["path"].astype(str)) != list(data["paths"]):
+        # clips are stored in the scan's order (sorted by path); object arrays would need pickle
+        if len(meta) != len(data["seconds"]):
             raise SystemExit(f"{corpus}: stored clips differ from the corpus scan; re-encode")
         X = _matrix(data, r["pool"], r["span"])
         names = [f"w{i}" for i in range(X.shape[1])]
@@ -187,7 +239,11 @@ def _tables(r: dict[str, str], store: Path, cache_dir: Path) -> dict:
                 raise SystemExit(f"{corpus}: stats table clips differ")
             X = np.hstack([X, stats.features])
             names += list(stats.feature_names)
-        spec = {"name": "whisper-bench", "params": dict(r)}
+        spec = spec_of(
+            WhisperFeatures(
+                pad=float(r["pad"]), pool=r["pool"], span=r["span"], compute_type=r["ct"]
+            )
+        )  # the table's label; with plus=stats the matrix holds more columns
         tables[corpus] = (
             FeatureTable(meta=meta, features=X, feature_names=names, spec=spec),
             float(np.median(data["cpu_seconds"])),
@@ -233,11 +289,23 @@ def _cross(train, test, head: str, norm: bool) -> float:
     return float(balanced_accuracy_score(ye, model.predict(Xe)))
 
 
-def run(recipes: list[str], store: Path, cache_dir: Path) -> None:
+def _append(row: dict, path: Path = RESULTS_JSON) -> None:
+    """Append one row to the results file under a lock (two runs may share it)."""
+    import fcntl
+
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows = json.loads(path.read_text()) if path.exists() else []
+        rows.append(row)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rows, indent=1) + "\n")
+        tmp.replace(path)
+
+
+def run(recipes: list[str], store: Path, cache_dir: Path, out: Path = RESULTS_JSON) -> None:
     """Evaluate recipes and append their rows to whisper.json."""
     from serkit.workflows import evaluate_table
 
-    rows = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else []
     for recipe in recipes:
         r = _parse(recipe)
         start = time.perf_counter()
@@ -264,8 +332,7 @@ def run(recipes: list[str], store: Path, cache_dir: Path) -> None:
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
             f"load {os.getloadavg()[0]:.1f}",
         }
-        rows.append(row)
-        RESULTS_JSON.write_text(json.dumps(rows, indent=1) + "\n")
+        _append(row, out)
         print(
             f"{row['recipe']}: SI-8 {100 * row['si8']:.1f} / {100 * row['si8_norm']:.1f}, "
             f"R->E {100 * row['x4']:.1f} / {100 * row['x4_norm']:.1f}, "
@@ -311,13 +378,21 @@ def main() -> None:
     p.add_argument("recipes", nargs="+")
     p.add_argument("--store", type=Path, default=DEFAULT_STORE)
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_STORE)
+    p.add_argument("--json", type=Path, default=RESULTS_JSON, help="results file to append to")
     sub.add_parser("render")
+    p = sub.add_parser("time")
+    p.add_argument("--pads", default="0,5,10,30")
+    p.add_argument("--ct", default="int8", choices=["int8", "float32"])
+    p.add_argument("--clips", type=int, default=20)
+    p.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     if args.stage == "encode":
         for corpus in CORPORA if args.corpus == "both" else [args.corpus]:
             encode(corpus, args.pad, args.ct, args.store)
     elif args.stage == "run":
-        run(args.recipes, args.store, args.cache_dir)
+        run(args.recipes, args.store, args.cache_dir, args.json)
+    elif args.stage == "time":
+        timing([float(p) for p in args.pads.split(",")], args.ct, args.clips, args.repeats)
     else:
         render()
 

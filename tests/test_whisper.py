@@ -229,3 +229,43 @@ def test_train_and_predict_through_the_cli(tmp_path: Path, capsys: pytest.Captur
     assert main(["predict", str(root / "happy" / "spk1"), "--model", str(out), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 3 and all(r["emotion"] == "happy" for r in rows)
+    # worker processes load their own encoder and give the same answers
+    assert (
+        main(
+            [
+                "predict",
+                str(root / "happy" / "spk1"),
+                "--model",
+                str(out),
+                "--json",
+                "--jobs",
+                "2",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out) == rows
+    if importlib.util.find_spec("skl2onnx") is not None:
+        # the head exports; the encoder stays outside the graph (its input is the 768 values)
+        from serkit.export import onnx_metadata, run_onnx
+        from serkit.recognizer import EmotionRecognizer
+
+        assert main(["export", str(out), "--onnx", str(tmp_path / "head.onnx")]) == 0
+        meta = onnx_metadata(tmp_path / "head.onnx")
+        assert meta["features"]["name"] == "whisper"
+        assert meta["input"]["n_features"] == 768
+        rec = EmotionRecognizer.load(out)
+        X = extract_files(sorted((root / "sad").rglob("*.wav")), meta["features"]).matrix()
+        np.testing.assert_allclose(
+            run_onnx(tmp_path / "head.onnx", X), rec.predict_proba(X), atol=1e-4
+        )
+
+
+@needs_encoder
+def test_model_folder_option_takes_any_whisper_folder() -> None:
+    folder = W.packaged_model_dir()
+    ext = get_extractor(f"whisper:model={folder},pad=0")
+    y = voice_like(1.0)
+    np.testing.assert_array_equal(ext.extract(y, SR), get_extractor("whisper:pad=0").extract(y, SR))
+    assert len(ext.feature_names()) == 768

@@ -243,6 +243,15 @@ def _pool(states: np.ndarray, pool: str) -> np.ndarray:
     return np.concatenate([mean, std, *(p.mean(axis=0) if len(p) else mean for p in parts)])
 
 
+@lru_cache(maxsize=8)
+def _model_width(model: str, compute_type: str) -> int:
+    """Width of the encoder states of a model folder (384 for tiny, 512 for base ...)."""
+    states = WhisperFeatures(pad=0, model=model, compute_type=compute_type).encode(
+        np.zeros(SAMPLE_RATE // 10, np.float32), SAMPLE_RATE
+    )
+    return int(states.shape[1])
+
+
 @register
 @dataclass(frozen=True)
 class WhisperFeatures:
@@ -307,22 +316,13 @@ class WhisperFeatures:
         """``whisper_mean_1 ..`` (and ``whisper_std_*``, ``whisper_w1_*`` ..) per state value.
 
         The width is tiny.en's (384 per statistic) for the packaged model; another
-        model's width is read from its ``config.json`` (``d_model``) when present.
+        model's is read by encoding 0.1 s of silence once.
         """
-        width = self._width()
+        width = 384 if not self.model else _model_width(self.model, self.compute_type)
         groups = {"mean": ["mean"], "meanstd": ["mean", "std"]}.get(
             self.pool, ["mean", "std", *(f"w{i}" for i in range(1, _N_WINDOWS + 1))]
         )
         return [f"whisper_{g}_{i}" for g in groups for i in range(1, width + 1)]
-
-    def _width(self) -> int:
-        if not self.model:
-            return 384
-        config = Path(self.model).expanduser() / "config.json"
-        try:
-            return int(json.loads(config.read_text()).get("d_model", 384))
-        except (OSError, ValueError):
-            return 384
 
     def encode(self, y: np.ndarray, sr: int) -> np.ndarray:
         """Encoder states of one signal before pooling.
