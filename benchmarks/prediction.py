@@ -32,7 +32,8 @@ def warm(repeat: int) -> dict:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     from serkit import audio
-    from serkit.recognizer import EmotionRecognizer, default_model_path
+    from serkit.bundles import default_model_path
+    from serkit.recognizer import EmotionRecognizer
 
     rec = EmotionRecognizer.load(default_model_path())
     duration = audio.info(CLIP).duration

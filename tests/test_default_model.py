@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from serkit.bundles import default_model_path, read_manifest
 from serkit.cli import main
 from serkit.corpora import EMOTIONS, load_corpus
-from serkit.recognizer import EmotionRecognizer, default_model_path, read_manifest
+from serkit.recognizer import EmotionRecognizer
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

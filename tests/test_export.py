@@ -114,7 +114,8 @@ def torch_one_thread():
 
 
 def test_cnn1d_matches_onnx_runtime(tmp_path, data, torch_one_thread):
-    from serkit.models._torch import TorchClassifier, save_torch
+    from serkit.bundles import save_torch
+    from serkit.models import TorchClassifier
 
     X, y = data
     groups = np.repeat([f"s{i}" for i in range(8)], 20)
@@ -128,7 +129,8 @@ def test_cnn1d_matches_onnx_runtime(tmp_path, data, torch_one_thread):
 
 
 def test_specnet_matches_onnx_runtime_at_any_length(tmp_path, torch_one_thread):
-    from serkit.models._torch import TorchClassifier, save_torch
+    from serkit.bundles import save_torch
+    from serkit.models import TorchClassifier
 
     rng = np.random.default_rng(0)
     clips = []
@@ -169,9 +171,10 @@ def test_cli_export_of_the_shipped_model_matches_native(tmp_path, capsys):
     pytest.importorskip("onnxruntime")
     import json
 
+    from serkit.bundles import default_model_path
     from serkit.cli import main
     from serkit.features import extract_files
-    from serkit.recognizer import EmotionRecognizer, default_model_path
+    from serkit.recognizer import EmotionRecognizer
 
     out = tmp_path / "default.onnx"
     assert main(["export", "default", "--onnx", str(out)]) == 0

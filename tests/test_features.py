@@ -13,12 +13,7 @@ import pytest
 from conftest import SR, tone, voice_like
 from serkit import ParameterError
 from serkit.audio import load, resample
-from serkit.features._base import (
-    FeatureExtractor,
-    available_feature_sets,
-    get_extractor,
-    spec_of,
-)
+from serkit.features import FeatureExtractor, available_feature_sets, get_extractor, spec_of
 from serkit.features._logmel import LogMelFeatures
 from serkit.features._opensmile import CompareFeatures, EgemapsFeatures
 from serkit.features._seed import SEED_GROUPS, SeedFeatures, _median_rows

@@ -11,11 +11,15 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from serkit import BundleError, ParameterError  # noqa: E402
+from serkit.bundles import describe_manifest  # noqa: E402
 from serkit.cli import main  # noqa: E402
 from serkit.evaluation import cross_validate, speaker_kfold  # noqa: E402
-from serkit.models import TorchClassifier  # noqa: E402
-from serkit.models._plan import build_estimator, plan_model  # noqa: E402
-from serkit.recognizer import EmotionRecognizer, describe_manifest  # noqa: E402
+from serkit.models import (  # noqa: E402
+    TorchClassifier,
+    build_estimator,
+    plan_model,
+)
+from serkit.recognizer import EmotionRecognizer  # noqa: E402
 from serkit.workflows import evaluate_corpus  # noqa: E402
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -12,9 +12,10 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from conftest import voice_like
-from serkit import AudioError, ParameterError, SerkitWarning
+from serkit import AudioError, BundleError, ParameterError, SerkitWarning
+from serkit.bundles import read_manifest
 from serkit.features import extract_files
-from serkit.recognizer import BundleError, EmotionRecognizer, read_manifest
+from serkit.recognizer import EmotionRecognizer
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -89,16 +90,20 @@ class _Boom:
         return (Path.touch, (self.marker,))
 
 
+WEIGHTS = "members/logreg.skops"
+"""Where a saved one-model bundle keeps its weights."""
+
+
 def test_malicious_pickle_is_refused_and_runs_nothing(fitted, tmp_path):
     folder = fitted.save(tmp_path / "model")
     marker = tmp_path / "pwned"
     payload = pickle.dumps(_Boom(marker))
-    (folder / "pipeline.skops").write_bytes(payload)
+    (folder / WEIGHTS).write_bytes(payload)
     manifest = json.loads((folder / "model.json").read_text())
     import hashlib
 
     # even with the checksum forged to match, the pickle is not loaded
-    manifest["weights"]["sha256"] = hashlib.sha256(payload).hexdigest()
+    manifest["members"][0]["weights"]["sha256"] = hashlib.sha256(payload).hexdigest()
     (folder / "model.json").write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="not a valid skops file"):
         EmotionRecognizer.load(folder)
@@ -116,9 +121,9 @@ def test_untrusted_type_in_skops_is_refused(fitted, tmp_path):
     folder = fitted.save(tmp_path / "model")
     evil = make_pipeline(FunctionTransformer(os.system))
     data = sio.dumps(evil)
-    (folder / "pipeline.skops").write_bytes(data)
+    (folder / WEIGHTS).write_bytes(data)
     manifest = json.loads((folder / "model.json").read_text())
-    manifest["weights"]["sha256"] = hashlib.sha256(data).hexdigest()
+    manifest["members"][0]["weights"]["sha256"] = hashlib.sha256(data).hexdigest()
     (folder / "model.json").write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match=r"allow list.*system"):
         EmotionRecognizer.load(folder)
@@ -126,9 +131,9 @@ def test_untrusted_type_in_skops_is_refused(fitted, tmp_path):
 
 def test_modified_weights_fail_the_checksum(fitted, tmp_path):
     folder = fitted.save(tmp_path / "model")
-    data = bytearray((folder / "pipeline.skops").read_bytes())
+    data = bytearray((folder / WEIGHTS).read_bytes())
     data[-10] ^= 0xFF
-    (folder / "pipeline.skops").write_bytes(bytes(data))
+    (folder / WEIGHTS).write_bytes(bytes(data))
     with pytest.raises(BundleError, match="checksum"):
         EmotionRecognizer.load(folder)
 
@@ -194,7 +199,7 @@ def test_bundles_are_reproducible_byte_for_byte(example_features, tmp_path):
         ".save(d + '/c')"
     )
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True)
-    for name in ("pipeline.skops", "session_pipeline.skops"):
+    for name in (WEIGHTS, "members/logreg.session.skops", "model.json"):
         data = (first / name).read_bytes()
         assert data == (second / name).read_bytes() == (tmp_path / "c" / name).read_bytes()
 
@@ -230,3 +235,39 @@ def test_loading_a_bundle_does_not_import_torch(fitted, tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_format_1_bundles_are_still_read(example_features, tmp_path):
+    """serkit 0.1 wrote one classic model as ``pipeline.skops`` + ``model.json`` format 1."""
+    from serkit.bundles import describe_manifest, write_skops
+
+    _, X, y = example_features
+    groups = np.arange(len(y)) % 2
+    rec = EmotionRecognizer("seed", "logreg").fit(X, y, groups=groups)
+    folder = tmp_path / "old"
+    folder.mkdir()
+    manifest = {
+        "format": "serkit-bundle",
+        "format_version": 1,
+        "classes": [str(c) for c in rec.classes_],
+        "features": rec.feature_spec_,
+        "n_features": X.shape[1],
+        "sample_rate": 16000,
+        "model": {"name": "logreg", "params": {}, "random_state": 0},
+        "weights": write_skops(folder, "pipeline.skops", rec.pipeline_),
+        "session_weights": write_skops(folder, "session_pipeline.skops", rec._session_model()),
+        "training": {"n_clips": len(y)},
+    }
+    (folder / "model.json").write_text(json.dumps(manifest))
+    old = EmotionRecognizer.load(folder)
+    assert old.n_features_in_ == X.shape[1] and old.metadata_ == {"training": {"n_clips": 16}}
+    sessions = ["s"] * len(y)
+    np.testing.assert_array_equal(old.predict_proba(X), rec.predict_proba(X))
+    np.testing.assert_array_equal(
+        old.predict_proba(X, sessions=sessions), rec.predict_proba(X, sessions=sessions)
+    )
+    summary = describe_manifest(manifest)
+    assert summary["sessions"] and summary["weights_sha256"] == manifest["weights"]["sha256"]
+    # saving it again writes the one current format
+    again = read_manifest(old.save(tmp_path / "new"))
+    assert again["format_version"] == 2 and again["members"][0]["kind"] == "skops"

@@ -26,8 +26,9 @@ from fastapi.testclient import TestClient
 
 from conftest import tone, voice_like
 from serkit import ParameterError
+from serkit.bundles import describe_manifest, read_manifest
 from serkit.features import extract_files
-from serkit.recognizer import EmotionRecognizer, Prediction, read_manifest
+from serkit.recognizer import EmotionRecognizer, Prediction
 from serkit.service import ServiceSettings, create_app, create_app_from_env
 from serkit.service.dependencies import get_model_info, get_recognizer
 from serkit.service.schemas import ModelInfo
@@ -191,7 +192,9 @@ def test_predict_raw_and_multipart_agree_with_the_recognizer(client, model_dir):
     data = ANGRY.read_bytes()
     expected = EmotionRecognizer.load(model_dir).predict_file(ANGRY)
     manifest = read_manifest(model_dir)
-    model_id = f"{manifest['model']['name']}-{manifest['weights']['sha256'][:12]}"
+    weights = describe_manifest(manifest)["weights_sha256"]
+    assert weights == manifest["members"][0]["weights"]["sha256"]  # one model: its weights
+    model_id = f"{manifest['model']['name']}-{weights[:12]}"
     raw = client.post("/v1/predict", content=data, headers={"Content-Type": "audio/flac"})
     multi = client.post("/v1/predict", files={"file": (ANGRY.name, data, "audio/flac")})
     octet = client.post(

@@ -277,7 +277,8 @@ def test_smoothing_stays_within_runs():
 
 
 def test_rows_and_dict():
-    seg = Segment(1.0, 2.5, "sad", 0.7, {"happy": 0.3, "sad": 0.7})
+    proba = {"happy": 0.3, "sad": 0.7}
+    seg = Segment(start=1.0, end=2.5, emotion="sad", confidence=0.7, probabilities=proba)
     tl = Timeline("x.wav", 10.0, ["happy", "sad"], speech=[seg], windows=[seg, seg])
     assert tl.rows("speech") == [
         {"start": 1.0, "end": 2.5, "emotion": "sad", "confidence": 0.7, "happy": 0.3, "sad": 0.7}

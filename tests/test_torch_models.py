@@ -21,6 +21,7 @@ from serkit.models._ensemble import ProbabilityEnsemble, average_probabilities
 
 torch = pytest.importorskip("torch")
 
+from serkit.bundles import NETWORK_FILE, load_torch, save_torch  # noqa: E402
 from serkit.models._specnet import (  # noqa: E402
     SpecNet,
     SpecNetConfig,
@@ -29,14 +30,7 @@ from serkit.models._specnet import (  # noqa: E402
     random_crops,
     spec_augment,
 )
-from serkit.models._torch import (  # noqa: E402
-    NETWORK_FILE,
-    TorchBundleError,
-    TorchClassifier,
-    load_torch,
-    plot_training_curve,
-    save_torch,
-)
+from serkit.models._torch import TorchBundleError, TorchClassifier  # noqa: E402
 
 LABELS = np.array(["sad", "neutral", "angry"])  # not sorted: catches column misalignment
 TINY_CNN = {"channels": 8, "pool": 4}
@@ -335,18 +329,6 @@ def test_saved_weights_are_plain_and_checked(tmp_path, vectors):
         load_torch(tmp_path)
     with pytest.raises(TorchBundleError, match="cannot read"):
         load_torch(tmp_path / "missing")
-
-
-def test_plot_training_curve(tmp_path, vectors):
-    X, y, groups = vectors
-    clf = _cnn(max_epochs=2).fit(X, y, groups=groups)
-    out = plot_training_curve(clf.history_, tmp_path / "plots" / "curve.png")
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    with pytest.raises(ParameterError, match="empty"):
-        plot_training_curve([], tmp_path / "x.png")
-
-
-# ----------------------------------------------------------------------------- ensembles
 
 
 def test_probability_ensemble_on_several_feature_sets(vectors, sequences):

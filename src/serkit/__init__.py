@@ -2,10 +2,44 @@
 
 Importing serkit is cheap and has no side effects: heavy libraries (librosa,
 opensmile, torch, fastapi, matplotlib) load only inside the functions that
-need them.
+need them. ``serkit.EmotionRecognizer`` and ``serkit.load`` are imported on
+first use.
+
+>>> import serkit
+>>> rec = serkit.load()  # the shipped default model  # doctest: +SKIP
+>>> rec.predict_file("clip.wav").emotion  # doctest: +SKIP
+
+Module map (which room does what)
+---------------------------------
+``audio``, ``vad``
+    Decode, check, resample and stream audio; find speech.
+``features``
+    Extractors (the table in ``features._table``), the feature cache, batch extraction,
+    and ``extract_row``: the one path from a signal to a model's feature row.
+``models``
+    The classic model zoo, networks (torch, lazy), ensembles, per-speaker normalisation,
+    model-name plans (``plan_model``).
+``recognizer``
+    ``EmotionRecognizer``: features + model, a scikit-learn classifier that predicts from audio.
+``results``
+    ``EmotionScores`` and ``Prediction``: what every prediction path returns.
+``bundles``
+    Saving and loading models (one format; skops allow list, safetensors, checksums) and the
+    default-model lookup.
+``batch``, ``timeline``, ``listen``
+    Prediction front ends: many files, one long recording, live input.
+``corpora``, ``datasets``, ``augment``, ``evaluation``, ``workflows``, ``reports``, ``plots``
+    Corpora, speaker-independent evaluation, training recipes and their reports.
+``export``, ``service``, ``cli``
+    ONNX export, the HTTP service, the ``serkit`` command.
+``_errors``, ``_inputs``, ``_manifest``, ``_threads``
+    The bottom layer: errors, model-input containers, JSON manifests, thread limits.
 """
 
 from __future__ import annotations
+
+import os
+from typing import Any
 
 from ._errors import (
     AudioDecodeError,
@@ -18,9 +52,12 @@ from ._errors import (
     BundleError,
     CorpusError,
     DownloadError,
+    ExportError,
+    MicrophoneError,
     ParameterError,
     SerkitError,
     SerkitWarning,
+    TorchBundleError,
 )
 from ._version import __version__
 
@@ -35,8 +72,36 @@ __all__ = [
     "BundleError",
     "CorpusError",
     "DownloadError",
+    "EmotionRecognizer",
+    "ExportError",
+    "MicrophoneError",
     "ParameterError",
     "SerkitError",
     "SerkitWarning",
+    "TorchBundleError",
     "__version__",
+    "load",
 ]
+
+
+def load(path: str | os.PathLike | None = None) -> Any:
+    """Load a saved model folder as an ``EmotionRecognizer``; ``None`` or ``"default"``
+    loads the model shipped with serkit.
+
+    Raises
+    ------
+    BundleError
+        The folder is not a readable, untampered serkit model.
+    """
+    from .bundles import resolve_model_path
+    from .recognizer import EmotionRecognizer
+
+    return EmotionRecognizer.load(resolve_model_path(path))
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EmotionRecognizer":
+        from .recognizer import EmotionRecognizer
+
+        return EmotionRecognizer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,9 +19,12 @@ __all__ = [
     "BundleError",
     "CorpusError",
     "DownloadError",
+    "ExportError",
+    "MicrophoneError",
     "ParameterError",
     "SerkitError",
     "SerkitWarning",
+    "TorchBundleError",
 ]
 
 
@@ -41,8 +44,20 @@ class BundleError(SerkitError, ValueError):
     """A saved model folder is missing, malformed, tampered with, or holds untrusted types."""
 
 
+class TorchBundleError(BundleError):
+    """A saved network folder is missing, malformed, tampered with, or does not fit its config."""
+
+
 class DownloadError(SerkitError, OSError):
     """Fetching or verifying a downloaded archive failed."""
+
+
+class ExportError(SerkitError, ValueError):
+    """A model cannot be converted to ONNX (unsupported estimator, missing converter)."""
+
+
+class MicrophoneError(SerkitError, OSError):
+    """No microphone can be opened: PortAudio or sounddevice missing, or no input device."""
 
 
 class AudioError(SerkitError, ValueError):

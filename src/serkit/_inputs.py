@@ -4,7 +4,8 @@ feature set.
 Classic models read a matrix [shape=(n_clips, n_features)], networks on frames a
 list of arrays [shape=(n_frames, n_mels)], and ensembles a mapping from feature
 key to either. These helpers count, select and stack rows the same way for all
-three, so evaluation and the recognizer need no special cases.
+three, so evaluation and the recognizer need no special cases. This is the bottom layer: it
+imports nothing from serkit but the errors.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from ._errors import ParameterError
 
-__all__ = ["n_rows", "stack_rows", "standardize_rows", "take_rows"]
+__all__ = ["n_rows", "stack_rows", "take_rows"]
 
 
 def n_rows(X: Any) -> int:
@@ -62,19 +63,3 @@ def stack_rows(rows: Sequence[Any]) -> Any:
     if np.ndim(first) == 1:
         return np.vstack([np.asarray(row) for row in rows])
     return [np.asarray(row) for row in rows]
-
-
-def standardize_rows(X: Any, groups: Sequence[str] | np.ndarray) -> Any:
-    """Z-score matrices within each group (:func:`serkit.models.speaker_standardize`).
-
-    Frame sequences are returned unchanged: the networks normalise each
-    utterance themselves, and per-speaker statistics are a property of vector
-    features here. In a mapping, each matrix entry is standardised.
-    """
-    from .models import speaker_standardize
-
-    if isinstance(X, Mapping):
-        return {key: standardize_rows(value, groups) for key, value in X.items()}
-    if isinstance(X, list | tuple):
-        return X
-    return speaker_standardize(X, groups)

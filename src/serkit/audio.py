@@ -331,6 +331,7 @@ def prepare_signal(
     source: str = "<signal>",
     min_duration: float = 0.25,
     max_duration: float | None = None,
+    checks: bool = True,
 ) -> tuple[np.ndarray, int]:
     """Bring an in-memory signal to serkit's form: mono float32 at ``target_sr``, checked.
 
@@ -348,6 +349,11 @@ def prepare_signal(
         Name used in error messages.
     min_duration, max_duration : float or None
         Limits in seconds, see :func:`check_signal`.
+    checks : bool
+        Run :func:`check_signal` (silence, minimum duration) on the result. A long
+        recording cut into windows (:func:`serkit.timeline.predict_timeline`) turns it
+        off: silence there is expected, not an error. Empty, non-finite and too long
+        inputs are refused either way.
 
     Returns
     -------
@@ -388,7 +394,8 @@ def prepare_signal(
             source, f"is {len(y) / sr:.1f} s long, more than the limit of {max_duration:g} s"
         )
     y = resample(y, int(sr), target_sr)
-    check_signal(y, target_sr, source=source, min_duration=min_duration, max_duration=None)
+    if checks:
+        check_signal(y, target_sr, source=source, min_duration=min_duration, max_duration=None)
     if trim:
         y = trim_silence(y, target_sr)
     return y, target_sr

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from ._errors import ParameterError
 from .corpora import AUDIO_EXTENSIONS
-from .recognizer import EmotionRecognizer, Prediction
+from .recognizer import EmotionRecognizer
+from .results import Prediction
 
 __all__ = ["collect_audio_files", "predict_paths", "session_labels"]
 

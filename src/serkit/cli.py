@@ -325,7 +325,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _model_dir(value: str | None) -> Path:
     """The model folder named on the command line; none (or "default") is the shipped model."""
-    from .recognizer import resolve_model_path
+    from .bundles import resolve_model_path
 
     return resolve_model_path(value)
 
@@ -382,7 +382,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .recognizer import describe_manifest, read_manifest
+    from .bundles import describe_manifest, read_manifest
 
     manifest = read_manifest(_model_dir(args.model))
     if args.json:
@@ -452,7 +452,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise SerkitParameterError(
             f'serkit serve needs the serve extra: pip install "serkit[serve]" ({exc})'
         ) from exc
-    from .recognizer import read_manifest
+    from .bundles import read_manifest
 
     model = _model_dir(args.model).resolve()
     read_manifest(model)  # a bad folder fails here in one line, not in every worker

@@ -39,7 +39,8 @@ from sklearn.model_selection import (
 )
 
 from ._errors import ParameterError
-from ._inputs import n_rows, standardize_rows, take_rows
+from ._inputs import n_rows, take_rows
+from .models import standardize_rows
 
 if TYPE_CHECKING:
     import pandas as pd

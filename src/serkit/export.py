@@ -1,38 +1,36 @@
 """ONNX export of saved serkit models, for ONNX Runtime and edge deployment.
 
-Three kinds of model folder are understood:
+Two kinds of model folder are understood: a bundle (``model.json``, read by
+:mod:`serkit.bundles` whatever its format version) and a bare network folder. A bundle is
+loaded as an :class:`~serkit.recognizer.EmotionRecognizer` and converted by what it holds:
 
-- a classic bundle (``model.json`` format 1 + ``pipeline.skops`` from
-  ``serkit train``): its scikit-learn ``Pipeline`` (``StandardScaler`` +
-  classifier) is converted with skl2onnx. Input ``features`` [shape=(batch,
-  n_features), float32]; outputs ``label`` [shape=(batch,)] and
-  ``probabilities`` [shape=(batch, n_classes)] (no ZipMap, so both are plain
-  tensors).
-- a torch network folder (``network.json`` + ``network.safetensors`` from
-  :func:`serkit.models._torch.save_torch`): the network plus a softmax is traced
-  with ``torch.onnx.export``. Input ``features`` [shape=(batch, n_features)] for
-  ``cnn1d`` or [shape=(batch, n_frames, n_mels)] for ``specnet`` (batch and
-  frames dynamic); output ``probabilities``.
-- a format-2 bundle (``model.json`` format 2, members under ``members/``):
+- one classic model (``serkit train`` with a zoo model): its scikit-learn ``Pipeline``
+  (``StandardScaler`` + classifier) is converted with skl2onnx. Input ``features``
+  [shape=(batch, n_features), float32]; outputs ``label`` [shape=(batch,)] and
+  ``probabilities`` [shape=(batch, n_classes)] (no ZipMap, so both are plain tensors).
+- one network (``serkit train --model cnn1d`` or ``specnet``), as a bare network folder
+  below, its metadata naming the bundle's feature spec.
+- an ensemble (``--model ensemble:cnn1d+logreg@stats``) becomes one graph:
+  every member converted as above (skl2onnx for classic members, torch for
+  networks), merged, and their probabilities averaged with the ensemble's
+  weights (equal unless set) into one output ``probabilities``
+  [shape=(batch, n_classes)]. There is one input per feature set, named after
+  its feature key with every run of characters other than letters and digits
+  turned into ``_`` (``seed``, ``stats``, ``logmel``, ``compare``; a key with
+  parameters such as ``stats{"n_mfcc":13}`` gives ``stats_n_mfcc_13``).
+  Members reading the same feature set share its input. The metadata's
+  ``inputs`` lists them in graph order: ``name`` (the ONNX input), ``key``
+  (the feature key, as in ``EmotionRecognizer.input_specs_``), ``features``
+  (the spec) and the layout (``kind`` ``"vector"`` with ``n_features``, or
+  ``"sequence"`` with ``n_mels``, ``min_frames``, ``trim_db`` and
+  ``trim_margin``); ``members`` gives each member's name, model, input and
+  weight.
 
-  - with one network member (``serkit train --model cnn1d`` or ``specnet``), that
-    network is exported as above (input ``features``), its metadata naming the
-    bundle's feature spec;
-  - an ensemble (``--model ensemble:cnn1d+logreg@stats``) becomes one graph:
-    every member converted as above (skl2onnx for classic members, torch for
-    networks), merged, and their probabilities averaged with the ensemble's
-    weights (equal unless set) into one output ``probabilities``
-    [shape=(batch, n_classes)]. There is one input per feature set, named after
-    its feature key with every run of characters other than letters and digits
-    turned into ``_`` (``seed``, ``stats``, ``logmel``, ``compare``; a key with
-    parameters such as ``stats{"n_mfcc":13}`` gives ``stats_n_mfcc_13``).
-    Members reading the same feature set share its input. The metadata's
-    ``inputs`` lists them in graph order: ``name`` (the ONNX input), ``key``
-    (the feature key, as in ``EmotionRecognizer.input_specs_``), ``features``
-    (the spec) and the layout (``kind`` ``"vector"`` with ``n_features``, or
-    ``"sequence"`` with ``n_mels``, ``min_frames``, ``trim_db`` and
-    ``trim_margin``); ``members`` gives each member's name, model, input and
-    weight.
+A bare network folder (``network.json`` + ``network.safetensors`` from
+:func:`serkit.bundles.save_torch`): the network plus a softmax is traced with
+``torch.onnx.export``. Input ``features`` [shape=(batch, n_features)] for ``cnn1d`` or
+[shape=(batch, n_frames, n_mels)] for ``specnet`` (batch and frames dynamic); output
+``probabilities``.
 
 Either way the probability columns follow the model's ``classes_`` (sorted), and
 the ONNX file carries a ``serkit`` metadata entry (JSON) with the classes, the
@@ -63,7 +61,7 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import ParameterError, SerkitError, SerkitWarning
+from ._errors import ExportError, ParameterError, SerkitWarning
 from ._version import __version__
 
 __all__ = [
@@ -84,10 +82,6 @@ ENSEMBLE_OPSET = 17
 _TORCH_MANIFEST = "network.json"
 _CLASSIC_MANIFEST = "model.json"
 _PROBABILITIES = "probabilities"
-
-
-class ExportError(SerkitError, ValueError):
-    """A model cannot be converted to ONNX (unsupported estimator, missing converter)."""
 
 
 def _require(module: str, extra: str) -> Any:
@@ -276,7 +270,7 @@ def torch_to_onnx(classifier: Any, *, extra: dict | None = None, opset: int = 17
     Parameters
     ----------
     classifier : serkit.models._torch.TorchClassifier
-        Fitted (or loaded with :func:`serkit.models._torch.load_torch`).
+        Fitted (or loaded with :func:`serkit.bundles.load_torch`).
     extra : dict, optional
         More entries for the ``serkit`` metadata.
     opset : int, default=17
@@ -612,7 +606,7 @@ def export_onnx(model_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
     model_dir : str or path
         A folder written by ``serkit train`` / ``EmotionRecognizer.save`` (a
         classic pipeline, a network or an ensemble) or by
-        :func:`serkit.models._torch.save_torch` (a ``network.json`` inside it
+        :func:`serkit.bundles.save_torch` (a ``network.json`` inside it
         makes it a torch model).
     out : str or path
         ONNX file to write (its folder is created).
@@ -647,31 +641,14 @@ def export_onnx(model_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
     target = Path(out)
     if not folder.is_dir():
         raise ParameterError(f"{folder}: not a model folder (it does not exist or is a file)")
-    extra: dict[str, Any] = {}
-    manifest: dict[str, Any] = {}
     if (folder / _CLASSIC_MANIFEST).is_file():
-        from .recognizer import read_manifest
-
-        manifest = read_manifest(folder)
-        extra = {"features": manifest.get("features"), "sample_rate": manifest.get("sample_rate")}
-    if int(manifest.get("format_version", 1)) >= 2:
         from .recognizer import EmotionRecognizer
 
-        rec = EmotionRecognizer.load(folder)
-        data = recognizer_to_onnx(
-            rec, extra={"sample_rate": manifest.get("sample_rate")}
-        ).SerializeToString()
-    elif (folder / _TORCH_MANIFEST).is_file():
-        from .models._torch import load_torch
-
-        data = torch_to_onnx(load_torch(folder), extra=extra)
+        data = recognizer_to_onnx(EmotionRecognizer.load(folder)).SerializeToString()
     else:
-        from .recognizer import EmotionRecognizer
+        from .bundles import load_torch
 
-        rec = EmotionRecognizer.load(folder)
-        data = sklearn_to_onnx(
-            rec.pipeline_, rec.n_features_in_, classes=rec.classes_, extra=extra
-        ).SerializeToString()
+        data = torch_to_onnx(load_torch(folder), extra={})
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
     return target

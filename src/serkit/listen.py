@@ -18,14 +18,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
 from . import audio
-from ._errors import ParameterError, SerkitError
-from ._inputs import stack_rows
+from ._errors import MicrophoneError, ParameterError
+from .results import EmotionScores
 from .vad import METHODS, detect_speech
 
 __all__ = [
@@ -44,10 +44,6 @@ INSTALL_HINT = (
     "'apt-get install libportaudio2' (Debian/Ubuntu; 'brew install portaudio' on macOS) and "
     "'pip install sounddevice'"
 )
-
-
-class MicrophoneError(SerkitError, OSError):
-    """No microphone can be opened: PortAudio or sounddevice missing, or no input device."""
 
 
 class InputStream(Protocol):
@@ -69,20 +65,15 @@ StreamFactory = Callable[[int, int], InputStream]
 """``factory(samplerate, blocksize)`` -> an open-able input stream (mono or more channels)."""
 
 
-@dataclass
-class ListenResult:
-    """One prediction of the live loop."""
+@dataclass(kw_only=True)
+class ListenResult(EmotionScores):
+    """One prediction of the live loop: the scores of :class:`serkit.results.EmotionScores`
+    (``emotion`` is ``None`` when no speech was found) and when they were made."""
 
     time: float
     """Seconds since listening started, at the end of the analysed stretch."""
     duration: float
     """Seconds of audio analysed (the speech span within the window, or the window)."""
-    emotion: str | None = None
-    """Most probable class; ``None`` when no speech was found."""
-    confidence: float | None = None
-    """Its probability in [0, 1]."""
-    probabilities: dict[str, float] = field(default_factory=dict)
-    """Probability per class, in the recognizer's class order."""
 
     @property
     def speech(self) -> bool:
@@ -235,7 +226,6 @@ def _check(name: str, value: Any, *, low: float = 0.0) -> float:
 
 def _analyse(
     recognizer: Any,
-    extractors: dict[str, Any],
     y: np.ndarray,
     rate: int,
     *,
@@ -253,16 +243,9 @@ def _analyse(
     if sum(b - a for a, b in regions) < min_speech:
         return ListenResult(time=now, duration=duration)
     span = signal[round(regions[0][0] * sr) : round(regions[-1][1] * sr)]
-    row = {key: np.asarray(e.extract(span, sr), np.float32) for key, e in extractors.items()}
-    proba = recognizer.predict_proba(stack_rows([row]))[0]
-    best = int(np.argmax(proba))
-    classes = [str(c) for c in recognizer.classes_]
-    return ListenResult(
-        time=now,
-        duration=len(span) / sr,
-        emotion=classes[best],
-        confidence=float(proba[best]),
-        probabilities={c: float(p) for c, p in zip(classes, proba, strict=True)},
+    proba = recognizer.predict_row(recognizer.feature_row(span, sr))
+    return ListenResult.from_probabilities(
+        recognizer.classes_, proba, time=now, duration=len(span) / sr
     )
 
 
@@ -344,10 +327,10 @@ def listen(
     >>> [format_result(r) for r in results]
     [' 0:03  (silence)', ' 0:06  (silence)']
     """
+    from sklearn.utils.validation import check_is_fitted
     from threadpoolctl import threadpool_limits
 
-    from .features import get_extractor
-
+    check_is_fitted(recognizer, "pipeline_")
     every = _check("every", every)
     window = _check("window", window)
     if max_seconds is not None:
@@ -356,7 +339,6 @@ def listen(
         raise ParameterError(f"min_speech must be >= 0 s; got min_speech={min_speech!r}")
     if vad not in METHODS:
         raise ParameterError(f"unknown VAD method {vad!r}; choose one of {', '.join(METHODS)}")
-    extractors = {key: get_extractor(spec) for key, spec in recognizer.input_specs_.items()}
     factory = stream_factory if stream_factory is not None else _microphone_factory(device)
 
     stream = factory(int(samplerate), max(1, round(0.1 * samplerate)))
@@ -382,7 +364,6 @@ def listen(
                 heard += len(mono)
                 result = _analyse(
                     recognizer,
-                    extractors,
                     ring.last(ring.filled),
                     rate,
                     now=heard / rate,

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ import numpy as np
 from . import audio
 from ._errors import AudioEmptyError, AudioNonFiniteError, AudioTooLongError, ParameterError
 from ._inputs import stack_rows
+from .results import EmotionScores
 from .vad import METHODS, SpeechDetector
 
 __all__ = ["Segment", "Timeline", "predict_timeline"]
@@ -48,20 +49,18 @@ MIN_REGION = 0.25
 """Speech regions shorter than this many seconds get no window."""
 
 
-@dataclass
-class Segment:
-    """One stretch of a recording with its emotion and class probabilities."""
+@dataclass(kw_only=True)
+class Segment(EmotionScores):
+    """One stretch of a recording with its emotion and class probabilities.
+
+    The scores (``emotion``, ``confidence``, ``probabilities``, summing to 1 in
+    ``classes`` order) are those of :class:`serkit.results.EmotionScores`.
+    """
 
     start: float
     """Start in seconds from the beginning of the recording."""
     end: float
     """End in seconds."""
-    emotion: str
-    """Most probable class."""
-    confidence: float
-    """Its probability, in [0, 1]."""
-    probabilities: dict[str, float]
-    """Probability per class, in ``classes`` order; sums to 1."""
 
     @property
     def duration(self) -> float:
@@ -163,17 +162,6 @@ class Timeline:
 
 
 # ----------------------------------------------------------------------- helpers
-def _segment(start: float, end: float, classes: list[str], proba: np.ndarray) -> Segment:
-    best = int(np.argmax(proba))
-    return Segment(
-        start=float(start),
-        end=float(end),
-        emotion=classes[best],
-        confidence=float(proba[best]),
-        probabilities={c: float(p) for c, p in zip(classes, proba, strict=True)},
-    )
-
-
 def _smooth(proba: np.ndarray, starts: np.ndarray, ends: np.ndarray, width: int, max_gap: float):
     """Centred moving average of ``width`` rows, restarted after a pause over ``max_gap`` s.
 
@@ -287,9 +275,15 @@ class _Builder:
     """Consumes blocks; keeps finished regions, window times and window feature rows."""
 
     def __init__(
-        self, extractors: dict[str, Any], *, sr: int, win: float, hop: float, vad: str
+        self,
+        feature_row: Callable[[np.ndarray, int], dict[str, np.ndarray]],
+        *,
+        sr: int,
+        win: float,
+        hop: float,
+        vad: str,
     ) -> None:
-        self.extractors = extractors
+        self.feature_row = feature_row
         self.sr = sr
         self.win = win
         self.hop = hop
@@ -305,12 +299,7 @@ class _Builder:
     def _cut(self, start: float, end: float, region: int) -> None:
         lo, hi = round(start * self.sr), min(round(end * self.sr), self.signal.end)
         samples = self.signal.get(lo, hi)
-        self.features.append(
-            {
-                key: np.asarray(extractor.extract(samples, self.sr), np.float32)
-                for key, extractor in self.extractors.items()
-            }
-        )
+        self.features.append(self.feature_row(samples, self.sr))
         self.windows.append((lo / self.sr, hi / self.sr, region))
 
     def _finish_region(self, start: float, end: float) -> None:
@@ -388,21 +377,9 @@ def _as_signal(source: tuple, max_duration: float | None) -> tuple[np.ndarray, i
     if len(source) != 2:
         raise ParameterError("an in-memory source must be a tuple (y, sr)")
     y, sr = source
-    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
+    if isinstance(sr, bool):
         raise ParameterError(f"sr must be a positive integer (Hz); got sr={sr!r}")
-    y = np.asarray(y)
-    if np.issubdtype(y.dtype, np.integer):
-        y = y.astype(np.float32) / (float(np.iinfo(y.dtype).max) + 1.0)
-    elif not np.issubdtype(y.dtype, np.floating):
-        raise ParameterError(f"y must hold numbers; got dtype {y.dtype}")
-    y = audio.to_mono(y).astype(np.float32, copy=False)
-    if len(y) == 0:
-        raise AudioEmptyError("<signal>", "contains no samples")
-    if max_duration is not None and len(y) / sr > max_duration:
-        raise AudioTooLongError(
-            "<signal>", f"is {len(y) / sr:.1f} s long, more than the limit of {max_duration:g} s"
-        )
-    return audio.resample(y, int(sr), audio.SAMPLE_RATE), audio.SAMPLE_RATE
+    return audio.prepare_signal(y, sr, max_duration=max_duration, checks=False)
 
 
 def _check_settings(win_dur, hop_dur, smooth, block_duration, vad, max_gap) -> None:
@@ -510,8 +487,6 @@ def predict_timeline(
     from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
 
-    from .features import get_extractor
-
     check_is_fitted(recognizer, "pipeline_")
     _check_settings(win_dur, hop_dur, smooth, block_duration, vad, max_gap)
     if session_norm and not recognizer.supports_sessions:
@@ -519,7 +494,6 @@ def predict_timeline(
             "session_norm needs a recognizer with a session-normalised model; train it with "
             "speaker groups (serkit train does)"
         )
-    extractors = {key: get_extractor(spec) for key, spec in recognizer.input_specs_.items()}
     sr = audio.SAMPLE_RATE
     block_duration = max(float(block_duration), 2.0 * float(win_dur))
     if isinstance(source, tuple):
@@ -536,7 +510,9 @@ def predict_timeline(
             )
         blocks = audio.stream(source, block_duration=block_duration, sr=sr)
 
-    builder = _Builder(extractors, sr=sr, win=float(win_dur), hop=float(hop_dur), vad=vad)
+    builder = _Builder(
+        recognizer.feature_row, sr=sr, win=float(win_dur), hop=float(hop_dur), vad=vad
+    )
     envelope = _Envelope(sr, envelope_rate)
     bar = tqdm(total=round(expected, 1), unit="s", desc="timeline", disable=not progress)
     try:
@@ -586,10 +562,13 @@ def predict_timeline(
     proba = recognizer.predict_proba(X, sessions=sessions)
     smoothed = _smooth(proba, times[:, 0], times[:, 1], int(smooth), float(max_gap))
     timeline.windows = [
-        _segment(s, e, classes, p) for (s, e), p in zip(times, smoothed, strict=True)
+        Segment.from_probabilities(classes, p, start=float(s), end=float(e))
+        for (s, e), p in zip(times, smoothed, strict=True)
     ]
     timeline.speech = [
-        _segment(start, end, classes, proba[owner == index].mean(axis=0))
+        Segment.from_probabilities(
+            classes, proba[owner == index].mean(axis=0), start=float(start), end=float(end)
+        )
         for index, (start, end) in enumerate(builder.regions)
     ]
     logger.info(

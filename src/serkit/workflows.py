@@ -28,10 +28,13 @@ from .datasets import FeatureTable, build_feature_table
 from .evaluation import EvaluationResult, cross_validate, make_splits
 from .models import (
     AugmentedTraining,
+    Member,
+    build_estimator,
     default_param_grid,
+    feature_key,
+    plan_model,
     speaker_standardize,
 )
-from .models._plan import Member, build_estimator, feature_key, plan_model
 from .recognizer import EmotionRecognizer
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""What every feature extractor is, the registry of them, and how specs are written.
+"""What every feature extractor is, the signal check they share, and how specs are written.
 
 An extractor is a frozen (hashable) dataclass whose fields are its settings.
 It turns one mono signal into either a vector (``kind == "vector"``) or a
@@ -21,10 +21,9 @@ from .._errors import ParameterError
 
 __all__ = [
     "FeatureExtractor",
-    "available_feature_sets",
-    "get_extractor",
+    "build_extractor",
+    "check_signal",
     "parse_feature_spec",
-    "register",
     "spec_key",
     "spec_of",
 ]
@@ -54,24 +53,21 @@ class FeatureExtractor(Protocol):
         ...
 
 
-_REGISTRY: dict[str, type] = {}
+def check_signal(y: np.ndarray, sr: int) -> np.ndarray:
+    """Return ``y`` as a 1-D float32 array, or raise ParameterError naming what is wrong.
 
-
-def register(cls: type) -> type:
-    """Class decorator adding an extractor class to the registry under ``cls.name``."""
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def available_feature_sets() -> list[str]:
-    """Names accepted by :func:`get_extractor`, sorted."""
-    _load_builtin()
-    return sorted(_REGISTRY)
-
-
-def _load_builtin() -> None:
-    # the built-in extractors register themselves on import
-    from . import _logmel, _opensmile, _seed, _stats, _whisper  # noqa: F401
+    Every extractor calls this first, so they all refuse the same inputs the same way.
+    """
+    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
+        raise ParameterError(f"sr must be a positive integer (Hz); got sr={sr!r}")
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ParameterError(f"y must be a mono signal of shape (n,); got shape {y.shape}")
+    if y.size == 0:
+        raise ParameterError("y must hold at least one sample; got an empty array")
+    if not np.issubdtype(y.dtype, np.floating):
+        raise ParameterError(f"y must be a float signal in [-1, 1]; got dtype {y.dtype}")
+    return np.ascontiguousarray(y, dtype=np.float32)
 
 
 def _coerce(field: dataclasses.Field, value: Any) -> Any:
@@ -96,53 +92,17 @@ def _coerce(field: dataclasses.Field, value: Any) -> Any:
     return value
 
 
-def get_extractor(spec: str | Mapping[str, Any] | FeatureExtractor, **params: Any) -> Any:
-    """Build an extractor from a name, a spec string, a spec dict, or pass one through.
-
-    Parameters
-    ----------
-    spec : str, dict or extractor
-        ``"seed"``, ``"seed:groups=mfcc+chroma+mel"``, ``{"name": "stats",
-        "params": {...}}``, or an extractor instance (returned unchanged).
-    **params
-        Settings that override those in ``spec``.
-
-    Returns
-    -------
-    extractor
+def build_extractor(cls: type, name: str, params: Mapping[str, Any]) -> Any:
+    """An instance of extractor class ``cls`` from spec settings (strings from the CLI allowed).
 
     Raises
     ------
     ParameterError
-        Unknown feature set or setting; the message lists the valid ones.
-
-    Examples
-    --------
-    >>> get_extractor("seed:groups=mfcc").groups
-    ('mfcc',)
+        A setting ``cls`` does not have, or a value it refuses; the message lists its settings.
     """
-    if not isinstance(spec, (str, Mapping)):
-        if params:
-            return dataclasses.replace(spec, **params)
-        return spec
-    name, spec_params = (
-        parse_feature_spec(spec)
-        if isinstance(spec, str)
-        else (
-            spec.get("name"),
-            dict(spec.get("params", {})),
-        )
-    )
-    _load_builtin()
-    if name not in _REGISTRY:
-        raise ParameterError(
-            f"unknown feature set {name!r}; choose one of {', '.join(sorted(_REGISTRY))}"
-        )
-    cls = _REGISTRY[name]
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    merged = {**spec_params, **params}
     kwargs = {}
-    for key, value in merged.items():
+    for key, value in params.items():
         if key not in fields:
             raise ParameterError(
                 f"feature set {name!r} has no setting {key!r}; "

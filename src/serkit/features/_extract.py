@@ -23,8 +23,9 @@ from .. import audio
 from .._errors import AudioError, ParameterError
 from .._threads import one_blas_thread
 from .._version import __version__
-from ._base import get_extractor, spec_key, spec_of
+from ._base import spec_key, spec_of
 from ._cache import FeatureCache, file_digest
+from ._table import get_extractor
 
 __all__ = ["ExtractionResult", "extract_files", "extract_signal"]
 

@@ -8,8 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from .._errors import ParameterError
-from ._base import register
-from ._seed import _check_signal
+from ._base import check_signal
 
 __all__ = ["LogMelFeatures"]
 
@@ -24,7 +23,6 @@ def _frame_sizes(sr: int, win_dur: float, hop_dur: float) -> tuple[int, int, int
     return win_length, n_fft, hop_length
 
 
-@register
 @dataclass(frozen=True)
 class LogMelFeatures:
     """Log-mel band energies frame by frame, for neural networks.
@@ -118,7 +116,7 @@ class LogMelFeatures:
         """
         import librosa
 
-        y = _check_signal(y, sr)
+        y = check_signal(y, sr)
         fmax = min(self.fmax, sr / 2)
         if self.fmin >= fmax:
             raise ParameterError(f"fmin={self.fmin} Hz must be below sr / 2 = {sr / 2} Hz")

@@ -8,8 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._base import register
-from ._seed import _check_signal
+from ._base import check_signal
 
 __all__ = ["CompareFeatures", "EgemapsFeatures"]
 
@@ -36,7 +35,7 @@ def _smile(feature_set: str) -> Any:
 
 
 def _functionals(feature_set: str, y: np.ndarray, sr: int) -> np.ndarray:
-    y = _check_signal(y, sr)
+    y = check_signal(y, sr)
     y = np.clip(y, -1.0, _INT16_TOP)
     frame = _smile(feature_set).process_signal(y, sr)
     return frame.to_numpy(dtype=np.float32).reshape(-1)
@@ -74,7 +73,6 @@ class _OpenSmileFunctionals:
         return _functionals(self._feature_set, y, sr)
 
 
-@register
 @dataclass(frozen=True)
 class EgemapsFeatures(_OpenSmileFunctionals):
     """openSMILE eGeMAPSv02 functionals: 88 values per clip.
@@ -103,7 +101,6 @@ class EgemapsFeatures(_OpenSmileFunctionals):
     _feature_set: ClassVar[str] = "eGeMAPSv02"
 
 
-@register
 @dataclass(frozen=True)
 class CompareFeatures(_OpenSmileFunctionals):
     """openSMILE ComParE_2016 functionals: 6373 values per clip.

@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 
 from .._errors import ParameterError
-from ._base import register
+from ._base import check_signal
 
 __all__ = ["SEED_GROUPS", "SeedFeatures"]
 
@@ -23,20 +23,6 @@ SEED_GROUPS: dict[str, int] = {"mfcc": 40, "chroma": 12, "mel": 128, "contrast":
 
 _N_FFT = 2048  # librosa defaults, as the seed uses them
 _HPSS_KERNEL = 31
-
-
-def _check_signal(y: np.ndarray, sr: int) -> np.ndarray:
-    """Return ``y`` as a 1-D float32 array, or raise ParameterError naming what is wrong."""
-    if isinstance(sr, bool) or not isinstance(sr, (int, np.integer)) or sr <= 0:
-        raise ParameterError(f"sr must be a positive integer (Hz); got sr={sr!r}")
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ParameterError(f"y must be a mono signal of shape (n,); got shape {y.shape}")
-    if y.size == 0:
-        raise ParameterError("y must hold at least one sample; got an empty array")
-    if not np.issubdtype(y.dtype, np.floating):
-        raise ParameterError(f"y must be a float signal in [-1, 1]; got dtype {y.dtype}")
-    return np.ascontiguousarray(y, dtype=np.float32)
 
 
 def _median_rows(x: np.ndarray, size: int) -> np.ndarray:
@@ -79,7 +65,6 @@ def _harmonic_stft(D: np.ndarray) -> np.ndarray:
     return (S * mask) * phase
 
 
-@register
 @dataclass(frozen=True)
 class SeedFeatures:
     """The seed's time-averaged spectral features (mfcc, chroma, mel, contrast, tonnetz).
@@ -197,7 +182,7 @@ class SeedFeatures:
         """
         import librosa
 
-        y = _check_signal(y, sr)
+        y = check_signal(y, sr)
         wanted = set(self.groups)
         if "contrast" in wanted and sr <= 12800:
             raise ParameterError(

@@ -21,9 +21,8 @@ from typing import ClassVar
 import numpy as np
 
 from .._errors import ParameterError
-from ._base import register
+from ._base import check_signal
 from ._dsp import frame, mel_filters, stft, yin
-from ._seed import _check_signal
 
 __all__ = ["StatsFeatures"]
 
@@ -279,7 +278,6 @@ def _spectral_shape(power: np.ndarray, freqs: np.ndarray, sr: int) -> list[np.nd
     return [centroid, bandwidth, rolloff, flatness, entropy, flux, *slopes, alpha, hammarberg]
 
 
-@register
 @dataclass(frozen=True)
 class StatsFeatures:
     """Low-level descriptors of every frame, summarised by functionals (one vector per clip).
@@ -500,7 +498,7 @@ class StatsFeatures:
         from scipy.fft import dct
         from scipy.signal import find_peaks
 
-        y = _check_signal(y, sr)
+        y = check_signal(y, sr)
         if not np.all(np.isfinite(y)):  # as librosa refused them; the numpy kernels would not
             raise ParameterError("y must be finite; it holds NaN or infinite samples")
         if self.pitch and self.f0_max > sr / 2:

@@ -27,8 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._errors import ParameterError
-from ._base import register
-from ._seed import _check_signal
+from ._base import check_signal
 
 __all__ = ["WhisperFeatures", "log_mel", "mel_filters", "packaged_model_dir"]
 
@@ -252,7 +251,6 @@ def _model_width(model: str, compute_type: str) -> int:
     return int(states.shape[1])
 
 
-@register
 @dataclass(frozen=True)
 class WhisperFeatures:
     """Pooled hidden states of a frozen Whisper encoder (tiny.en: 384 per frame).
@@ -333,7 +331,7 @@ class WhisperFeatures:
             One row per 20 ms: of the speech only (``span="clip"``) or of every
             padded piece (``span="all"``).
         """
-        y = _check_signal(y, sr)
+        y = check_signal(y, sr)
         encoder, n_mels = _load_model(self.model, self.compute_type)
         import ctranslate2
 

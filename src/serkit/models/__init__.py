@@ -6,10 +6,10 @@ Models
     Each is ``Pipeline([("scaler", StandardScaler()), ("clf", classifier)])``,
     built fresh by :func:`make_model` and seeded with :data:`RANDOM_STATE`.
 ``cnn1d``, ``specnet`` (:data:`NEURAL_MODELS`, need torch: ``serkit[deep]``)
-    ``TorchClassifier`` networks, built by :func:`make_model`. ``TorchClassifier``,
-    ``make_network``, ``save_torch``, ``load_torch`` and ``plot_training_curve`` are
-    importable from here too, but load torch only when first used:
-    ``import serkit.models`` never imports torch.
+    ``TorchClassifier`` networks, built by :func:`make_model`. ``TorchClassifier`` and
+    ``make_network`` are importable from here too, but load torch only when first used:
+    ``import serkit.models`` never imports torch. Networks are saved by
+    :func:`serkit.bundles.save_torch`.
 ``ProbabilityEnsemble``
     Averages the probabilities of members trained on the same clips.
 
@@ -21,13 +21,26 @@ parse_params
     Turn ``NAME=VALUE`` strings from the command line into a parameter dict.
 default_param_grid
     A small grid for hyper-parameter search on a named model.
-speaker_standardize
-    Z-score features within each speaker (label-free).
+plan_model, build_estimator
+    Read a model name (``"ensemble:specnet+svm@compare"``) into its members, each with
+    the feature set it reads, and build the unfitted estimator for them.
+speaker_standardize, standardize_rows
+    Z-score features within each speaker (label-free), for a matrix or any model input.
 """
+
+from typing import Any
 
 from ._augmented import AugmentedTraining
 from ._ensemble import ProbabilityEnsemble, average_probabilities
-from ._speaker_norm import speaker_standardize
+from ._plan import (
+    DEFAULT_FEATURES,
+    ENSEMBLE_PREFIX,
+    Member,
+    build_estimator,
+    feature_key,
+    plan_model,
+)
+from ._speaker_norm import speaker_standardize, standardize_rows
 from ._zoo import (
     CLASSIFIER_STEP,
     MODELS,
@@ -41,24 +54,31 @@ from ._zoo import (
 
 __all__ = [
     "CLASSIFIER_STEP",
+    "DEFAULT_FEATURES",
+    "ENSEMBLE_PREFIX",
     "MODELS",
     "NEURAL_MODELS",
     "RANDOM_STATE",
     "SCALER_STEP",
     "AugmentedTraining",
+    "Member",
     "ProbabilityEnsemble",
     "average_probabilities",
+    "build_estimator",
     "default_param_grid",
+    "feature_key",
     "make_model",
     "parse_params",
+    "plan_model",
     "speaker_standardize",
+    "standardize_rows",
 ]
 
 # torch-backed names, imported on first access so that importing serkit.models stays light
-_LAZY_TORCH = ("TorchClassifier", "load_torch", "make_network", "plot_training_curve", "save_torch")
+_LAZY_TORCH = ("TorchClassifier", "make_network")
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY_TORCH:
         from . import _torch
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = ["AugmentedTraining"]
 
@@ -37,6 +37,8 @@ class AugmentedTraining(ClassifierMixin, BaseEstimator):
         Its classes.
     n_extra_ : int
         Augmented rows used in the fit.
+    n_features_in_ : int
+        Width of ``X`` seen in ``fit``.
     """
 
     def __init__(
@@ -55,8 +57,7 @@ class AugmentedTraining(ClassifierMixin, BaseEstimator):
         self, X: np.ndarray, y: np.ndarray, source_rows: np.ndarray | None = None
     ) -> AugmentedTraining:
         """Fit on ``X, y`` plus the augmented copies of the rows listed in ``source_rows``."""
-        X = np.asarray(X, dtype=np.float64)
-        y = np.asarray(y)
+        X, y = validate_data(self, X, y, dtype=np.float64)
         if self.extra_X is not None and source_rows is not None:
             keep = np.isin(np.asarray(self.extra_source), np.asarray(source_rows))
             X = np.vstack([X, np.asarray(self.extra_X, dtype=np.float64)[keep]])
@@ -71,9 +72,9 @@ class AugmentedTraining(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Probabilities of the wrapped classifier, columns in ``classes_`` order."""
         check_is_fitted(self, "estimator_")
-        return self.estimator_.predict_proba(X)
+        return self.estimator_.predict_proba(validate_data(self, X, reset=False, dtype=np.float64))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Labels of the wrapped classifier."""
         check_is_fitted(self, "estimator_")
-        return self.estimator_.predict(X)
+        return self.estimator_.predict(validate_data(self, X, reset=False, dtype=np.float64))

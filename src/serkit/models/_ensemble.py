@@ -111,6 +111,8 @@ class ProbabilityEnsemble(ClassifierMixin, _BaseComposition):
         The fitted clones, in ``members`` order.
     classes_ : np.ndarray [shape=(n_classes,)]
         Sorted class labels (shared by every member); probability columns follow it.
+    n_features_in_ : int
+        Width of ``X`` in ``fit``, when it was one matrix shared by every member.
 
     Examples
     --------
@@ -134,6 +136,23 @@ class ProbabilityEnsemble(ClassifierMixin, _BaseComposition):
         self.members = members
         self.inputs = inputs
         self.weights = weights
+
+    @classmethod
+    def from_fitted(
+        cls,
+        members: list[tuple[str, Any]],
+        *,
+        inputs: Mapping[str, str] | None = None,
+        weights: Sequence[float] | None = None,
+    ) -> ProbabilityEnsemble:
+        """An ensemble of members that are already fitted on the same classes (no refit).
+
+        Used to rebuild a saved ensemble, and to swap members (the per-speaker model).
+        """
+        ensemble = cls(list(members), inputs=dict(inputs or {}), weights=weights)
+        ensemble.members_ = list(members)
+        ensemble.classes_ = np.asarray(members[0][1].classes_)
+        return ensemble
 
     # get_params / set_params reach the members through their names (svm__C=...)
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -214,11 +233,19 @@ class ProbabilityEnsemble(ClassifierMixin, _BaseComposition):
             )
         self.members_ = fitted
         self.classes_ = classes[0]
+        if isinstance(X, np.ndarray) and X.ndim == 2:
+            self.n_features_in_ = int(X.shape[1])
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Weighted mean of the members' probabilities [shape=(n, n_classes)], classes_ order."""
         check_is_fitted(self, "members_")
+        expected = getattr(self, "n_features_in_", None)
+        if expected is not None and isinstance(X, np.ndarray) and X.shape[-1] != expected:
+            raise ParameterError(
+                f"X has {X.shape[-1]} features, but ProbabilityEnsemble is expecting "
+                f"{expected} features as input"
+            )
         probas = [m.predict_proba(self._input_for(name, X)) for name, m in self.members_]
         return average_probabilities(probas, self.weights)
 

@@ -27,7 +27,6 @@ __all__ = [
     "Member",
     "build_estimator",
     "feature_key",
-    "is_known_model",
     "plan_model",
 ]
 
@@ -70,15 +69,6 @@ class Member:
     def neural(self) -> bool:
         """Whether this member is a torch network."""
         return self.model in NEURAL_MODELS
-
-
-def is_known_model(name: str) -> bool:
-    """Whether ``name`` is a zoo model, a network or a well-formed ensemble of those."""
-    try:
-        plan_model(name, None)
-    except ParameterError:
-        return False
-    return True
 
 
 def _spec_for(model: str, features: Any) -> dict[str, Any]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from .._errors import ParameterError
 
-__all__ = ["speaker_standardize"]
+__all__ = ["speaker_standardize", "standardize_rows"]
 
 _STD_FLOOR = 1e-8
 """Standard deviations at or below this are treated as 1 (the feature is only centred)."""
@@ -90,3 +92,17 @@ def speaker_standardize(X: ArrayLike, groups: ArrayLike) -> np.ndarray:
                 block /= std
             Z[rows] = block
     return Z
+
+
+def standardize_rows(X: Any, groups: Sequence[str] | np.ndarray) -> Any:
+    """Z-score matrices within each group (:func:`speaker_standardize`).
+
+    Frame sequences are returned unchanged: the networks normalise each
+    utterance themselves, and per-speaker statistics are a property of vector
+    features here. In a mapping, each matrix entry is standardised.
+    """
+    if isinstance(X, Mapping):
+        return {key: standardize_rows(value, groups) for key, value in X.items()}
+    if isinstance(X, list | tuple):
+        return X
+    return speaker_standardize(X, groups)

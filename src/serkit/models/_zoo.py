@@ -6,8 +6,7 @@ caller asks otherwise), so the same data gives the same model on every run.
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sklearn.base import BaseEstimator
@@ -22,6 +21,7 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
 from .._errors import ParameterError
+from ._params import coerce_value, parse_params
 
 __all__ = [
     "CLASSIFIER_STEP",
@@ -149,62 +149,6 @@ def _check_name(name: Any) -> str:
     return name
 
 
-def _coerce_value(text: str) -> Any:
-    """Read a CLI string as a Python literal where it is one, else keep the string."""
-    lowered = text.strip().lower()
-    if lowered in ("none", "true", "false"):
-        return {"none": None, "true": True, "false": False}[lowered]
-    try:
-        return ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text
-
-
-def parse_params(items: Iterable[str]) -> dict[str, Any]:
-    """Turn ``NAME=VALUE`` strings (as typed after ``--param``) into a parameter dict.
-
-    Values are read with :func:`ast.literal_eval` where they are Python literals
-    (numbers, ``None``/``True``/``False`` in any case, tuples written as comma lists,
-    quoted strings); anything else, such as ``linear`` or ``scale``, stays a string.
-
-    Parameters
-    ----------
-    items : iterable of str
-        Entries of the form ``"NAME=VALUE"``. A single string is taken as one entry.
-
-    Returns
-    -------
-    params : dict of str to object
-        Names (as written, e.g. ``"C"`` or ``"clf__C"``) mapped to converted values.
-
-    Raises
-    ------
-    ParameterError
-        An entry has no ``=``, an empty name or value, or a name given twice.
-
-    Examples
-    --------
-    >>> parse_params(["C=3", "hidden_layer_sizes=300,100", "kernel=linear"])
-    {'C': 3, 'hidden_layer_sizes': (300, 100), 'kernel': 'linear'}
-    """
-    if isinstance(items, str):
-        items = [items]
-    params: dict[str, Any] = {}
-    for item in items:
-        if not isinstance(item, str) or "=" not in item:
-            raise ParameterError(f"parameter {item!r} must have the form NAME=VALUE")
-        key, _, value = item.partition("=")
-        key = key.strip()
-        if not key:
-            raise ParameterError(f"parameter {item!r} has an empty name; use NAME=VALUE")
-        if not value.strip():
-            raise ParameterError(f"parameter {item!r} has an empty value; use NAME=VALUE")
-        if key in params:
-            raise ParameterError(f"parameter {key!r} is given more than once")
-        params[key] = _coerce_value(value)
-    return params
-
-
 def _resolve(name: str, pipe: Pipeline, params: Mapping[str, Any]) -> dict[str, Any]:
     """Map user parameter names onto full pipeline names (``C`` -> ``clf__C``)."""
     valid = pipe.get_params(deep=True)
@@ -226,7 +170,7 @@ def _resolve(name: str, pipe: Pipeline, params: Mapping[str, Any]) -> dict[str, 
             )
         if target in resolved:
             raise ParameterError(f"parameter {target!r} of model {name!r} is given more than once")
-        resolved[target] = _coerce_value(value) if isinstance(value, str) else value
+        resolved[target] = coerce_value(value) if isinstance(value, str) else value
     return resolved
 
 

@@ -160,7 +160,7 @@ def load_model_info(model_path: Path, recognizer: Any, settings: ServiceSettings
         Its ``id`` is the model name and the first 12 hex digits of the weights'
         SHA-256, e.g. ``mlp-033f19b0ead4``.
     """
-    from ..recognizer import describe_manifest, read_manifest
+    from ..bundles import describe_manifest, read_manifest
 
     manifest = read_manifest(model_path)
     model = manifest["model"]
