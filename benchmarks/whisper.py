@@ -74,6 +74,37 @@ figures only (RAVDESS folds and RAVDESS -> EmoDB-2s), never on a hidden corpus.
 
 {TABLE}
 
+Measured 2026-12-02 on the 2-core AMD EPYC under heavy load from four other helpers (load
+average 14-24). One binomial standard error is about 1.2 points on SI-8 (1440 clips) and about
+2.7 points on R→E-2s (339 test clips, about 85 per class): most differences between rows are
+inside that noise; only consistent moves across columns mean anything.
+
+What the table says:
+
+- The probe of issue 11 reproduces: clip only, mean+std, `logreg:C=0.1` gives 70.2 / 78.6 /
+  37.1 (the probe: 69.7 / 77.7 / 34.0).
+- Padding helps transfer a little, in-corpus figures barely move: 10 s padding with mean pooling
+  is the best row on three of four columns (71.2 % SI-8, 79.4 % normalised, 41.7 % / 46.9 %
+  R→E-2s) at about 2.4 times the encoder time of the clip alone. 30 s padding (the probe: 71.2 /
+  79.9 / 41.8 at ~330 ms) was not re-measured: its corpus pass did not fit in this session's
+  share of the machine, and at 8 times the 40 ms per-clip target it could not ship anyway.
+- Pooling over the padding frames too (`span=all`) hurts per-clip transfer (31.1 %: EmoDB-2s
+  clips are 2 s, RAVDESS 3.5 s, so the share of padding frames differs by corpus) and is the
+  best session-normalised row at 5 s padding (46.0 %), where that share is removed per speaker.
+- Mean pooling is as good as mean+std or better across corpora with half the values;
+  thirds (`windows`) add nothing that survives the noise.
+- Not finished in this session: heads other than `logreg:C=0.1` (an inner-fold search over C
+  ran 23 minutes under the load without finishing and was stopped; `svm`, `mlp`), the
+  concatenation with `stats`, float32 against int8 over the corpora, per-utterance
+  normalisation. The script runs them: see the recipe keys above.
+- No row reaches the issue's cross-corpus targets (50 % per clip, 60 % normalised).
+
+Encoder speed and cold start, `python benchmarks/whisper.py time --pads 0,5,10,30 --clips 10`
+(CPU time of `encode`, int8, one thread, least of 3 runs, median over 10 RAVDESS clips),
+2026-12-02 02:09 UTC, load average 17-23 (upper bounds): clip alone 44.1 ms, `pad=5` 52.2 ms,
+`pad=10` 99.0 ms, `pad=30` 570.5 ms. Cold start in a fresh process (import serkit.features and
+ctranslate2, SHA-256 of the weights, load, first clip): 0.71 s CPU, 4.56 s wall.
+
 Reproduce: `python benchmarks/whisper.py encode --pad P --ct int8` for each padding, then
 `python benchmarks/whisper.py run RECIPE ...` and `python benchmarks/whisper.py render`.
 """
