@@ -47,7 +47,7 @@ from serkit.models import (  # noqa: E402
     AugmentedTraining,
     make_model,
     parse_params,
-    speaker_standardize,
+    speaker_normalize,
 )
 from serkit.workflows import augment_table, load_table  # noqa: E402
 
@@ -183,11 +183,11 @@ def evaluate(
     out: dict = {}
     for norm in (False, True):
         preds = {name: np.empty(len(y), dtype=object) for name in tests}
-        X_train = speaker_standardize(tests["clean"], groups) if norm else tests["clean"]
+        X_train = speaker_normalize(tests["clean"], groups) if norm else tests["clean"]
         for train, test in speaker_kfold(groups, n_splits=5):
             base = make_model(model, params=params, random_state=random_state)
             if extra is not None:
-                X_extra = speaker_standardize(extra["X"], extra["session"]) if norm else extra["X"]
+                X_extra = speaker_normalize(extra["X"], extra["session"]) if norm else extra["X"]
                 clf = AugmentedTraining(base, X_extra, extra["y"], extra["source"])
                 clf.fit(X_train[train], y[train], source_rows=train)
             else:
@@ -195,7 +195,7 @@ def evaluate(
             for name, X_cond in tests.items():
                 X_test = X_cond[test]
                 if norm:
-                    X_test = speaker_standardize(X_test, groups[test])
+                    X_test = speaker_normalize(X_test, groups[test])
                 preds[name][test] = clf.predict(X_test)
         key = "session" if norm else "global"
         out[key] = {

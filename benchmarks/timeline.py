@@ -125,8 +125,8 @@ def speed(args: argparse.Namespace) -> None:
             )
         cmd = [*serkit, "timeline", str(folder / "hour.flac"), "--model", str(model),
                "--out", str(folder / "rows.csv"), "-q"]  # fmt: skip
-        if args.session_norm:
-            cmd.append("--session-norm")
+        if args.speaker_norm:
+            cmd.append("--speaker-norm")
         result = measure(cmd)
         if result["rc"] != 0:
             sys.exit(f"serkit timeline failed:\n{result['stderr']}")
@@ -289,7 +289,7 @@ def main() -> None:
     parser.add_argument("--classifier", default="mlp", help="model name (mlp)")
     parser.add_argument("--model", help="use this bundle instead of training one")
     parser.add_argument("--workdir", help="keep the recording and model here (default: a temp dir)")
-    parser.add_argument("--session-norm", action="store_true", help="time --session-norm")
+    parser.add_argument("--speaker-norm", action="store_true", help="time --speaker-norm")
     parser.add_argument("--vad", action="store_true", help="evaluate the VAD methods instead")
     args = parser.parse_args()
     if not args.root.is_dir():

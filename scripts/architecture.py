@@ -14,6 +14,9 @@ Usage::
 
     python scripts/architecture.py circles
     python scripts/architecture.py predict PATH.wav
+
+Both read the serkit under ``src/`` next to this script; set ``SERKIT_SRC`` to measure
+another checkout's ``src`` (and put it first on ``PYTHONPATH`` for ``predict``).
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ from __future__ import annotations
 import argparse
 import ast
 import inspect
+import os
 import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(os.environ.get("SERKIT_SRC") or Path(__file__).resolve().parents[1] / "src").resolve()
 
 
 def module_name(path: Path) -> str:
@@ -132,18 +136,27 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(found)
 
 
-def trace_predict(path: str) -> tuple[int, int, list[str]]:
+_EXTRACTOR_INTERNALS = ("features/_dsp.py", "features/_stats.py")
+"""Where the default model's ``stats`` extractor computes its numbers."""
+
+
+def trace_predict(path: str) -> tuple[int, int, dict[str, int]]:
     """Distinct serkit functions and files visited by ``serkit predict PATH``."""
     from serkit.cli import main
 
     root = str(SRC / "serkit")
+    import serkit
+
+    if not str(Path(serkit.__file__).resolve()).startswith(root):
+        raise SystemExit(f"serkit is imported from {serkit.__file__}, not {root}: set PYTHONPATH")
     functions: set[tuple[str, str]] = set()
 
     def profile(frame: Any, event: str, arg: Any) -> None:
         if event == "call" and frame.f_code.co_filename.startswith(root):
             code = frame.f_code
-            # functions only: module and class bodies (run on import) lack CO_NEWLOCALS
-            if code.co_flags & inspect.CO_NEWLOCALS and code.co_name != "<genexpr>":
+            # named functions only: module and class bodies (run on import) lack
+            # CO_NEWLOCALS; comprehensions and lambdas (<listcomp>, <lambda> ...) are not steps
+            if code.co_flags & inspect.CO_NEWLOCALS and not code.co_name.startswith("<"):
                 functions.add((code.co_filename, code.co_qualname))
 
     sys.setprofile(profile)
@@ -153,8 +166,10 @@ def trace_predict(path: str) -> tuple[int, int, list[str]]:
         pass
     finally:
         sys.setprofile(None)
-    files = sorted({Path(f).relative_to(root).as_posix() for f, _ in functions})
-    return len(functions), len(files), files
+    per_file: dict[str, int] = defaultdict(int)
+    for file, _ in functions:
+        per_file[Path(file).relative_to(root).as_posix()] += 1
+    return len(functions), len(per_file), dict(sorted(per_file.items()))
 
 
 def main() -> None:
@@ -170,9 +185,14 @@ def main() -> None:
             print(" <-> ".join(component))
         print(f"{len(found)} circle(s)")
     else:
-        n_functions, n_files, files = trace_predict(args.path)
-        print(f"files: {', '.join(files)}")
+        n_functions, n_files, per_file = trace_predict(args.path)
+        for file, count in per_file.items():
+            print(f"{count:4d}  {file}")
+        # the feature computation itself (DSP inside the extractor) is not plumbing
+        dsp = sum(n for f, n in per_file.items() if f in _EXTRACTOR_INTERNALS)
         print(f"{n_functions} distinct serkit functions in {n_files} files")
+        internals = ", ".join(_EXTRACTOR_INTERNALS)
+        print(f"{n_functions - dsp} outside the extractor's own DSP ({internals})")
 
 
 if __name__ == "__main__":

@@ -127,7 +127,11 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         fresh = build(args.root, Path(tmp) / "default", cache)
-        names = sorted(p.name for p in fresh.iterdir())
+        names = sorted(
+            str(p.relative_to(folder)) for folder in (TARGET, fresh) for p in folder.rglob("*")
+            if p.is_file()
+        )  # fmt: skip
+        names = sorted(set(names))  # a file only one side has is an error
         match, mismatch, errors = filecmp.cmpfiles(TARGET, fresh, names, shallow=False)
         if mismatch or errors:
             sys.exit(f"rebuild differs from the shipped model: {mismatch + errors}")

@@ -317,6 +317,28 @@ def test_deterministic_and_json_ready(data):
     )
     text = json.dumps(a.to_dict(), allow_nan=False)
     assert text == json.dumps(b.to_dict(), allow_nan=False)
+    # and in another process, with another hash seed: nothing depends on this process
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]);"
+        "from test_evaluation import speaker_data;"
+        "from serkit.evaluation import cross_validate, speaker_kfold;"
+        "from serkit.models import make_model;"
+        "X, y, g = speaker_data();"
+        "r = cross_validate(lambda: make_model('rf', params={'n_estimators': 20}), X, y,"
+        " splits=speaker_kfold(g, n_splits=3), groups=g);"
+        "print(json.dumps(r.to_dict(), allow_nan=False))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    tests = str(Path(__file__).resolve().parent)
+    other = subprocess.run(
+        [sys.executable, "-c", code, tests], capture_output=True, text=True, check=True, env=env
+    )
+    assert other.stdout.strip() == text
     d = json.loads(text)
     assert set(d) == {"labels", "summary", "overall", "folds", "predictions"}
     assert len(d["predictions"]["proba"]) == len(y)

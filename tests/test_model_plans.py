@@ -7,7 +7,7 @@ import pytest
 
 from serkit import ParameterError
 from serkit._inputs import n_rows, stack_rows, take_rows
-from serkit.models import build_estimator, feature_key, plan_model, standardize_rows
+from serkit.models import build_estimator, feature_key, plan_model, speaker_normalize
 
 
 def test_plain_models_get_their_default_features():
@@ -84,7 +84,7 @@ def test_row_helpers_treat_all_containers_alike():
     assert [f.shape[0] for f in picked["b"]] == [5, 3]
     stacked = stack_rows([{"a": matrix[0], "b": frames[0]}, {"a": matrix[1], "b": frames[1]}])
     assert stacked["a"].shape == (2, 3) and len(stacked["b"]) == 2
-    z = standardize_rows(both, ["s", "s", "t", "t"])
+    z = speaker_normalize(both, ["s", "s", "t", "t"])
     np.testing.assert_allclose(z["a"][:2].mean(axis=0), 0)
     assert z["b"] is frames  # frame sequences are normalised inside the networks
     with pytest.raises(ParameterError, match="different numbers of clips"):

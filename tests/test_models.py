@@ -20,7 +20,7 @@ from serkit.models import (
     default_param_grid,
     make_model,
     parse_params,
-    speaker_standardize,
+    speaker_normalize,
 )
 
 LABELS = np.array(["angry", "happy", "neutral", "sad"])
@@ -215,7 +215,7 @@ def test_speaker_standardize_per_group():
     X = rng.normal(size=(30, 4)) * [1, 2, 3, 4] + [10, -5, 0, 100]
     groups = np.array(["ann"] * 10 + ["bob"] * 12 + ["cy"] * 8)
     X0 = X.copy()
-    Z = speaker_standardize(X, groups)
+    Z = speaker_normalize(X, groups)
     np.testing.assert_array_equal(X, X0)  # input untouched
     assert Z.shape == X.shape and Z.dtype == np.float64
     for g in np.unique(groups):
@@ -227,7 +227,7 @@ def test_speaker_standardize_per_group():
 def test_speaker_standardize_edge_cases():
     X = np.array([[1.0, 5.0], [3.0, 5.0], [7.0, 9.0], [np.nan, 2.0], [4.0, 6.0]])
     groups = [1, 1, 2, 3, 3]  # integer ids work too
-    Z = speaker_standardize(X, groups)
+    Z = speaker_normalize(X, groups)
     np.testing.assert_allclose(Z[:2, 0], [-1, 1])
     np.testing.assert_array_equal(Z[:2, 1], [0, 0])  # constant feature: centred only
     np.testing.assert_array_equal(Z[2], [0, 0])  # single clip: mean subtracted only
@@ -238,8 +238,8 @@ def test_speaker_standardize_edge_cases():
 
 def test_speaker_standardize_errors():
     with pytest.raises(ParameterError, match="one entry per row"):
-        speaker_standardize(np.zeros((4, 2)), ["a", "b"])
+        speaker_normalize(np.zeros((4, 2)), ["a", "b"])
     with pytest.raises(ParameterError, match="2-D"):
-        speaker_standardize(np.zeros(4), ["a"] * 4)
+        speaker_normalize(np.zeros(4), ["a"] * 4)
     with pytest.raises(ParameterError, match="infinite"):
-        speaker_standardize(np.array([[np.inf], [0.0]]), ["a", "a"])
+        speaker_normalize(np.array([[np.inf], [0.0]]), ["a", "a"])

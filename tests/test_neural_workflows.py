@@ -66,8 +66,8 @@ def test_ensemble_recognizer_round_trip(tmp_path):
     ) / 2
     np.testing.assert_allclose(proba, mean, atol=1e-12)
 
-    sessions = rec.predict_proba(X, sessions=groups)
-    assert rec.supports_sessions and not np.allclose(sessions, proba)
+    sessions = rec.predict_proba(X, speakers=groups)
+    assert rec.supports_speaker_norm and not np.allclose(sessions, proba)
 
     folder = rec.save(tmp_path / "ens")
     manifest = json.loads((folder / "model.json").read_text())
@@ -75,12 +75,12 @@ def test_ensemble_recognizer_round_trip(tmp_path):
     assert [m["kind"] for m in manifest["members"]] == ["network", "skops"]
     assert manifest["members"][0]["session_weights"] is None  # networks are shared
     summary = describe_manifest(manifest)
-    assert summary["sessions"] and summary["n_features"] is None
+    assert summary["speaker_norm"] and summary["n_features"] is None
     assert [s["name"] for s in summary["feature_sets"]] == ["seed", "stats"]
 
     again = EmotionRecognizer.load(folder)
     np.testing.assert_allclose(again.predict_proba(X), proba, atol=1e-6)
-    np.testing.assert_allclose(again.predict_proba(X, sessions=groups), sessions, atol=1e-6)
+    np.testing.assert_allclose(again.predict_proba(X, speakers=groups), sessions, atol=1e-6)
     with pytest.raises(ParameterError, match="lacks the feature set"):
         again.predict_proba({"seed": X["seed"]})
     with pytest.raises(ParameterError, match="several feature sets"):
@@ -91,10 +91,10 @@ def test_network_alone_has_no_session_part(tmp_path):
     X, y, groups = synthetic()
     rec = EmotionRecognizer("seed", "cnn1d", params={"max_epochs": 2, "channels": 8})
     rec.fit(X["seed"], y, groups=groups)
-    assert not rec.supports_sessions
+    assert not rec.supports_speaker_norm
     assert set(rec.pipeline_.validation_groups_) <= set(groups)  # validation speakers exist
-    with pytest.raises(ParameterError, match="no session-normalised part"):
-        rec.predict_proba(X["seed"], sessions=groups)
+    with pytest.raises(ParameterError, match="no speaker-normalised part"):
+        rec.predict_proba(X["seed"], speakers=groups)
     folder = rec.save(tmp_path / "net")
     again = EmotionRecognizer.load(folder)
     np.testing.assert_allclose(
@@ -195,7 +195,7 @@ def test_train_predict_info_ensemble(subset, cache, tmp_path, capsys):
     assert code == 0 and "240 clips of 4 speakers" in capsys.readouterr().out
     code = main(["info", str(model)])
     out = capsys.readouterr().out
-    assert code == 0 and "cnn1d on seed, logreg on stats" in out and "sessions  yes" in out
+    assert code == 0 and "cnn1d on seed, logreg on stats" in out and "spk-norm  yes" in out
     code = main(["predict", "--model", str(model), str(EXAMPLES), "--json", "-q"])
     rows = json.loads(capsys.readouterr().out)
     assert code == 0 and len(rows) == 16
@@ -240,7 +240,7 @@ def test_service_serves_an_ensemble_bundle(tmp_path):
     with TestClient(create_app(folder)) as client:
         info = client.get("/v1/models").json()
         assert [spec["name"] for spec in info["features"]] == ["seed", "stats"]
-        assert info["n_features"] is None and info["session_norm"] is True
+        assert info["n_features"] is None and info["speaker_norm"] is True
         assert info["id"].startswith("ensemble:cnn1d+logreg@stats-")
         body = paths[0].read_bytes()
         response = client.post("/v1/predict", files={"file": ("a.flac", body, "audio/flac")})

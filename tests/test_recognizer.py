@@ -208,19 +208,19 @@ def test_session_normalised_prediction(example_features, tmp_path):
     _, X, y = example_features
     groups = np.array(["a", "b"] * (len(y) // 2))
     rec = EmotionRecognizer("seed", "logreg").fit(X, y, groups=groups)
-    assert rec.supports_sessions
+    assert rec.supports_speaker_norm
     sessions = ["s1"] * 8 + ["s2"] * 8
-    proba = rec.predict_proba(X, sessions=sessions)
+    proba = rec.predict_proba(X, speakers=sessions)
     assert proba.shape == (16, 8) and not np.allclose(proba, rec.predict_proba(X))
     loaded = EmotionRecognizer.load(rec.save(tmp_path / "m"))
-    np.testing.assert_allclose(loaded.predict_proba(X, sessions=sessions), proba)
+    np.testing.assert_allclose(loaded.predict_proba(X, speakers=sessions), proba)
     with pytest.warns(SerkitWarning, match="fewer than 5"):
-        rec.predict_proba(X[:2], sessions=["x", "x"])
+        rec.predict_proba(X[:2], speakers=["x", "x"])
     with pytest.raises(ParameterError, match="entries"):
-        rec.predict_proba(X, sessions=["x"])
+        rec.predict_proba(X, speakers=["x"])
     plain = EmotionRecognizer("seed", "logreg").fit(X, y)
-    with pytest.raises(ParameterError, match="no session-normalised part"):
-        plain.predict_proba(X, sessions=sessions)
+    with pytest.raises(ParameterError, match="no speaker-normalised part"):
+        plain.predict_proba(X, speakers=sessions)
 
 
 def test_loading_a_bundle_does_not_import_torch(fitted, tmp_path):
@@ -255,7 +255,7 @@ def test_format_1_bundles_are_still_read(example_features, tmp_path):
         "sample_rate": 16000,
         "model": {"name": "logreg", "params": {}, "random_state": 0},
         "weights": write_skops(folder, "pipeline.skops", rec.pipeline_),
-        "session_weights": write_skops(folder, "session_pipeline.skops", rec._session_model()),
+        "session_weights": write_skops(folder, "session_pipeline.skops", rec._speaker_norm_model()),
         "training": {"n_clips": len(y)},
     }
     (folder / "model.json").write_text(json.dumps(manifest))
@@ -264,10 +264,10 @@ def test_format_1_bundles_are_still_read(example_features, tmp_path):
     sessions = ["s"] * len(y)
     np.testing.assert_array_equal(old.predict_proba(X), rec.predict_proba(X))
     np.testing.assert_array_equal(
-        old.predict_proba(X, sessions=sessions), rec.predict_proba(X, sessions=sessions)
+        old.predict_proba(X, speakers=sessions), rec.predict_proba(X, speakers=sessions)
     )
     summary = describe_manifest(manifest)
-    assert summary["sessions"] and summary["weights_sha256"] == manifest["weights"]["sha256"]
+    assert summary["speaker_norm"] and summary["weights_sha256"] == manifest["weights"]["sha256"]
     # saving it again writes the one current format
     again = read_manifest(old.save(tmp_path / "new"))
     assert again["format_version"] == 2 and again["members"][0]["kind"] == "skops"

@@ -106,7 +106,7 @@ FAKE_INFO = ModelInfo(
     n_features=1,
     sample_rate=SR,
     weights_sha256="0" * 64,
-    session_norm=False,
+    speaker_norm=False,
 )
 
 

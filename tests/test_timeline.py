@@ -155,8 +155,8 @@ def test_session_norm(recognizer, long_recording):
     plain = predict_timeline(recognizer, path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # eight or more windows: no small-session warning
-        normed = predict_timeline(recognizer, path, session_norm=True)
-    assert normed.settings["session_norm"] is True
+        normed = predict_timeline(recognizer, path, speaker_norm=True)
+    assert normed.settings["speaker_norm"] is True
     assert [(s.start, s.end) for s in normed.windows] == [(s.start, s.end) for s in plain.windows]
     a = np.array([list(s.probabilities.values()) for s in plain.windows])
     b = np.array([list(s.probabilities.values()) for s in normed.windows])
@@ -165,7 +165,7 @@ def test_session_norm(recognizer, long_recording):
     without_groups = EmotionRecognizer("seed", "logreg")
     without_groups.fit(np.random.default_rng(0).normal(size=(8, 180)), ["a", "b"] * 4)
     with pytest.raises(ParameterError, match="session"):
-        predict_timeline(without_groups, path, session_norm=True)
+        predict_timeline(without_groups, path, speaker_norm=True)
 
 
 # ------------------------------------------------------------------- synthetic audio

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from serkit.cli import main
 from serkit.workflows import collect_audio_files, evaluate_corpus
@@ -33,8 +34,11 @@ def test_evaluate_speaker_kfold_report(capsys, subset, cache, tmp_path):
     assert len(report["classes"]) == 8 and report["n_speakers"] == 4
     for name in ("logreg", "dt"):
         res = report["results"][name]
-        for metric in ("accuracy", "uar", "macro_f1"):
-            assert 0.0 <= res[metric] <= 1.0
+        # the scores are those of the pooled confusion matrix (rows: true class)
+        confusion = np.asarray(res["confusion"], dtype=float)
+        assert res["accuracy"] == pytest.approx(np.trace(confusion) / confusion.sum())
+        recalls = np.diag(confusion) / confusion.sum(axis=1)
+        assert res["uar"] == pytest.approx(recalls.mean())
         # one speaker per fold, each tested exactly once
         tested = [s for fold in res["folds"] for s in fold["test_speakers"]]
         assert sorted(tested) == [f"ravdess:0{i}" for i in range(1, 5)]
@@ -60,12 +64,22 @@ def test_random_and_holdout_protocols(subset, cache):
 
 
 def test_speaker_norm_and_search_run(subset, cache):
-    report, _ = evaluate_corpus(
-        subset, cache_dir=cache, models=["logreg"], n_splits=4, speaker_norm=True, search=True
-    )
-    res = report["results"]["logreg"]
+    from serkit.models import default_param_grid
+
+    options = {"cache_dir": cache, "models": ["logreg"], "n_splits": 4}
+    _, plain = evaluate_corpus(subset, **options)
+    _, normed = evaluate_corpus(subset, **options, speaker_norm=True)
+    report, _ = evaluate_corpus(subset, **options, speaker_norm=True, search=True)
     assert report["speaker_norm"] is True and report["search"] is True
-    assert all(fold["best_params"] for fold in res["folds"])
+    # each fold chose its parameters from the grid
+    grid = default_param_grid("logreg")
+    for fold in report["results"]["logreg"]["folds"]:
+        assert fold["best_params"] and all(
+            fold["best_params"][name] in values for name, values in grid.items()
+        )
+    # per-speaker normalisation changed what the model saw: other probabilities, same clips
+    assert plain["logreg"].indices.tolist() == normed["logreg"].indices.tolist()
+    assert not np.allclose(plain["logreg"].proba, normed["logreg"].proba)
 
 
 def test_train_info_predict(capsys, subset, cache, tmp_path, audio_files):

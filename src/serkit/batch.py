@@ -15,7 +15,7 @@ from .corpora import AUDIO_EXTENSIONS
 from .recognizer import EmotionRecognizer
 from .results import Prediction
 
-__all__ = ["collect_audio_files", "predict_paths", "session_labels"]
+__all__ = ["collect_audio_files", "predict_paths", "speaker_labels"]
 
 
 def collect_audio_files(inputs: Iterable[str | os.PathLike]) -> list[Path]:
@@ -41,11 +41,11 @@ def collect_audio_files(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     return files
 
 
-def session_labels(paths: Sequence[Path], group_by: str | None) -> list[str]:
-    """Session of each file for session normalisation: all one session, or a regex group.
+def speaker_labels(paths: Sequence[Path], group_by: str | None) -> list[str]:
+    """Speaker (or call) of each file for per-speaker normalisation: all one, or a regex group.
 
     ``group_by`` is searched in each file's path; its first group (or the group
-    named ``session``) is the session. A path it does not match is an error.
+    named ``session``) is the speaker. A path it does not match is an error.
     """
     import re
 
@@ -71,16 +71,16 @@ def predict_paths(
     recognizer: EmotionRecognizer,
     inputs: Iterable[str | os.PathLike],
     *,
-    session_norm: bool = False,
+    speaker_norm: bool = False,
     group_by: str | None = None,
     jobs: int | None = 1,
     progress: bool = False,
 ) -> list[Prediction]:
     """Predict every audio file in the given files and folders; failures become error rows.
 
-    ``session_norm`` normalises the features of all files together (one speaker
+    ``speaker_norm`` normalises the features of all files together (one speaker
     or call), or per session found by the ``group_by`` regex.
     """
     files = collect_audio_files(inputs)
-    sessions = session_labels(files, group_by) if session_norm else None
-    return recognizer.predict_files(files, sessions=sessions, jobs=jobs, progress=progress)
+    speakers = speaker_labels(files, group_by) if speaker_norm else None
+    return recognizer.predict_files(files, speakers=speakers, jobs=jobs, progress=progress)

@@ -218,9 +218,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     from .corpora import download_ravdess
 
     parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
-    dest = download_ravdess(
-        Path(args.dest), parts=parts, base_url=args.base_url, progress=not args.quiet
-    )
+    dest = download_ravdess(Path(args.dest), parts=parts, progress=not args.quiet)
     print(f"RAVDESS ({', '.join(parts)}) is in {dest}")
     return 0
 
@@ -346,7 +344,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     preds = predict_paths(
         rec,
         args.inputs,
-        session_norm=args.session_norm or args.group_by is not None,
+        speaker_norm=args.speaker_norm or args.group_by is not None,
         group_by=args.group_by,
         jobs=args.jobs,
         progress=not args.quiet,
@@ -406,7 +404,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         )
     if training and training.get("augmented_copies"):
         print(f"augment   {training['augmented_copies']} degraded copies per clip")
-    print(f"sessions  {'yes' if summary['sessions'] else 'no'} (--session-norm)")
+    print(f"spk-norm  {'yes' if summary['speaker_norm'] else 'no'} (--speaker-norm)")
     card = manifest.get("model_card")
     if card:
         import textwrap
@@ -419,9 +417,14 @@ def cmd_info(args: argparse.Namespace) -> int:
         evaluation = card.get("evaluation") or {}
         if evaluation:
             print(f"  evaluation    {evaluation.get('protocol', '')}")
-            for norm in ("global", "session_norm"):
-                if norm in evaluation:
-                    row = evaluation[norm]
+            # cards written before the one name call the per-speaker figures "session_norm"
+            for norm, keys in (
+                ("global", ("global",)),
+                ("speaker_norm", ("speaker_norm", "session_norm")),
+            ):
+                found = next((k for k in keys if k in evaluation), None)
+                if found is not None:
+                    row = evaluation[found]
                     print(
                         f"    {norm:<12} UAR {100 * row['uar']:.1f} % "
                         f"(± {100 * row['uar_std']:.1f}), accuracy {100 * row['accuracy']:.1f} %, "
@@ -526,7 +529,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
         win_dur=args.win,
         hop_dur=args.hop,
         smooth=args.smooth,
-        session_norm=args.session_norm,
+        speaker_norm=args.speaker_norm,
         vad=args.vad,
         progress=not args.quiet,
         max_duration=args.max_duration,
@@ -748,7 +751,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("corpus", choices=("ravdess",))
     p.add_argument("dest", help="destination folder")
     p.add_argument("--parts", default="speech", help="comma-separated: speech, song")
-    p.add_argument("--base-url", default="https://zenodo.org", help=argparse.SUPPRESS)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_download)
 
@@ -840,17 +842,19 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--json", action="store_true", help="JSON list of objects")
     fmt.add_argument("--csv", action="store_true", help="CSV with one column per class")
     p.add_argument(
-        "--session-norm",
+        "--speaker-norm",
+        "--session-norm",  # the older name, kept as an alias
+        dest="speaker_norm",
         action="store_true",
-        help="normalise the features of all given files together (one speaker or call); "
-        "needs several files per session",
+        help="per-speaker normalisation: normalise the features of all given files together "
+        "(one speaker or call); needs several files per speaker (--session-norm: the same)",
     )
     p.add_argument(
         "--group-by",
         metavar="REGEX",
-        help="session normalisation per group: the regex's first group (or group 'session') "
+        help="per-speaker normalisation per group: the regex's first group (or group 'session') "
         "in each path, e.g. --group-by='-(\\d+)\\.\\w+$' for the RAVDESS actor (use the = form "
-        "when the regex starts with '-'); implies --session-norm",
+        "when the regex starts with '-'); implies --speaker-norm",
     )
     p.add_argument("--jobs", type=int, default=1, help="feature extraction processes (1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -942,9 +946,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--smooth", type=int, default=3, help="windows in the moving average over time (3; 1: off)"
     )
     p.add_argument(
-        "--session-norm",
+        "--speaker-norm",
+        "--session-norm",  # the older name, kept as an alias
+        dest="speaker_norm",
         action="store_true",
-        help="normalise all windows' features together (the recording is one speaker or call)",
+        help="per-speaker normalisation: normalise all windows' features together (the "
+        "recording is one speaker or call; --session-norm: the same)",
     )
     p.add_argument(
         "--vad",

@@ -20,7 +20,7 @@ from ._errors import ParameterError
 from .corpora import CorpusScan
 from .features import extract_files, get_extractor, spec_of
 
-__all__ = ["FeatureTable", "build_feature_table", "read_feature_table"]
+__all__ = ["FeatureTable", "build_feature_table"]
 
 META_COLUMNS = ("path", "corpus", "speaker", "gender", "emotion")
 
@@ -173,13 +173,3 @@ def build_feature_table(
         skipped=skipped,
         n_cached=result.n_cached,
     )
-
-
-def read_feature_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a table written by :meth:`FeatureTable.write` (``.parquet`` or ``.csv``)."""
-    p = Path(path)
-    if p.suffix.lower() == ".parquet":
-        return pd.read_parquet(p)
-    if p.suffix.lower() == ".csv":
-        return pd.read_csv(p)
-    raise ParameterError(f"cannot read a feature table from {p.name!r}: use .parquet or .csv")

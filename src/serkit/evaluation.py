@@ -40,7 +40,7 @@ from sklearn.model_selection import (
 
 from ._errors import ParameterError
 from ._inputs import n_rows, take_rows
-from .models import standardize_rows
+from .models import speaker_normalize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -623,7 +623,7 @@ def cross_validate(
     groups : array-like of str [shape=(n_clips,)], optional
         Speaker of each clip; required by ``speaker_norm`` and ``search``.
     speaker_norm : bool, default=False
-        Z-score the features within each speaker (:func:`serkit.models.speaker_standardize`)
+        Z-score the features within each speaker (:func:`serkit.models.speaker_normalize`)
         before splitting. This is legitimate, not leakage: it reads no labels, and
         each speaker's statistics come from that speaker's own clips only, so with
         the speaker protocols (where a speaker never crosses folds) a test speaker is
@@ -701,8 +701,8 @@ def cross_validate(
 
     if search is not None and not isinstance(X_arr, np.ndarray):
         raise ParameterError("search needs a feature matrix; networks and ensembles tune inside")
-    if speaker_norm:
-        X_arr = standardize_rows(X_arr, g)
+    if speaker_norm and g is not None:  # g is set: checked above
+        X_arr = speaker_normalize(X_arr, g)
     labels = np.unique(y_arr)
     label_pos = {label: j for j, label in enumerate(labels.tolist())}
 
@@ -734,7 +734,7 @@ def cross_validate(
         model = new_model()
         params = _slice_fit_params(fit_params, n, train)
         best_params = None
-        if search is not None:
+        if search is not None and g is not None:  # g is set: checked above
             train_groups = g[train]
             n_train_groups = len(np.unique(train_groups))
             if inner_splits > n_train_groups:

@@ -42,8 +42,8 @@ Sequence (log-mel) inputs are trimmed of leading and trailing silence before the
 network, outside the graph (``trim_db`` / ``trim_margin`` in the layout;
 :func:`run_onnx` does it), and one ONNX batch holds frames of one length, so
 clips of different lengths (after trimming) run one per call; :func:`run_onnx`
-does that too. Only the plain model is exported: a bundle's session-normalised
-part (``--session-norm``) needs per-session statistics and stays in Python.
+does that too. Only the plain model is exported: a bundle's speaker-normalised
+part (``--speaker-norm``) needs per-session statistics and stays in Python.
 
 skl2onnx, onnx and onnxruntime (and torch for networks) are imported only when
 a function here runs.
@@ -212,7 +212,7 @@ def _torch_graph(
 
     recipe = get_recipe(classifier.module)
 
-    class _Probabilities(torch.nn.Module):
+    class _Probabilities(torch.nn.Module):  # type: ignore[name-defined]  # torch: a local
         def __init__(self, net: Any) -> None:
             super().__init__()
             self.net = net
@@ -427,7 +427,11 @@ def _merge_probabilities(
     from onnx import TensorProto, compose, helper, numpy_helper
 
     opsets = _common_opsets(members)
-    nodes, initializers, sparse, infos, functions = [], [], [], [], {}
+    nodes: list[Any] = []
+    initializers: list[Any] = []
+    sparse: list[Any] = []
+    infos: list[Any] = []
+    functions: dict[Any, Any] = {}
     terms = []
     for i, (name, model) in enumerate(members):
         prefix = f"m{i}__"  # no input name holds "__", so nothing clashes with them
@@ -449,7 +453,7 @@ def _merge_probabilities(
                 )
             functions[key] = function
         weight = f"ensemble__weight{i}"
-        initializers.append(numpy_helper.from_array(np.float32(weights[i]), weight))
+        initializers.append(numpy_helper.from_array(np.array(weights[i], dtype=np.float32), weight))
         terms.append(f"ensemble__weighted{i}")
         nodes.append(helper.make_node("Mul", [proba, weight], [terms[-1]], name=terms[-1]))
     nodes.append(helper.make_node("Sum", terms, [_PROBABILITIES], name="ensemble__average"))
@@ -481,6 +485,7 @@ def _merge_probabilities(
 def _input_info(name: str, layout: Mapping[str, Any]) -> Any:
     from onnx import TensorProto, helper
 
+    shape: list[str | int]
     if layout["kind"] == "sequence":
         shape = ["batch", "frames", int(layout["n_mels"])]
     else:
@@ -595,6 +600,8 @@ def recognizer_to_onnx(rec: Any, *, extra: Mapping[str, Any] | None = None) -> A
     if members[0].neural:
         return onnx.load_from_string(torch_to_onnx(rec.pipeline_, extra=more))
     n_features = rec.n_features_in_ or getattr(rec.pipeline_, "n_features_in_", None)
+    if n_features is None:
+        raise ExportError("the model does not record its input width (n_features_in_)")
     return sklearn_to_onnx(rec.pipeline_, int(n_features), classes=rec.classes_, extra=more)
 
 

@@ -23,15 +23,14 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 from . import audio
 from ._errors import ParameterError, SerkitWarning
 from ._inputs import n_rows, stack_rows
-from .bundles import read_bundle, session_inputs, write_bundle
+from .bundles import read_bundle, speaker_norm_inputs, write_bundle
 from .features import extract_files, extract_row, get_extractor
 from .models import (
     ProbabilityEnsemble,
     build_estimator,
     make_model,
     plan_model,
-    speaker_standardize,
-    standardize_rows,
+    speaker_normalize,
 )
 from .results import Prediction, to_predictions
 
@@ -118,11 +117,11 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         feature key (see ``input_specs_``) to those.
 
         With ``groups`` (the speaker of each clip) networks draw their validation
-        speakers from them, and a second, session-normalised model is fitted on
-        features z-scored per speaker (:func:`serkit.models.speaker_standardize`);
-        ``predict_proba(X, sessions=...)`` then uses it for clips known to share a
+        speakers from them, and a second, speaker-normalised model is fitted on
+        features z-scored per speaker (:func:`serkit.models.speaker_normalize`);
+        ``predict_proba(X, speakers=...)`` then uses it for clips known to share a
         speaker. In an ensemble only the classic members are refitted for it; a
-        model made of networks alone has no session part.
+        model made of networks alone has no per-speaker part.
         """
         members = plan_model(self.model, self.features)
         self.members_ = members
@@ -143,34 +142,35 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         else:
             estimator.fit(data, labels)
         self.pipeline_ = estimator
-        self.session_pipeline_: Any = None
-        self._session_source: Callable[[], Any] | None = None
+        self.speaker_norm_pipeline_: Any = None
+        self._speaker_norm_source: Callable[[], Any] | None = None
         if groups is not None and any(not m.neural for m in members):
-            self.session_pipeline_ = self._fit_session(data, labels, np.asarray(groups).astype(str))
+            speakers = np.asarray(groups).astype(str)
+            self.speaker_norm_pipeline_ = self._fit_speaker_norm(data, labels, speakers)
         self.classes_ = np.asarray(estimator.classes_)
         self.n_features_in_ = int(np.shape(data)[1]) if isinstance(data, np.ndarray) else None
         self.metadata_: dict[str, Any] = getattr(self, "metadata_", {})
         return self
 
-    def _fit_session(self, data: Any, labels: np.ndarray, groups: np.ndarray) -> Any:
-        """The session-normalised model: classic members refitted on per-speaker
+    def _fit_speaker_norm(self, data: Any, labels: np.ndarray, groups: np.ndarray) -> Any:
+        """The speaker-normalised model: classic members refitted on per-speaker
         z-scores; networks are shared with the global model."""
         if len(self.members_) == 1:
-            session = make_model(self.model, params=self.params, random_state=self.random_state)
-            return session.fit(speaker_standardize(data, groups), labels)
+            norm_model = make_model(self.model, params=self.params, random_state=self.random_state)
+            return norm_model.fit(speaker_normalize(data, groups), labels)
         from sklearn.base import clone
 
         fitted = dict(self.pipeline_.members_)
-        standardized = standardize_rows(data, groups)
-        session_members = []
+        standardized = speaker_normalize(data, groups)
+        norm_members = []
         for member in self.members_:
             if member.neural:
-                session_members.append((member.name, fitted[member.name]))
+                norm_members.append((member.name, fitted[member.name]))
             else:
                 model = clone(fitted[member.name])
-                session_members.append((member.name, model.fit(standardized[member.key], labels)))
+                norm_members.append((member.name, model.fit(standardized[member.key], labels)))
         return ProbabilityEnsemble.from_fitted(
-            session_members, inputs=session_inputs(self.members_), weights=self.pipeline_.weights
+            norm_members, inputs=speaker_norm_inputs(self.members_), weights=self.pipeline_.weights
         )
 
     def _model_input(self, X: Any) -> Any:
@@ -204,70 +204,71 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         return single if len(self.members_) == 1 else data
 
     @property
-    def supports_sessions(self) -> bool:
-        """True when a session-normalised model was fitted (``fit(..., groups=...)``)."""
+    def supports_speaker_norm(self) -> bool:
+        """True when a speaker-normalised model was fitted (``fit(..., groups=...)``)."""
         return (
-            getattr(self, "session_pipeline_", None) is not None
-            or getattr(self, "_session_source", None) is not None
+            getattr(self, "speaker_norm_pipeline_", None) is not None
+            or getattr(self, "_speaker_norm_source", None) is not None
         )
 
-    def _session_model(self) -> Any:
-        """The session-normalised pipeline, rebuilt from the bundle on first use."""
-        source = getattr(self, "_session_source", None)
-        if getattr(self, "session_pipeline_", None) is None and source is not None:
-            self.session_pipeline_ = source()
-        return self.session_pipeline_
+    def _speaker_norm_model(self) -> Any:
+        """The speaker-normalised pipeline, rebuilt from the bundle on first use."""
+        source = getattr(self, "_speaker_norm_source", None)
+        if getattr(self, "speaker_norm_pipeline_", None) is None and source is not None:
+            self.speaker_norm_pipeline_ = source()
+        return self.speaker_norm_pipeline_
 
-    def predict_proba(self, X: Any, *, sessions: Sequence[str] | None = None) -> np.ndarray:
+    def predict_proba(self, X: Any, *, speakers: Sequence[str] | None = None) -> np.ndarray:
         """Class probabilities [shape=(n, n_classes)], columns in ``classes_`` order.
 
         Parameters
         ----------
         X : np.ndarray, list of np.ndarray, or mapping
             Features as in :meth:`fit`.
-        sessions : sequence of str or None
-            Session (speaker, call) of each row. Given, each session's rows are
-            z-scored together and the session-normalised model predicts; a session
+        speakers : sequence of str or None
+            Speaker of each row (or call, session: any label shared by clips of one voice).
+            Given, each speaker's rows are z-scored together and the speaker-normalised
+            model predicts; a speaker
             needs several clips for useful statistics (a warning below 5).
 
         Raises
         ------
         ParameterError
-            ``sessions`` given but the model has no session-normalised part, or of
+            ``speakers`` given but the model has no speaker-normalised part, or of
             the wrong length; ``X`` lacks a feature set the model reads.
         """
         check_is_fitted(self, "pipeline_")
         data = self._model_input(X)
-        if sessions is None:
+        if speakers is None:
             return self.pipeline_.predict_proba(data)
-        if not self.supports_sessions:
+        if not self.supports_speaker_norm:
             raise ParameterError(
-                "this model has no session-normalised part; train a classic model or an "
+                "this model has no speaker-normalised part; train a classic model or an "
                 "ensemble with a classic member, with speaker groups (serkit train does), "
-                "to use session normalisation"
+                "to use per-speaker normalisation"
             )
-        groups = np.asarray(sessions).astype(str)
+        groups = np.asarray(speakers).astype(str)
         count = n_rows(data)
         if groups.shape[0] != count:
-            raise ParameterError(f"sessions has {groups.shape[0]} entries for {count} feature rows")
+            raise ParameterError(f"speakers has {groups.shape[0]} entries for {count} feature rows")
         names, counts = np.unique(groups, return_counts=True)
         small = [f"{n} ({c})" for n, c in zip(names, counts, strict=True) if c < 5]
         if small:
             warnings.warn(
-                "session normalisation with fewer than 5 clips per session is unreliable: "
+                "per-speaker normalisation with fewer than 5 clips per speaker is unreliable: "
                 + ", ".join(small[:10]),
                 SerkitWarning,
                 stacklevel=2,
             )
         if len(self.members_) == 1:
-            return self._session_model().predict_proba(speaker_standardize(data, groups))
-        session_data = dict(data)
+            return self._speaker_norm_model().predict_proba(speaker_normalize(data, groups))
+        norm_data = dict(data)
         for member in self.members_:
             if not member.neural:
-                session_data[f"{member.key}#session"] = speaker_standardize(
+                norm_data[f"{member.key}#speaker_norm"] = speaker_normalize(
                     data[member.key], groups
                 )
-        return self._session_model().predict_proba(session_data)
+        return self._speaker_norm_model().predict_proba(norm_data)
 
     def predict(self, X: Any) -> np.ndarray:
         """Most probable class per row, of the type the labels had in ``fit``."""
@@ -321,7 +322,7 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         self,
         paths: Iterable[str | os.PathLike],
         *,
-        sessions: Sequence[str] | None = None,
+        speakers: Sequence[str] | None = None,
         jobs: int | None = 1,
         cache_dir: str | os.PathLike | None = None,
         progress: bool = False,
@@ -329,13 +330,13 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         """Predict many files; a file that fails gets a Prediction with ``error`` set.
 
         Results come back in input order, one per path; none is lost. With
-        ``sessions`` (one label per path) the files of each session are
+        ``speakers`` (one label per path) the files of each speaker are
         normalised together (see :meth:`predict_proba`).
         """
         check_is_fitted(self, "pipeline_")
         path_list = [Path(p) for p in paths]
-        if sessions is not None and len(sessions) != len(path_list):
-            raise ParameterError(f"sessions has {len(sessions)} entries for {len(path_list)} files")
+        if speakers is not None and len(speakers) != len(path_list):
+            raise ParameterError(f"speakers has {len(speakers)} entries for {len(path_list)} files")
         errors: dict[int, str] = {}
         extracted = {}
         for key, spec in self.input_specs_.items():
@@ -351,8 +352,8 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         ok = [i for i in range(len(path_list)) if i not in errors]
         if ok:
             X = {key: stack_rows([values[i] for i in ok]) for key, values in extracted.items()}
-            groups = None if sessions is None else [str(sessions[i]) for i in ok]
-            proba = self.predict_proba(X, sessions=groups)
+            groups = None if speakers is None else [str(speakers[i]) for i in ok]
+            proba = self.predict_proba(X, speakers=groups)
             names = [str(path_list[i]) for i in ok]
             for index, pred in zip(ok, to_predictions(self.classes_, proba, names), strict=True):
                 out[index] = pred
@@ -387,8 +388,8 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         rec.input_specs_ = {m.key: m.features for m in members}
         rec.feature_spec_ = members[0].features if len(rec.input_specs_) == 1 else None
         rec.pipeline_ = bundle.pipeline
-        rec.session_pipeline_ = bundle.session
-        rec._session_source = bundle.session_loader
+        rec.speaker_norm_pipeline_ = bundle.speaker_norm
+        rec._speaker_norm_source = bundle.speaker_norm_loader
         rec.classes_ = bundle.classes
         rec.n_features_in_ = bundle.n_features
         rec.metadata_ = bundle.metadata

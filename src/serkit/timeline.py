@@ -57,6 +57,10 @@ class Segment(EmotionScores):
     ``classes`` order) are those of :class:`serkit.results.EmotionScores`.
     """
 
+    emotion: str
+    """Most probable class."""
+    confidence: float
+    """Its probability, in [0, 1]."""
     start: float
     """Start in seconds from the beginning of the recording."""
     end: float
@@ -409,7 +413,7 @@ def predict_timeline(
     win_dur: float = 3.0,
     hop_dur: float = 1.0,
     smooth: int = 3,
-    session_norm: bool = False,
+    speaker_norm: bool = False,
     vad: str = "energy",
     block_duration: float = 60.0,
     progress: bool = False,
@@ -434,9 +438,9 @@ def predict_timeline(
     smooth : int >= 1
         Windows in the centred moving average of window probabilities
         (1: no smoothing).
-    session_norm : bool
+    speaker_norm : bool
         Standardise the features of all windows together (the recording is one
-        speaker or call) and use the recognizer's session-normalised model.
+        speaker or call) and use the recognizer's speaker-normalised model.
     vad : str
         Voice activity method (:data:`serkit.vad.METHODS`).
     block_duration : float > 0
@@ -459,7 +463,7 @@ def predict_timeline(
     Raises
     ------
     ParameterError
-        Bad settings, a sequence feature set, or ``session_norm`` with a
+        Bad settings, a sequence feature set, or ``speaker_norm`` with a
         recognizer trained without speaker groups.
     AudioError
         The file cannot be decoded, is empty, longer than ``max_duration``, or
@@ -489,9 +493,9 @@ def predict_timeline(
 
     check_is_fitted(recognizer, "pipeline_")
     _check_settings(win_dur, hop_dur, smooth, block_duration, vad, max_gap)
-    if session_norm and not recognizer.supports_sessions:
+    if speaker_norm and not recognizer.supports_speaker_norm:
         raise ParameterError(
-            "session_norm needs a recognizer with a session-normalised model; train it with "
+            "speaker_norm needs a recognizer with a speaker-normalised model; train it with "
             "speaker groups (serkit train does)"
         )
     sr = audio.SAMPLE_RATE
@@ -536,7 +540,7 @@ def predict_timeline(
         "hop_dur": float(hop_dur),
         "smooth": int(smooth),
         "max_gap": float(max_gap),
-        "session_norm": bool(session_norm),
+        "speaker_norm": bool(speaker_norm),
         "vad": vad,
         "features": recognizer.feature_spec_ or list(recognizer.input_specs_.values()),
     }
@@ -558,8 +562,8 @@ def predict_timeline(
     times = np.array([builder.windows[i][:2] for i in order], dtype=np.float64)
     owner = np.array([builder.windows[i][2] for i in order])
     X = stack_rows([builder.features[i] for i in order])
-    sessions = ["recording"] * len(order) if session_norm else None
-    proba = recognizer.predict_proba(X, sessions=sessions)
+    speakers = ["recording"] * len(order) if speaker_norm else None
+    proba = recognizer.predict_proba(X, speakers=speakers)
     smoothed = _smooth(proba, times[:, 0], times[:, 1], int(smooth), float(max_gap))
     timeline.windows = [
         Segment.from_probabilities(classes, p, start=float(s), end=float(e))

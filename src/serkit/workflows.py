@@ -22,7 +22,7 @@ import numpy as np
 
 from ._errors import ParameterError
 from ._version import __version__
-from .batch import collect_audio_files, predict_paths, session_labels
+from .batch import collect_audio_files, predict_paths, speaker_labels
 from .corpora import load_corpus
 from .datasets import FeatureTable, build_feature_table
 from .evaluation import EvaluationResult, cross_validate, make_splits
@@ -33,7 +33,7 @@ from .models import (
     default_param_grid,
     feature_key,
     plan_model,
-    speaker_standardize,
+    speaker_normalize,
 )
 from .recognizer import EmotionRecognizer
 
@@ -46,7 +46,8 @@ __all__ = [
     "load_table",
     "load_tables",
     "predict_paths",
-    "session_labels",
+    "speaker_keys",
+    "speaker_labels",
     "train_corpus",
 ]
 
@@ -158,7 +159,7 @@ def augment_table(
 
     if copies < 0:
         raise ParameterError(f"copies must be >= 0; got {copies}")
-    speakers = table.meta["corpus"].astype(str) + ":" + table.meta["speaker"].astype(str)
+    speakers = speaker_keys(table.meta)
     metas, rows, skipped = [], [], []
     jobs_list = [(spk, k) for k in range(copies) for spk in sorted(speakers.unique())]
     for speaker, k in tqdm(
@@ -267,9 +268,7 @@ def evaluate_table(
     primary = next(iter(tables.values()))
     plans = model_plans(models, features)
     y = primary.meta["emotion"].astype(str).to_numpy()
-    groups = (
-        primary.meta["corpus"].astype(str) + ":" + primary.meta["speaker"].astype(str)
-    ).to_numpy()
+    groups = speaker_keys(primary.meta).to_numpy()
     splits = make_splits(
         protocol,
         groups=groups,
@@ -286,7 +285,7 @@ def evaluate_table(
         augmented_key = feature_key(augmented.spec)
         X_aug = np.asarray(augmented.features, dtype=np.float64)
         if speaker_norm:
-            X_aug = speaker_standardize(X_aug, augmented.meta["session"].astype(str).to_numpy())
+            X_aug = speaker_normalize(X_aug, augmented.meta["session"].astype(str).to_numpy())
         extra = {
             "extra_X": X_aug,
             "extra_y": augmented.meta["emotion"].astype(str).to_numpy(),
@@ -296,12 +295,9 @@ def evaluate_table(
     report_models: dict[str, Any] = {}
     for name, plan in plans.items():
         model_params = dict((params or {}).get(name, {}))
-        augments = extra is not None and len(plan) == 1 and not plan[0].neural
-        if extra is not None and not augments:
-            raise ParameterError(
-                f"{name}: --augment trains classic models only (networks augment their own "
-                "frames; ensembles are not supported yet)"
-            )
+        augments = extra is not None
+        if augments:
+            _check_augmentable(name, plan)
         if augments and plan[0].key != augmented_key:
             raise ParameterError(f"{name} reads {plan[0].key}, the copies hold {augmented_key}")
         if search and (len(plan) > 1 or plan[0].neural):
@@ -378,9 +374,18 @@ def evaluate_corpus(
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
     augment: int = 0,
-    **options: Any,
+    protocol: str = "speaker-kfold",
+    n_splits: int = 5,
+    test_speakers: Sequence[str] | None = None,
+    speaker_norm: bool = False,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    search: bool = False,
+    random_state: int = 7,
+    threads: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, EvaluationResult]]:
     """Extract what the models read (:func:`load_tables`), then :func:`evaluate_table`.
+
+    ``protocol`` to ``threads`` are passed to :func:`evaluate_table` (see there).
 
     ``features`` is the feature set of members that do not name one (``None``:
     each model's default). ``augment`` > 0 trains each fold of the classic models
@@ -388,11 +393,8 @@ def evaluate_corpus(
     """
     plans = model_plans(models, features)
     classic = {m.key for plan in plans.values() for m in plan if not m.neural}
-    if augment and (not classic or any(len(p) > 1 or p[0].neural for p in plans.values())):
-        raise ParameterError(
-            "--augment trains classic models only (networks augment their own frames; "
-            "ensembles are not supported yet)"
-        )
+    for name, plan in plans.items() if augment else ():
+        _check_augmentable(name, plan)
     if augment and len(classic) != 1:
         raise ParameterError("--augment needs the classic models to share one feature set")
     specs = {m.key: m.features for plan in plans.values() for m in plan}
@@ -417,7 +419,14 @@ def evaluate_corpus(
         features=features,
         progress=progress,
         augmented=augmented,
-        **options,
+        protocol=protocol,
+        n_splits=n_splits,
+        test_speakers=test_speakers,
+        speaker_norm=speaker_norm,
+        params=params,
+        search=search,
+        random_state=random_state,
+        threads=threads,
     )
     report["corpus"] = {"name": corpus, "root": str(Path(root).resolve())}
     return report, results
@@ -434,7 +443,6 @@ def train_corpus(
     emotions: Sequence[str] | None = None,
     speaker_pattern: str | None = None,
     exclude_speakers: Sequence[str] = (),
-    session_model: bool = True,
     augment: int = 0,
     threads: int | None = None,
     jobs: int | None = None,
@@ -443,9 +451,9 @@ def train_corpus(
 ) -> EmotionRecognizer:
     """Fit a recognizer on every usable clip of a corpus and save it as a bundle at ``out``.
 
-    With ``session_model`` (default) a second model is fitted on features
-    standardised per speaker, so the bundle also serves ``--session-norm`` (for
-    ensembles, their classic members; networks have no session part). Networks
+    A second model is fitted on features standardised per speaker, so the bundle also
+    serves ``--speaker-norm`` (for ensembles, their classic members; networks have no
+    session part). Networks
     pick their epoch on validation speakers drawn from the training speakers.
     """
     plan = plan_model(model, features)
@@ -479,14 +487,10 @@ def train_corpus(
     meta = table.meta
     X = _model_input(plan, tables)
     y = meta["emotion"].astype(str).to_numpy()
-    speakers = (meta["corpus"].astype(str) + ":" + meta["speaker"].astype(str)).to_numpy()
+    speakers = speaker_keys(meta).to_numpy()
     n_augment_skipped = 0
     if augment:
-        if len(plan) > 1 or plan[0].neural:
-            raise ParameterError(
-                f"{model}: --augment trains classic models only (networks augment their own "
-                "frames; ensembles are not supported yet)"
-            )
+        _check_augmentable(model, plan)
         extra = augment_table(
             table, copies=augment, jobs=jobs, cache_dir=cache_dir, progress=progress
         )
@@ -501,11 +505,9 @@ def train_corpus(
         threads=threads,
         verbose=progress,
     )
-    # the speaker groups also fit the session-normalised model (predict --session-norm)
+    # the speaker groups also fit the speaker-normalised model (predict --speaker-norm)
     # and give networks their validation speakers
-    rec.fit(X, y, groups=speakers if session_model or _needs_groups(plan) else None)
-    if not session_model:
-        rec.session_pipeline_ = None
+    rec.fit(X, y, groups=speakers)
     rec.metadata_ = {
         "training": {
             "corpus": corpus,
@@ -527,6 +529,16 @@ def train_corpus(
     return rec
 
 
-def _needs_groups(plan: Sequence[Member]) -> bool:
-    """Networks draw validation speakers from the groups."""
-    return any(m.neural for m in plan)
+def speaker_keys(meta: Any) -> Any:
+    """``corpus:speaker`` of every row of a table's ``meta`` (a pandas Series): speakers of
+    different corpora never share a key, so grouping never merges them."""
+    return meta["corpus"].astype(str) + ":" + meta["speaker"].astype(str)
+
+
+def _check_augmentable(name: str, plan: Sequence[Member]) -> None:
+    """Raise unless ``plan`` is one classic model, the only kind ``--augment`` trains."""
+    if len(plan) > 1 or plan[0].neural:
+        raise ParameterError(
+            f"{name}: --augment trains classic models only (networks augment their own "
+            "frames; ensembles are not supported yet)"
+        )

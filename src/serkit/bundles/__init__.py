@@ -34,7 +34,7 @@ from ._format import (
     read_bundle,
     read_manifest,
     resolve_model_path,
-    session_inputs,
+    speaker_norm_inputs,
     write_bundle,
 )
 from ._skops import TRUSTED_TYPES, load_skops, verified_bytes, write_skops
@@ -57,7 +57,7 @@ __all__ = [
     "read_network_manifest",
     "resolve_model_path",
     "save_torch",
-    "session_inputs",
+    "speaker_norm_inputs",
     "verified_bytes",
     "write_bundle",
     "write_skops",

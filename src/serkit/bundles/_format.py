@@ -43,7 +43,7 @@ __all__ = [
     "read_bundle",
     "read_manifest",
     "resolve_model_path",
-    "session_inputs",
+    "speaker_norm_inputs",
     "write_bundle",
 ]
 
@@ -74,10 +74,10 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def session_inputs(members: Sequence[Member]) -> dict[str, str]:
-    """Keys the per-speaker ensemble reads: z-scored copies (``KEY#session``) for classic
+def speaker_norm_inputs(members: Sequence[Member]) -> dict[str, str]:
+    """Keys the per-speaker ensemble reads: z-scored copies (``KEY#speaker_norm``) for classic
     members, the plain input for networks (they normalise each clip themselves)."""
-    return {m.name: m.key if m.neural else f"{m.key}#session" for m in members}
+    return {m.name: m.key if m.neural else f"{m.key}#speaker_norm" for m in members}
 
 
 # ------------------------------------------------------------------------------ writing
@@ -95,7 +95,10 @@ def _torch_version(members: Sequence[Member]) -> dict[str, str]:
 
 
 def _member_entries(
-    folder: Path, members: Sequence[Member], models: Mapping[str, Any], sessions: Mapping[str, Any]
+    folder: Path,
+    members: Sequence[Member],
+    models: Mapping[str, Any],
+    norm_models: Mapping[str, Any],
 ) -> list[dict[str, Any]]:
     """Write every member's weights under ``members/``; one manifest entry each."""
     entries = []
@@ -118,8 +121,8 @@ def _member_entries(
             entry["kind"] = "skops"
             entry["weights"] = write_skops(folder, f"{stem}.skops", models[member.name])
             entry["session_weights"] = (
-                write_skops(folder, f"{stem}.session.skops", sessions[member.name])
-                if member.name in sessions
+                write_skops(folder, f"{stem}.session.skops", norm_models[member.name])
+                if member.name in norm_models
                 else None
             )
         entries.append(entry)
@@ -144,11 +147,11 @@ def write_bundle(
     models = (
         {members[0].name: recognizer.pipeline_} if single else dict(recognizer.pipeline_.members_)
     )
-    sessions: dict[str, Any] = {}
-    if recognizer.supports_sessions:
-        session = recognizer._session_model()
-        sessions = {members[0].name: session} if single else dict(session.members_)
-        sessions = {m.name: sessions[m.name] for m in members if not m.neural}
+    norm_models: dict[str, Any] = {}
+    if recognizer.supports_speaker_norm:
+        norm = recognizer._speaker_norm_model()
+        norm_models = {members[0].name: norm} if single else dict(norm.members_)
+        norm_models = {m.name: norm_models[m.name] for m in members if not m.neural}
     manifest: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
         "format_version": BUNDLE_VERSION,
@@ -165,7 +168,7 @@ def write_bundle(
             "random_state": recognizer.random_state,
         },
         "inputs": dict(recognizer.input_specs_),
-        "members": _member_entries(folder, members, models, sessions),
+        "members": _member_entries(folder, members, models, norm_models),
         "versions": {**library_versions(), **_torch_version(members)},
         **getattr(recognizer, "metadata_", {}),
         **(metadata or {}),
@@ -189,9 +192,9 @@ class LoadedBundle:
     """Class labels as the weights hold them, in ``predict_proba`` column order."""
     n_features: int | None
     """Width of a single vector input, else ``None``."""
-    session: Any = None
-    """The per-speaker model when it was rebuilt at once (ensembles)."""
-    session_loader: Callable[[], Any] | None = None
+    speaker_norm: Any = None
+    """The speaker-normalised model when it was rebuilt at once (ensembles)."""
+    speaker_norm_loader: Callable[[], Any] | None = None
     """Rebuilds the per-speaker model on first use (single classic models; already verified)."""
     metadata: dict[str, Any] = field(default_factory=dict)
     """Manifest entries beyond the format's own (training summary, metrics, model card)."""
@@ -258,8 +261,8 @@ def read_bundle(path: str | os.PathLike) -> LoadedBundle:
     inputs, entries = layout.get("inputs"), layout.get("members")
     if not isinstance(inputs, dict) or not isinstance(entries, list) or not entries:
         raise BundleError(f"{where}: 'inputs' or 'members' is malformed")
-    members, fitted, sessions = [], [], []
-    session_loader = None
+    members, fitted, norm_models = [], [], []
+    speaker_norm_loader = None
     for entry in entries:
         try:
             name, model_name, key, kind = (
@@ -276,25 +279,25 @@ def read_bundle(path: str | os.PathLike) -> LoadedBundle:
             verified_bytes(folder, weights)
             network = load_torch((folder / str(weights["file"])).parent)
             fitted.append((name, network))
-            sessions.append((name, network))  # networks serve both models
+            norm_models.append((name, network))  # networks serve both models
         elif kind == "skops":
             fitted.append((name, load_skops(folder, entry["weights"])))
-            session = entry.get("session_weights")
-            if session and len(entries) == 1:
-                verified_bytes(folder, session)  # checked now, rebuilt on first use
-                session_loader = partial(load_skops, folder, session)
-            elif session:
-                sessions.append((name, load_skops(folder, session)))
+            norm_entry = entry.get("session_weights")
+            if norm_entry and len(entries) == 1:
+                verified_bytes(folder, norm_entry)  # checked now, rebuilt on first use
+                speaker_norm_loader = partial(load_skops, folder, norm_entry)
+            elif norm_entry:
+                norm_models.append((name, load_skops(folder, norm_entry)))
         else:
             raise BundleError(f"{where}: unknown member kind {kind!r}")
-    session_model = None
+    norm_model = None
     if len(members) == 1:
         pipeline = fitted[0][1]
     else:
         pipeline = ProbabilityEnsemble.from_fitted(fitted, inputs={m.name: m.key for m in members})
-        if any(not m.neural for m in members) and len(sessions) == len(members):
-            session_model = ProbabilityEnsemble.from_fitted(
-                sessions, inputs=session_inputs(members)
+        if any(not m.neural for m in members) and len(norm_models) == len(members):
+            norm_model = ProbabilityEnsemble.from_fitted(
+                norm_models, inputs=speaker_norm_inputs(members)
             )
     classes = np.asarray(pipeline.classes_)  # the labels' own type (str, int ...)
     if list(map(str, classes)) != list(map(str, manifest["classes"])):
@@ -306,8 +309,8 @@ def read_bundle(path: str | os.PathLike) -> LoadedBundle:
         pipeline=pipeline,
         classes=classes,
         n_features=None if n_features is None else int(n_features),
-        session=session_model,
-        session_loader=session_loader,
+        speaker_norm=norm_model,
+        speaker_norm_loader=speaker_norm_loader,
         metadata={k: v for k, v in manifest.items() if k not in _KNOWN_KEYS},
     )
 
@@ -318,7 +321,7 @@ def describe_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
     Returns ``feature_sets`` (list of specs), ``n_features`` (width of a single
     vector input, else ``None``), ``members`` (name, model and input of each),
     ``weights_sha256`` (the weights' SHA-256 for a one-model bundle; for several
-    members, the SHA-256 of their checksums joined) and ``sessions`` (whether per-speaker
+    members, the SHA-256 of their checksums joined) and ``speaker_norm`` (whether per-speaker
     normalisation works).
     """
     layout = _as_format2(manifest) if _version(manifest) < 2 else dict(manifest)
@@ -338,7 +341,7 @@ def describe_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
         "n_features": None if n_features is None else int(n_features),
         "members": [{k: m.get(k) for k in ("name", "model", "input")} for m in members],
         "weights_sha256": digest,
-        "sessions": any(m.get("session_weights") for m in members),
+        "speaker_norm": any(m.get("session_weights") for m in members),
     }
 
 

@@ -46,8 +46,8 @@ def _parse(path: Path) -> Utterance:
             f"unknown emotion code {m.group('code')!r} (expected a, d, f, h, n, sa or su)"
         )
     named = m.group("speaker").upper() if m.group("speaker") else None
-    folder = path.parent.name.upper()
-    folder = folder if folder in _SPEAKERS else None
+    parent = path.parent.name.upper()
+    folder = parent if parent in _SPEAKERS else None
     if named is not None and named not in _SPEAKERS:
         raise _Unusable(f"unknown speaker {m.group('speaker')!r} (expected DC, JE, JK or KL)")
     if named is not None and folder is not None and named != folder:

@@ -149,8 +149,8 @@ def spec_key(
 ) -> str:
     """A short stable hash of an extractor's spec, the sample rate, a version string and
     the spec of a transform applied to the audio first (e.g. an augmentation chain)."""
-    payload = {"spec": spec_of(extractor), "sr": sr, "version": version}
+    payload: dict[str, Any] = {"spec": spec_of(extractor), "sr": sr, "version": version}
     if transform is not None:
         payload["transform"] = dict(transform)
-    payload = json.dumps(payload, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+    text = json.dumps(payload, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

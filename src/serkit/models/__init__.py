@@ -24,8 +24,9 @@ default_param_grid
 plan_model, build_estimator
     Read a model name (``"ensemble:specnet+svm@compare"``) into its members, each with
     the feature set it reads, and build the unfitted estimator for them.
-speaker_standardize, standardize_rows
-    Z-score features within each speaker (label-free), for a matrix or any model input.
+speaker_normalize
+    Per-speaker normalisation: z-score features within each speaker (label-free), for a
+    matrix or any model input.
 """
 
 from typing import Any
@@ -40,7 +41,7 @@ from ._plan import (
     feature_key,
     plan_model,
 )
-from ._speaker_norm import speaker_standardize, standardize_rows
+from ._speaker_norm import speaker_normalize
 from ._zoo import (
     CLASSIFIER_STEP,
     MODELS,
@@ -70,8 +71,7 @@ __all__ = [
     "make_model",
     "parse_params",
     "plan_model",
-    "speaker_standardize",
-    "standardize_rows",
+    "speaker_normalize",
 ]
 
 # torch-backed names, imported on first access so that importing serkit.models stays light

@@ -94,6 +94,8 @@ class CNN1D(nn.Module):
 
     def __init__(self, n_features: int, n_classes: int, config: CNN1DConfig) -> None:
         super().__init__()
+        self.mean: torch.Tensor
+        self.scale: torch.Tensor
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("scale", torch.ones(n_features))
         layers: list[nn.Module] = []

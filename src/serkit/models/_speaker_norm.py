@@ -11,57 +11,14 @@ from numpy.typing import ArrayLike
 
 from .._errors import ParameterError
 
-__all__ = ["speaker_standardize", "standardize_rows"]
+__all__ = ["speaker_normalize"]
 
 _STD_FLOOR = 1e-8
 """Standard deviations at or below this are treated as 1 (the feature is only centred)."""
 
 
-def speaker_standardize(X: ArrayLike, groups: ArrayLike) -> np.ndarray:
-    """Z-score every feature within each speaker's own clips.
-
-    Each speaker's rows are centred on that speaker's mean and divided by that
-    speaker's standard deviation (population, ``ddof=0``), feature by feature. This
-    removes much of what makes voices differ (vocal tract, microphone, level) and
-    keeps what varies within a speaker, which is where emotion shows.
-
-    It uses unlabelled clips of the same speaker, as a call or session provides:
-    no labels are read, and each speaker's statistics come from that speaker's rows
-    only, so under speaker-grouped evaluation nothing crosses from training speakers
-    to test speakers.
-
-    Parameters
-    ----------
-    X : array-like [shape=(n_clips, n_features)]
-        Feature vectors, one row per clip. NaN entries are left out of the
-        statistics and stay NaN; infinite values are rejected.
-    groups : array-like [shape=(n_clips,)]
-        Speaker id of each row (strings or integers).
-
-    Returns
-    -------
-    Z : np.ndarray [shape=(n_clips, n_features), dtype=float64]
-        A new array; ``X`` is not modified. Within a speaker with two or more rows,
-        every feature has mean 0 and standard deviation 1, except features that are
-        constant for that speaker (standard deviation at or below 1e-8): those are
-        only centred, so they become 0. A speaker with a single row only has its
-        mean subtracted, which makes that row all zeros.
-
-    Raises
-    ------
-    ParameterError
-        ``X`` is not two-dimensional numbers, holds infinite values, or ``groups``
-        does not have one entry per row.
-
-    Examples
-    --------
-    >>> X = np.array([[1.0, 10.0], [3.0, 30.0], [100.0, 5.0], [102.0, 7.0]])
-    >>> speaker_standardize(X, ["ann", "ann", "bob", "bob"])
-    array([[-1., -1.],
-           [ 1.,  1.],
-           [-1., -1.],
-           [ 1.,  1.]])
-    """
+def _zscore_within(X: ArrayLike, groups: ArrayLike) -> np.ndarray:
+    """The per-speaker z-scores of a matrix (see :func:`speaker_normalize`)."""
     try:
         Z = np.array(X, dtype=np.float64)  # always a copy
     except (TypeError, ValueError) as exc:
@@ -94,15 +51,56 @@ def speaker_standardize(X: ArrayLike, groups: ArrayLike) -> np.ndarray:
     return Z
 
 
-def standardize_rows(X: Any, groups: Sequence[str] | np.ndarray) -> Any:
-    """Z-score matrices within each group (:func:`speaker_standardize`).
+def speaker_normalize(X: Any, groups: Sequence[Any] | np.ndarray) -> Any:
+    """Per-speaker normalisation: z-score every feature within each speaker's own clips.
 
-    Frame sequences are returned unchanged: the networks normalise each
-    utterance themselves, and per-speaker statistics are a property of vector
-    features here. In a mapping, each matrix entry is standardised.
+    Each speaker's rows are centred on that speaker's mean and divided by that
+    speaker's standard deviation (population, ``ddof=0``), feature by feature. This
+    removes much of what makes voices differ (vocal tract, microphone, level) and
+    keeps what varies within a speaker, which is where emotion shows.
+
+    It uses unlabelled clips of the same speaker, as a call or session provides:
+    no labels are read, and each speaker's statistics come from that speaker's rows
+    only, so under speaker-grouped evaluation nothing crosses from training speakers
+    to test speakers.
+
+    Parameters
+    ----------
+    X : array-like [shape=(n_clips, n_features)], list of arrays, or mapping of those
+        Feature vectors, one row per clip. NaN entries are left out of the
+        statistics and stay NaN; infinite values are rejected. Frame sequences (a
+        list of 2-D arrays, one per clip) are returned unchanged: the networks normalise each
+        utterance themselves. In a mapping (one input per feature set), each entry is
+        normalised.
+    groups : array-like [shape=(n_clips,)]
+        Speaker id of each row (strings or integers).
+
+    Returns
+    -------
+    Z : np.ndarray [shape=(n_clips, n_features), dtype=float64] (or as ``X``)
+        A new array; ``X`` is not modified. Within a speaker with two or more rows,
+        every feature has mean 0 and standard deviation 1, except features that are
+        constant for that speaker (standard deviation at or below 1e-8): those are
+        only centred, so they become 0. A speaker with a single row only has its
+        mean subtracted, which makes that row all zeros.
+
+    Raises
+    ------
+    ParameterError
+        ``X`` is not two-dimensional numbers, holds infinite values, or ``groups``
+        does not have one entry per row.
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, 10.0], [3.0, 30.0], [100.0, 5.0], [102.0, 7.0]])
+    >>> speaker_normalize(X, ["ann", "ann", "bob", "bob"])
+    array([[-1., -1.],
+           [ 1.,  1.],
+           [-1., -1.],
+           [ 1.,  1.]])
     """
     if isinstance(X, Mapping):
-        return {key: standardize_rows(value, groups) for key, value in X.items()}
-    if isinstance(X, list | tuple):
-        return X
-    return speaker_standardize(X, groups)
+        return {key: speaker_normalize(value, groups) for key, value in X.items()}
+    if isinstance(X, list | tuple) and len(X) and np.ndim(X[0]) == 2:
+        return X  # frame sequences, one (n_frames, n_mels) array per clip
+    return _zscore_within(X, groups)

@@ -175,7 +175,7 @@ def load_model_info(model_path: Path, recognizer: Any, settings: ServiceSettings
         n_features=summary["n_features"],
         sample_rate=int(manifest.get("sample_rate", 16000)),
         weights_sha256=sha,
-        session_norm=bool(getattr(recognizer, "supports_sessions", False)),
+        speaker_norm=bool(getattr(recognizer, "supports_speaker_norm", False)),
         training=manifest.get("training"),
         metrics=manifest.get("metrics"),
         model_card=manifest.get("model_card"),

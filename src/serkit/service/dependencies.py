@@ -8,7 +8,7 @@ only through these functions, so tests can swap any of them through
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -153,7 +153,7 @@ def _too_large(limit: int) -> HTTPException:
     )
 
 
-async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncGenerator[bytes, None]:
     """Pass chunks through, raising 413 as soon as more than ``limit`` bytes went by."""
     total = 0
     async for chunk in stream:

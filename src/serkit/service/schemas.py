@@ -73,7 +73,7 @@ class ModelInfo(BaseModel):
     n_features: int | None = Field(description="Width of a single feature vector, else null.")
     sample_rate: int
     weights_sha256: str
-    session_norm: bool = Field(description="Whether a session-normalised model is included.")
+    speaker_norm: bool = Field(description="Whether a speaker-normalised model is included.")
     training: dict[str, Any] | None = Field(None, description="Training data summary.")
     metrics: dict[str, Any] | None = Field(None, description="Evaluation scores, if recorded.")
     model_card: dict[str, Any] | None = None

@@ -71,7 +71,7 @@ async def timeline(
     win_dur: Annotated[float, Query(ge=0.25, le=60, description="Window length in seconds.")] = 3.0,
     hop_dur: Annotated[float, Query(gt=0, le=60, description="Hop between windows, s.")] = 1.0,
     smooth: Annotated[int, Query(ge=1, le=101, description="Windows averaged (1: none).")] = 3,
-    session_norm: Annotated[
+    speaker_norm: Annotated[
         bool, Query(description="Normalise the windows' features together (one speaker).")
     ] = False,
     vad: Annotated[
@@ -88,7 +88,7 @@ async def timeline(
         "win_dur": win_dur,
         "hop_dur": hop_dur,
         "smooth": smooth,
-        "session_norm": session_norm,
+        "speaker_norm": speaker_norm,
         "vad": vad,
     }
     result = await run_in_threadpool(
