@@ -295,13 +295,13 @@ def _cross(train, test, head: str, norm: bool) -> float:
     from sklearn.metrics import balanced_accuracy_score
     from sklearn.model_selection import GridSearchCV, GroupKFold
 
-    from serkit.models import default_param_grid, make_model, speaker_standardize
+    from serkit.models import default_param_grid, make_model, speaker_normalize
 
     def side(table, relabel):
         X = np.asarray(table.features, dtype=np.float64)
         speakers = table.meta["speaker"].astype(str).to_numpy()
         if norm:
-            X = speaker_standardize(X, speakers)
+            X = speaker_normalize(X, speakers)
         y = table.meta["emotion"].astype(str).replace(relabel).to_numpy()
         keep = np.isin(y, FOUR)
         return X[keep], y[keep], speakers[keep]
