@@ -93,10 +93,14 @@ What the table says:
   best session-normalised row at 5 s padding (46.0 %), where that share is removed per speaker.
 - Mean pooling is as good as mean+std or better across corpora with half the values;
   thirds (`windows`) add nothing that survives the noise.
-- Not finished in this session: heads other than `logreg:C=0.1` (an inner-fold search over C
-  ran 23 minutes under the load without finishing and was stopped; `svm`, `mlp`), the
-  concatenation with `stats`, float32 against int8 over the corpora, per-utterance
-  normalisation. The script runs them: see the recipe keys above.
+- Heads, on `pad=10,pool=mean`: the zoo's `svm` (RBF) falls to chance per clip across corpora
+  (25.0 %) while in-corpus it is 4 points below `logreg`; `logreg` with `C=0.01` transfers as
+  well as `C=0.1` (41.6 / 47.5) and is 1.5 points lower in-corpus; the zoo's `mlp` is lower
+  everywhere, most of all per clip across corpora (33.1 %). An inner-fold search over C
+  (`logreg:search`) ran 23 minutes under the load without finishing and was stopped.
+- Not tried in this session: the concatenation with `stats`, float32 against int8 over the
+  corpora, per-utterance normalisation, 20 and 30 s padding. The script runs them (recipe keys
+  above; `encode --pad 30` first).
 - No row reaches the issue's cross-corpus targets (50 % per clip, 60 % normalised).
 
 Encoder speed and cold start, `python benchmarks/whisper.py time --pads 0,5,10,30 --clips 10`
