@@ -50,7 +50,7 @@ _N_WINDOWS = 3
 # ---- log-mel, the way Whisper computes it --------------------------------------------------
 
 
-def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+def _hz_to_mel(f: np.ndarray | float) -> np.ndarray:
     """Slaney's mel scale: linear below 1 kHz, logarithmic above."""
     f = np.asarray(f, dtype=np.float64)
     f_sp, min_log_hz = 200.0 / 3, 1000.0
