@@ -63,7 +63,9 @@ def test_corpus_reports_problems(capsys, tmp_path, audio_files):
     code, out, _ = run(capsys, "corpus", str(tmp_path), "--json", "-q")
     report = json.loads(out)
     reasons = {Path(p["path"]).name: p["reason"] for p in report["problems"]}
-    assert code == 0 and report["n_clips"] == 2
+    # the empty clip is a problem only, not also a clip (issue 13: counts that agree)
+    assert code == 0 and report["n_clips"] == 1
+    assert report["n_problems"] == len(report["problems"]) == 2
     assert "not-a-ravdess-name.wav" in reasons and "03-01-04-01-01-01-01.wav" in reasons
 
 

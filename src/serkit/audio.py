@@ -7,9 +7,11 @@ names the input and the problem. Nothing here writes files or caches audio.
 
 from __future__ import annotations
 
+import errno
 import io
 import math
 import os
+import stat
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ import soxr
 from ._errors import (
     AudioDecodeError,
     AudioEmptyError,
+    AudioError,
     AudioNonFiniteError,
     AudioSilentError,
     AudioTooLongError,
@@ -32,6 +35,9 @@ from ._errors import (
 )
 
 __all__ = [
+    "MAX_CHANNELS",
+    "MAX_SAMPLE_RATE",
+    "PEAK_LIMIT",
     "SAMPLE_RATE",
     "AudioInfo",
     "AudioSource",
@@ -52,8 +58,25 @@ SAMPLE_RATE = 16000
 AudioSource = str | os.PathLike | bytes | bytearray | BinaryIO
 """Anything :func:`load` accepts: a path, raw file bytes, or a binary file object."""
 
+MAX_SAMPLE_RATE = 384_000
+"""Highest native sample rate, in Hz, that :func:`load` and :func:`stream` decode."""
+
+MAX_CHANNELS = 32
+"""Most channels a file may have for :func:`load` and :func:`stream` to decode it."""
+
+PEAK_LIMIT = 2.0
+"""Float signals whose peak exceeds this are scaled to a peak of 1.0 (with a warning).
+
+Integer formats cannot exceed +/-1; float files and lossy decoders may overshoot a
+little (kept as is), but a peak far beyond it means the samples are on another
+scale (e.g. int16 values stored as float), which would change the prediction.
+"""
+
 _FRAME_DUR = 0.025
 _HOP_DUR = 0.010
+_BLOCK_FRAMES = 1 << 16
+"""Frames decoded at a time: memory is bounded by one block, never by the whole file."""
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
@@ -86,24 +109,97 @@ def _describe(source: AudioSource) -> str:
     return "<bytes>"
 
 
-def _open_target(source: AudioSource) -> str | BinaryIO:
-    """Turn a source into something soundfile opens; check files exist and are non-empty."""
+class _BytesSource(io.BytesIO):
+    """In-memory bytes for libsndfile: a seek before the start (which a corrupt header
+    can ask for) stays where it is instead of raising inside libsndfile's callback."""
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Seek; a target before the start leaves the position unchanged."""
+        try:
+            return super().seek(offset, whence)
+        except ValueError:
+            return self.tell()
+
+
+class _SafeSeeks:
+    """A caller's binary file object, with :class:`_BytesSource`'s forgiving ``seek``."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self.name = getattr(handle, "name", "<file object>")
+
+    def read(self, size: int = -1) -> bytes:
+        """Read up to ``size`` bytes."""
+        return self._handle.read(size)
+
+    def readinto(self, buffer: bytearray) -> int:
+        """Read into ``buffer`` (soundfile uses it when present)."""
+        data = self._handle.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def tell(self) -> int:
+        """The position."""
+        return self._handle.tell()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Seek; a target the file refuses leaves the position unchanged."""
+        try:
+            return self._handle.seek(offset, whence)
+        except (ValueError, OSError):
+            return self._handle.tell()
+
+
+def _check_path(path: Path, label: str) -> None:
+    """Raise an :class:`AudioError` that says what is wrong with a path that is not a readable file.
+
+    Distinguishes a missing file, a symlink loop, a folder, a FIFO or device, an
+    empty file and a file without read permission, so the message is honest.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError as exc:
+        if path.is_symlink():
+            raise AudioDecodeError(label, "is a broken symbolic link") from exc
+        raise AudioDecodeError(label, "file not found") from exc
+    except PermissionError as exc:
+        raise AudioDecodeError(label, "permission denied (cannot reach the file)") from exc
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise AudioDecodeError(label, "is a symbolic link loop") from exc
+        raise AudioDecodeError(label, f"cannot be read ({exc.strerror or exc})") from exc
+    if stat.S_ISDIR(st.st_mode):
+        raise AudioDecodeError(label, "is a directory, not an audio file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = (
+            "a FIFO (named pipe)"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a device"
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(st.st_mode)
+            else "not a regular file"
+        )
+        raise AudioDecodeError(label, f"is {kind}, not a regular audio file")
+    if st.st_size == 0:
+        raise AudioEmptyError(label, "file is empty (0 bytes)")
+    if not os.access(path, os.R_OK):
+        raise AudioDecodeError(label, "permission denied (no read permission)")
+
+
+def _open_target(source: AudioSource) -> str | BinaryIO | _SafeSeeks:
+    """Turn a source into something soundfile opens; check a path is a readable, non-empty file."""
     label = _describe(source)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        if not path.exists():
-            raise AudioDecodeError(label, "file not found")
-        if path.is_dir():
-            raise AudioDecodeError(label, "is a directory, not an audio file")
-        if path.stat().st_size == 0:
-            raise AudioEmptyError(label, "file is empty (0 bytes)")
+        _check_path(path, label)
         return os.fspath(path)
     if isinstance(source, (bytes, bytearray)):
         if len(source) == 0:
             raise AudioEmptyError(label, "no data (0 bytes)")
-        return io.BytesIO(bytes(source))
+        return _BytesSource(bytes(source))
     if hasattr(source, "read"):
-        return source
+        return _SafeSeeks(source) if hasattr(source, "seek") else source
     raise AudioDecodeError(
         label, f"cannot read audio from an object of type {type(source).__name__}"
     )
@@ -114,6 +210,10 @@ def _sf_reason(exc: Exception) -> str:
     # libsndfile prefixes messages with the path/handle; keep only the cause
     if "Error opening" in text and ":" in text:
         text = text.rsplit(":", 1)[-1].strip()
+    if "possibly a pipe" in text or "Format not recognised" in text:
+        # libsndfile's wording for "no decoder recognised these bytes" blames the file system;
+        # a path was already checked to be a regular, readable file
+        text = "no decoder recognises its contents: not audio, or a corrupt header"
     return f"not a readable audio file ({text})"
 
 
@@ -383,12 +483,16 @@ def prepare_signal(
         y = y.astype(np.float32) / scale
     elif not np.issubdtype(y.dtype, np.floating):
         raise ParameterError(f"y must hold numbers; got dtype {y.dtype}")
-    y = to_mono(y).astype(np.float32, copy=False)
+    y = to_mono(y)
     if len(y) == 0:
         raise AudioEmptyError(source, "contains no samples")
     if not np.all(np.isfinite(y)):
         bad = int(np.count_nonzero(~np.isfinite(y)))
         raise AudioNonFiniteError(source, f"contains {bad} NaN or infinite samples")
+    peak = float(np.max(np.abs(y)))
+    if peak > PEAK_LIMIT:
+        y = _scale_to_peak(y.astype(np.float64) / peak, peak, source)
+    y = y.astype(np.float32, copy=False)
     if max_duration is not None and len(y) / sr > max_duration:
         raise AudioTooLongError(
             source, f"is {len(y) / sr:.1f} s long, more than the limit of {max_duration:g} s"
@@ -399,6 +503,88 @@ def prepare_signal(
     if trim:
         y = trim_silence(y, target_sr)
     return y, target_sr
+
+
+def _scale_to_peak(y: np.ndarray, peak: float, label: str) -> np.ndarray:
+    """Warn that a signal of ``peak`` was scaled to peak 1.0 (``y`` is already scaled)."""
+    warnings.warn(
+        f"{label}: samples reach {peak:.3g}, far beyond the +/-1 of audio; "
+        "scaled to a peak of 1.0",
+        SerkitWarning,
+        stacklevel=3,
+    )
+    return y
+
+
+def _check_header(label: str, meta: AudioInfo, max_duration: float | None) -> None:
+    """Refuse, from the header alone, what would decode to more than the limits allow.
+
+    The decoded size is frames x channels; with the rate and channel caps and
+    ``max_duration`` it is bounded before a single sample is decoded.
+    """
+    if not 0 < meta.sample_rate <= MAX_SAMPLE_RATE:
+        raise AudioDecodeError(
+            label,
+            f"sample rate {meta.sample_rate} Hz is outside the supported 1..{MAX_SAMPLE_RATE} Hz",
+        )
+    if not 0 < meta.channels <= MAX_CHANNELS:
+        raise AudioDecodeError(
+            label, f"has {meta.channels} channels; at most {MAX_CHANNELS} are supported"
+        )
+    if max_duration is not None and meta.duration > max_duration:
+        raise AudioTooLongError(
+            label, f"is {meta.duration:.1f} s long, more than the limit of {max_duration:g} s"
+        )
+
+
+def _mono_blocks(
+    handle: sf.SoundFile, label: str, limit: int
+) -> Iterator[tuple[np.ndarray, float]]:
+    """Decode ``handle`` block by block into mono float32 blocks and their peaks.
+
+    Reads at most ``limit`` frames (``-1``: all). Channels are averaged in float64
+    as :func:`to_mono` does; DOUBLE files are read as float64 so huge values are
+    not turned into infinities before the peak policy sees them.
+    """
+    dtype = "float64" if handle.subtype == "DOUBLE" else "float32"
+    done = 0
+    while limit < 0 or done < limit:
+        want = _BLOCK_FRAMES if limit < 0 else min(_BLOCK_FRAMES, limit - done)
+        data = handle.read(want, dtype=dtype, always_2d=True)
+        if data.shape[0] == 0:
+            break
+        done += data.shape[0]
+        mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float64)
+        if not np.all(np.isfinite(mono)):
+            bad = int(np.count_nonzero(~np.isfinite(mono)))
+            raise AudioNonFiniteError(label, f"contains {bad} NaN or infinite samples")
+        peak = float(np.max(np.abs(mono)))
+        if peak > _FLOAT32_MAX:
+            raise AudioNonFiniteError(
+                label, f"holds samples of magnitude {peak:.3g}, beyond the float32 range"
+            )
+        yield mono.astype(np.float32, copy=False), peak
+        if data.shape[0] < want:
+            break
+
+
+def _rechunk(
+    pieces: Iterator[tuple[np.ndarray, float]], size: int
+) -> Iterator[tuple[np.ndarray, bool]]:
+    """Regroup decoded pieces into chunks of exactly ``size`` frames, flagging the last.
+
+    The last chunk is what remains (possibly empty), so a resampler can flush.
+    """
+    pending: list[np.ndarray] = []
+    held = 0
+    for piece, _ in pieces:
+        pending.append(piece)
+        held += len(piece)
+        while held >= size:
+            joined = np.concatenate(pending)
+            pending, held = [joined[size:]], len(joined) - size
+            yield joined[:size], False
+    yield (np.concatenate(pending) if pending else np.zeros(0, np.float32)), True
 
 
 def _declared_wav_frames(source: AudioSource, meta: AudioInfo) -> int | None:
@@ -476,42 +662,56 @@ def load(
     ((16000,), 16000)
     """
     label = _describe(source)
+    if not isinstance(sr, (int, np.integer)) or sr <= 0:
+        raise ParameterError(f"sr must be a positive integer; got {sr!r}")
     meta = info(source)
-    if max_duration is not None and meta.duration > max_duration:
-        raise AudioTooLongError(
-            label, f"is {meta.duration:.1f} s long, more than the limit of {max_duration:g} s"
-        )
+    _check_header(label, meta, max_duration)
     target = _open_target(source)
     # never decode more than the limit allows: compressed formats (VBR MP3) only
     # estimate their length in the header
     limit = -1 if max_duration is None else int(max_duration * meta.sample_rate) + 1
+    resampler = (
+        None
+        if meta.sample_rate == sr
+        else soxr.ResampleStream(meta.sample_rate, sr, 1, dtype="float32", quality="HQ")
+    )
+    pieces: list[np.ndarray] = []
+    frames, peak = 0, 0.0
     try:
-        data, native_sr = sf.read(target, frames=limit, dtype="float32", always_2d=True)
+        with sf.SoundFile(target) as handle:
+            for mono, block_peak in _mono_blocks(handle, label, limit):
+                frames += len(mono)
+                peak = max(peak, block_peak)
+                if resampler is not None:
+                    mono = resampler.resample_chunk(np.ascontiguousarray(mono), last=False)
+                pieces.append(np.array(mono, dtype=np.float32))
+        if resampler is not None:
+            pieces.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+    except AudioError:
+        raise
     except Exception as exc:
         raise AudioDecodeError(label, f"decoding failed ({exc})") from exc
-    if max_duration is not None and data.shape[0] >= limit:
+    if max_duration is not None and frames >= limit:
         raise AudioTooLongError(
             label, f"decodes to more than the limit of {max_duration:g} s (the header said less)"
         )
-    if data.shape[0] == 0:
+    if frames == 0:
         raise AudioEmptyError(label, "contains no samples")
     declared = _declared_wav_frames(source, meta) if meta.format in {"WAV", "WAVEX"} else None
-    if declared is not None and data.shape[0] < 0.99 * declared:
+    if declared is not None and frames < 0.99 * declared:
         warnings.warn(
             f"{label}: file is truncated (header announces {declared} samples, "
-            f"{data.shape[0]} could be read); using what was read",
+            f"{frames} could be read); using what was read",
             SerkitWarning,
             stacklevel=2,
         )
-    return prepare_signal(
-        data.T,
-        int(native_sr),
-        target_sr=sr,
-        trim=trim,
-        source=label,
-        min_duration=min_duration,
-        max_duration=max_duration,
-    )
+    y = np.concatenate(pieces).astype(np.float32, copy=False)
+    if peak > PEAK_LIMIT:
+        y = _scale_to_peak((y / np.float32(peak)).astype(np.float32), peak, label)
+    check_signal(y, sr, source=label, min_duration=min_duration, max_duration=None)
+    if trim:
+        y = trim_silence(y, sr)
+    return y, sr
 
 
 def stream(
@@ -546,8 +746,10 @@ def stream(
         raise ParameterError(f"block_duration must be > 0; got {block_duration}")
     label = _describe(source)
     meta = info(source)
+    _check_header(label, meta, None)
     if meta.frames == 0:
         raise AudioEmptyError(label, "contains no samples")
+    _open_target(source)
     block = max(1, math.ceil(block_duration * meta.sample_rate))
     resampler = (
         None
@@ -555,16 +757,22 @@ def stream(
         else soxr.ResampleStream(meta.sample_rate, sr, 1, dtype="float32", quality="HQ")
     )
     try:
+        scale = 1.0
+        if meta.subtype in ("FLOAT", "DOUBLE"):  # only float files can hold samples beyond +/-1
+            with sf.SoundFile(os.fspath(source)) as handle:
+                peak = max((p for _, p in _mono_blocks(handle, label, -1)), default=0.0)
+            if peak > PEAK_LIMIT:
+                scale = 1.0 / peak
+                _scale_to_peak(np.zeros(0), peak, label)
         with sf.SoundFile(os.fspath(source)) as handle:
-            while True:
-                data = handle.read(block, dtype="float32", always_2d=True)
-                last = data.shape[0] < block
-                mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+            for mono, last in _rechunk(_mono_blocks(handle, label, -1), block):
                 if resampler is not None:
                     mono = resampler.resample_chunk(np.ascontiguousarray(mono), last=last)
+                if scale != 1.0:
+                    mono = mono * np.float32(scale)
                 if len(mono):
                     yield np.asarray(mono, dtype=np.float32)
-                if last:
-                    break
+    except AudioError:
+        raise
     except (RuntimeError, sf.LibsndfileError) as exc:
         raise AudioDecodeError(label, f"decoding failed ({exc})") from exc

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._atomic import atomic_path, atomic_write_text
 from ._errors import ParameterError as SerkitParameterError
 from ._errors import SerkitError
 from ._version import __version__
@@ -85,10 +87,17 @@ def _corpus_report(args: argparse.Namespace) -> dict[str, Any]:
         except AudioError as exc:
             audio_problems.append({"path": str(utt.path), "reason": exc.reason})
     problems = [{"path": str(p.path), "reason": p.reason} for p in scan.problems]
+    if audio_problems:  # a clip whose audio fails is a problem, not also a clip
+        import dataclasses
+
+        bad = {p["path"] for p in audio_problems}
+        usable = [u for u in scan.utterances if str(u.path) not in bad]
+        summary = dataclasses.replace(scan, utterances=usable).summary()
     report = {
         "corpus": args.corpus,
         "root": str(Path(args.root).resolve()),
         **summary,
+        "n_problems": len(problems) + len(audio_problems),
         "total_duration_s": round(float(sum(durations)), 3),
         "mean_duration_s": round(float(sum(durations) / len(durations)), 3) if durations else 0.0,
         "min_duration_s": round(float(min(durations)), 3) if durations else 0.0,
@@ -131,9 +140,80 @@ def cmd_corpus(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- features
+def _announce_dashboard(link: str) -> None:
+    print(f"Dask dashboard: {link}", file=sys.stderr)
+
+
+def _quiet_dask(args: argparse.Namespace) -> None:
+    """Dask logs every worker start and stop at INFO; keep that for --verbose."""
+    if not args.verbose:
+        import distributed  # noqa: F401 - its import sets the level this overrides
+
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+
+
+def _check_dask_args(args: argparse.Namespace) -> None:
+    """Options that only mean something with --dask; fills in the partition size."""
+    from .distributed import DEFAULT_PARTITION_SIZE
+
+    if args.dask is None:
+        if args.files_from is not None:
+            raise SerkitParameterError("--files-from needs --dask")
+        if args.partition_size is not None:
+            raise SerkitParameterError("--partition-size needs --dask")
+        return
+    if args.partition_size is None:
+        args.partition_size = DEFAULT_PARTITION_SIZE
+    if args.partition_size < 1:
+        raise SerkitParameterError(f"--partition-size must be >= 1; got {args.partition_size}")
+
+
+def _print_job(summary: Any, kind: str, as_json: bool) -> None:
+    if as_json:
+        _emit_json(summary.to_dict())
+        return
+    resumed = f", {summary.n_resumed} resumed" if summary.n_resumed else ""
+    print(
+        f"wrote {summary.out}: {summary.n_clips} clips of {kind} in {summary.n_partitions} "
+        f"partitions{resumed}, {summary.n_failed} failed, {summary.seconds:.1f} s "
+        f"({summary.clips_per_second:.1f} clips/s)"
+    )
+
+
+def cmd_features_dask(args: argparse.Namespace) -> int:
+    from .corpora import parse_emotions
+    from .distributed import run_features
+
+    _quiet_dask(args)
+    summary = run_features(
+        [args.root] if args.root else [],
+        args.out,
+        address=args.dask,
+        features=args.features,
+        corpus=args.corpus,
+        root=args.root,
+        emotions=parse_emotions(args.emotions) if args.emotions else None,
+        speaker_pattern=args.speaker_pattern,
+        files_from=args.files_from,
+        partition_size=args.partition_size,
+        cache_dir=_cache_arg(args),
+        progress=not args.quiet,
+        announce=_announce_dashboard,
+    )
+    _print_job(summary, "features", args.json)
+    return 0
+
+
 def cmd_features(args: argparse.Namespace) -> int:
     from .datasets import build_feature_table
 
+    _check_dask_args(args)
+    if args.dask is not None:
+        return cmd_features_dask(args)
+    if args.root is None:
+        raise SerkitParameterError("give the corpus folder")
+    if args.corpus == "none":
+        raise SerkitParameterError("--corpus none (unlabelled files) needs --dask")
     start = time.perf_counter()
     scan = _scan(args)
     table = build_feature_table(
@@ -340,6 +420,33 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from .batch import predict_paths
 
+    _check_dask_args(args)
+    if args.dask is not None:
+        if args.speaker_norm or args.group_by is not None:
+            raise SerkitParameterError("--speaker-norm and --group-by do not work with --dask yet")
+        if args.out is None:
+            raise SerkitParameterError("--dask needs --out (the Parquet dataset folder to write)")
+        if not args.inputs and args.files_from is None:
+            raise SerkitParameterError("give audio files or folders, or --files-from LIST")
+        from .distributed import run_predictions
+
+        _quiet_dask(args)
+        summary = run_predictions(
+            args.inputs,
+            args.out,
+            address=args.dask,
+            model=_model_dir(args.model),
+            files_from=args.files_from,
+            partition_size=args.partition_size,
+            progress=not args.quiet,
+            announce=_announce_dashboard,
+        )
+        _print_job(summary, "predictions", args.json)
+        return 0
+    if args.out is not None:
+        raise SerkitParameterError("--out needs --dask (without it predictions go to stdout)")
+    if not args.inputs:
+        raise SerkitParameterError("give audio files or folders")
     rec = _load_recognizer(args.model)
     preds = predict_paths(
         rec,
@@ -457,13 +564,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ) from exc
     from .bundles import read_manifest
 
+    if not 0 <= args.port <= 65535:
+        raise SerkitParameterError(f"--port must be between 0 and 65535; got {args.port}")
+    if args.max_upload_mb is not None and not args.max_upload_mb > 0:
+        raise SerkitParameterError(
+            f"--max-upload-mb must be a number of megabytes > 0; got {args.max_upload_mb:g}"
+        )
     model = _model_dir(args.model).resolve()
     read_manifest(model)  # a bad folder fails here in one line, not in every worker
     overrides: dict[str, Any] = {"workers": args.workers}
-    if args.api_key:
+    if args.api_key is not None:  # '' is refused by ServiceSettings, never read as "no key"
         overrides["api_key"] = args.api_key
     if args.cors_origin:
         overrides["cors_origins"] = tuple(args.cors_origin)
+    for name in ("headers_timeout", "body_timeout", "idle_timeout"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
     if args.max_upload_mb is not None:
         overrides["max_upload_bytes"] = max(1, round(args.max_upload_mb * MB))
     if args.max_predict_seconds is not None:
@@ -476,12 +592,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logger.warning(
             "serving on %s without an API key: anyone who reaches it can use it", args.host
         )
+    from .service._protocol import TimedH11Protocol
+
     uvicorn.run(
         "serkit.service.app:create_app_from_env",
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
+        http=TimedH11Protocol,
+        timeout_keep_alive=max(1, math.ceil(settings.idle_timeout)),  # uvicorn takes whole s
         log_level="warning" if args.quiet else "info",
         access_log=args.access_log,
     )
@@ -504,11 +624,10 @@ def _write_timeline_rows(rows: list[dict[str, Any]], classes: list[str], out: Pa
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".json"):
         raise SerkitParameterError(f"--out must end in .csv or .json; got {out}")
-    out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".json":
-        out.write_text(json.dumps(rows, indent=2) + "\n")
+        atomic_write_text(out, json.dumps(rows, indent=2) + "\n")
         return
-    with out.open("w", newline="") as handle:
+    with atomic_path(out) as tmp, tmp.open("w", newline="") as handle:
         fields = ["start", "end", "emotion", "confidence", *classes]
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
@@ -621,14 +740,20 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- parser
-def _add_corpus_args(parser: argparse.ArgumentParser) -> None:
+def _add_corpus_args(
+    parser: argparse.ArgumentParser, *, optional_root: bool = False, extra: Sequence[str] = ()
+) -> None:
     from .corpora import CORPORA
 
-    parser.add_argument("root", help="corpus folder (for --corpus csv: the CSV file)")
+    parser.add_argument(
+        "root",
+        nargs="?" if optional_root else None,
+        help="corpus folder (for --corpus csv: the CSV file)",
+    )
     parser.add_argument(
         "--corpus",
         default="ravdess",
-        choices=CORPORA,
+        choices=(*CORPORA, *extra),
         help="naming scheme of the files (default: ravdess)",
     )
     parser.add_argument(
@@ -665,6 +790,30 @@ def _add_augment_arg(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="also train on N degraded copies of each training clip (telephone band, MP3, "
         "noise, reverberation, gain, microphone EQ; one random channel per speaker copy)",
+    )
+
+
+def _add_dask_args(parser: argparse.ArgumentParser) -> None:
+    from .distributed import DEFAULT_PARTITION_SIZE
+
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run on a Dask cluster: tcp://host:8786, or local:N for N local worker processes "
+        "(pip install 'serkit[dist]'); --out is then a folder of Parquet partitions with a "
+        "manifest, and running the same command again resumes the job",
+    )
+    parser.add_argument(
+        "--partition-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"files per task and per Parquet file with --dask ({DEFAULT_PARTITION_SIZE})",
+    )
+    parser.add_argument(
+        "--files-from",
+        metavar="LIST",
+        help="with --dask: read the audio paths from this text file, one per line",
     )
 
 
@@ -705,15 +854,18 @@ def build_parser() -> argparse.ArgumentParser:
         "clip (path, speaker, emotion, feature columns) to .parquet or .csv, or frame "
         "sequences to .npz. Features are cached, so a second run is fast.",
     )
-    _add_corpus_args(p)
+    _add_corpus_args(p, optional_root=True, extra=("none",))
     p.add_argument(
         "--features",
         default="stats",
         help="feature set, optionally with settings: seed, stats, egemaps, compare, logmel, "
         "e.g. 'seed:groups=mfcc+chroma+mel+contrast+tonnetz' (default: stats)",
     )
-    p.add_argument("--out", required=True, help="output file: .parquet, .csv or .npz")
+    p.add_argument(
+        "--out", required=True, help="output file: .parquet, .csv or .npz (--dask: a folder)"
+    )
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    _add_dask_args(p)
     _add_cache_args(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -833,7 +985,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print, for each audio file, the emotion, its confidence and the runner-up. "
         "A file that fails gets an error row; the others go on.",
     )
-    p.add_argument("inputs", nargs="+", help="audio files and/or folders (searched recursively)")
+    p.add_argument("inputs", nargs="*", help="audio files and/or folders (searched recursively)")
     p.add_argument(
         "--model",
         help="bundle folder written by 'serkit train' (default: the model shipped with serkit)",
@@ -857,6 +1009,8 @@ def build_parser() -> argparse.ArgumentParser:
         "when the regex starts with '-'); implies --speaker-norm",
     )
     p.add_argument("--jobs", type=int, default=1, help="feature extraction processes (1)")
+    _add_dask_args(p)
+    p.add_argument("--out", help="with --dask: the Parquet dataset folder to write")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_predict)
 
@@ -923,6 +1077,24 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="longest /v1/timeline input (3600)",
+    )
+    p.add_argument(
+        "--headers-timeout",
+        type=float,
+        default=None,
+        help="seconds a client may take to send its request headers (10)",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=float,
+        default=None,
+        help="seconds a client may take to send a request body (60)",
+    )
+    p.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=None,
+        help="seconds an idle keep-alive connection stays open (5)",
     )
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")

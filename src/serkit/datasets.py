@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._atomic import atomic_path
 from ._errors import ParameterError
 from .corpora import CorpusScan
 from .features import extract_files, get_extractor, spec_of
@@ -94,18 +95,19 @@ class FeatureTable:
         out = Path(path)
         suffix = out.suffix.lower()
         out.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == ".npz":
-            self._write_npz(out)
-        elif suffix == ".parquet":
-            frame = self.to_frame()
-            frame.attrs = {}
-            frame.to_parquet(out, index=False)
-        elif suffix == ".csv":
-            self.to_frame().to_csv(out, index=False)
-        else:
+        if suffix not in (".npz", ".parquet", ".csv"):
             raise ParameterError(
                 f"cannot write features to {out.name!r}: use a .parquet, .csv or .npz file name"
             )
+        with atomic_path(out) as tmp:  # a killed run leaves the previous file intact
+            if suffix == ".npz":
+                self._write_npz(tmp)
+            elif suffix == ".parquet":
+                frame = self.to_frame()
+                frame.attrs = {}
+                frame.to_parquet(tmp, index=False)
+            else:
+                self.to_frame().to_csv(tmp, index=False)
         return out
 
     def _write_npz(self, out: Path) -> None:

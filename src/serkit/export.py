@@ -61,6 +61,7 @@ from typing import Any
 
 import numpy as np
 
+from ._atomic import atomic_write_bytes
 from ._errors import ExportError, ParameterError, SerkitWarning
 from ._version import __version__
 
@@ -656,8 +657,7 @@ def export_onnx(model_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
         from .bundles import load_torch
 
         data = torch_to_onnx(load_torch(folder), extra={})
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
+    atomic_write_bytes(target, data)
     return target
 
 

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._atomic import atomic_path
+
 __all__ = ["plot_timeline", "plot_waveform_spectrogram"]
 
 
@@ -73,7 +75,8 @@ def plot_waveform_spectrogram(
     fig.colorbar(image, ax=[ax_wave, ax_spec], label="power (dB)", fraction=0.03)
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=110)
+    with atomic_path(out_path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return out_path
 
@@ -259,6 +262,7 @@ def plot_timeline(
     fig.subplots_adjust(left=0.06, right=0.88, top=0.92, bottom=0.12, hspace=0.08)
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=dpi)
+    with atomic_path(out_path) as tmp:
+        fig.savefig(tmp, dpi=dpi)
     plt.close(fig)
     return out_path

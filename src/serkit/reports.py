@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ._atomic import atomic_path, atomic_write_text
+
 __all__ = ["plot_confusion", "plot_training_curves", "render_markdown", "write_report"]
 
 
@@ -109,7 +111,8 @@ def plot_confusion(
     fig.colorbar(image, ax=ax, fraction=0.046, label="share of true class")
     fig.tight_layout()
     path = Path(out)
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return path
 
@@ -158,7 +161,8 @@ def plot_training_curves(
     fig.suptitle(title)
     fig.tight_layout()
     path = Path(out)
-    fig.savefig(path, dpi=100)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
     return path
 
@@ -168,8 +172,8 @@ def write_report(report: dict[str, Any], folder: str | os.PathLike) -> Path:
     ``training_<model>.png`` into ``folder``."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
-    (out / "report.md").write_text(render_markdown(report))
+    atomic_write_text(out / "report.json", json.dumps(report, indent=2, default=str) + "\n")
+    atomic_write_text(out / "report.md", render_markdown(report))
     for name, res in report["results"].items():
         plot_confusion(
             res["confusion"],

@@ -25,6 +25,7 @@ from ._version import __version__
 from .batch import collect_audio_files, predict_paths, speaker_labels
 from .corpora import load_corpus
 from .datasets import FeatureTable, build_feature_table
+from .distributed import is_feature_dataset
 from .evaluation import EvaluationResult, cross_validate, make_splits
 from .models import (
     AugmentedTraining,
@@ -65,7 +66,13 @@ def load_table(
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
 ) -> FeatureTable:
-    """Scan a corpus and extract one vector feature set for it (sorted by path)."""
+    """Scan a corpus and extract one vector feature set for it (sorted by path).
+
+    ``root`` may also be a features dataset folder written by ``serkit features
+    --dask`` (:mod:`serkit.distributed`): its rows are read instead of extracting.
+    """
+    if is_feature_dataset(root):
+        return next(iter(_dataset_tables(root, [features], emotions).values()))
     scan = load_corpus(root, corpus, emotions=emotions, speaker_pattern=speaker_pattern)
     table = build_feature_table(scan, features, jobs=jobs, cache_dir=cache_dir, progress=progress)
     if table.is_sequence:
@@ -93,7 +100,10 @@ def load_tables(
 
     Returns feature key -> table (see :func:`serkit.models.feature_key`); a clip
     that fails in any set is left out of all of them (and listed in ``skipped``).
+    ``root`` may also be a features dataset folder (``serkit features --dask``).
     """
+    if is_feature_dataset(root):
+        return _dataset_tables(root, specs, emotions)
     scan = load_corpus(root, corpus, emotions=emotions, speaker_pattern=speaker_pattern)
     tables = {}
     for spec in specs:
@@ -103,6 +113,27 @@ def load_tables(
     if len(next(iter(tables.values()))) == 0:
         raise ParameterError(f"{root}: no usable clips found for corpus {corpus!r}")
     return tables
+
+
+def _dataset_tables(
+    root: str | os.PathLike, specs: Sequence[Any], emotions: Sequence[str] | None
+) -> dict[str, FeatureTable]:
+    """A features dataset folder as the one table the models ask for; other sets are refused."""
+    from .distributed import read_feature_dataset
+    from .features import get_extractor, spec_of
+
+    table = read_feature_dataset(root, emotions=emotions)
+    have = feature_key(table.spec)
+    for spec in specs:
+        want = feature_key(spec_of(get_extractor(spec if spec is not None else "stats")))
+        if want != have:
+            raise ParameterError(
+                f"{root}: holds {have} features but the models need {want}; extract those "
+                "with 'serkit features --dask' too, or pass --features to match"
+            )
+    if len(table) == 0:
+        raise ParameterError(f"{root}: no usable clips in the features dataset")
+    return {have: table}
 
 
 def align_tables(tables: Mapping[str, FeatureTable]) -> dict[str, FeatureTable]:

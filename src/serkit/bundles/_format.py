@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import BundleError, SerkitWarning
-from .._manifest import read_json_manifest
+from .._manifest import check_bundle_manifest, read_json_manifest
 from .._version import __version__
 from ..models import Member, ProbabilityEnsemble
 from ._skops import load_skops, verified_bytes, write_skops
@@ -222,6 +222,7 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     for key in more:
         if key not in manifest:
             raise BundleError(f"{folder / MANIFEST_FILE}: the model manifest lacks {key!r}")
+    check_bundle_manifest(folder, manifest)  # types, and files confined to the folder
     return manifest
 
 

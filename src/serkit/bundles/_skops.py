@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import BundleError
+from .._manifest import bundle_file
 
 __all__ = ["TRUSTED_TYPES", "load_skops", "verified_bytes", "write_skops"]
 
@@ -116,7 +117,7 @@ def _stable_zip(data: bytes) -> bytes:
 
 def verified_bytes(folder: Path, entry: Mapping[str, Any]) -> bytes:
     """Read one weights file named in the manifest and check its SHA-256."""
-    weights_path = folder / str(entry.get("file", ""))
+    weights_path = bundle_file(folder, entry.get("file"))
     try:
         weights = weights_path.read_bytes()
     except OSError as exc:
@@ -132,7 +133,7 @@ def load_skops(folder: Path, entry: Mapping[str, Any]) -> Any:
     """Rebuild one skops file named in the manifest, after checksum and type checks."""
     sio = _skops()
 
-    weights_path = folder / str(entry.get("file", ""))
+    weights_path = bundle_file(folder, entry.get("file"))
     weights = verified_bytes(folder, entry)
     try:
         untrusted = set(sio.get_untrusted_types(data=weights))

@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .._errors import ParameterError, TorchBundleError
-from .._manifest import read_json_manifest
+from .._manifest import bundle_file, read_json_manifest
 from .._version import __version__
 from ..models._torch import (
     _EXECUTION_PARAMS,
@@ -165,7 +165,9 @@ def load_torch(folder: str | os.PathLike, *, device: str = "cpu") -> TorchClassi
     root = Path(folder)
     manifest = read_network_manifest(root)
     entry = manifest["weights"]
-    path = root / str(entry.get("file", NETWORK_FILE))
+    if not isinstance(entry, dict):
+        raise TorchBundleError(f"{root}: 'weights' in {NETWORK_MANIFEST} must be an object")
+    path = bundle_file(root, entry.get("file", NETWORK_FILE), error=TorchBundleError)
     try:
         blob = path.read_bytes()
     except OSError as exc:

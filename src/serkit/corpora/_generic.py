@@ -155,11 +155,13 @@ def _read_table(table: Path) -> tuple[list[str], list[dict[str, str]]]:
     delimiter = "\t" if table.suffix.lower() in (".tsv", ".tab") else ","
     try:
         with open(table, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle, delimiter=delimiter)
+            # strict: an unterminated quote is an error, not a field swallowing the rest
+            reader = csv.reader(handle, delimiter=delimiter, strict=True)
             header = next(reader, None)
             if header is None:
                 raise CorpusError(f"{table} is empty; it needs a header row with path and label")
             names = [h.strip() for h in header]
+            _refuse_duplicate_columns(table, names)
             rows = [
                 {name: (row[i].strip() if i < len(row) else "") for i, name in enumerate(names)}
                 for row in reader
@@ -168,8 +170,24 @@ def _read_table(table: Path) -> tuple[list[str], list[dict[str, str]]]:
     except UnicodeDecodeError as exc:
         raise CorpusError(f"{table} is not UTF-8 text ({exc})") from None
     except csv.Error as exc:
-        raise CorpusError(f"{table} is not a readable CSV file ({exc})") from None
+        raise CorpusError(
+            f"{table} is not a readable CSV file (line {reader.line_num}: {exc}; "
+            "an unterminated quote?)"
+        ) from None
     return names, rows
+
+
+def _refuse_duplicate_columns(table: Path, names: list[str]) -> None:
+    """Two columns with the same name (case-insensitive) would make a row ambiguous."""
+    seen: dict[str, int] = {}
+    for number, name in enumerate(names, start=1):
+        key = name.lower()
+        if key and key in seen:
+            raise CorpusError(
+                f"{table}: column {name!r} appears twice (columns {seen[key]} and {number}); "
+                "rename or remove one"
+            )
+        seen[key] = number
 
 
 def load_csv(
@@ -240,7 +258,7 @@ def load_csv(
     wanted = _wanted(emotions, allow_custom=True)
     names, rows = _read_table(table)
 
-    lower = {name.lower(): name for name in reversed(names)}  # first of duplicates wins
+    lower = {name.lower(): name for name in names}  # names are unique (checked on reading)
     path_col = lower.get("path")
     label_col = lower.get("label", lower.get("emotion"))
     if path_col is None or label_col is None:

@@ -228,16 +228,25 @@ def _is_hidden(name: str) -> bool:
     return name.startswith(".") or name == "__MACOSX"
 
 
-def _audio_files(root: Path) -> list[Path]:
+class _Found(list):
+    """Audio files found, plus the folders that could not be read (``unreadable``)."""
+
+    unreadable: list[Problem]
+
+
+def _audio_files(root: Path) -> _Found:
     """Every audio file under ``root`` (recursively, following links once), sorted.
 
-    Hidden files and folders and non-audio files are skipped silently.
+    Hidden files and folders and non-audio files are skipped silently; a folder
+    that cannot be read is kept in ``.unreadable`` and becomes a Problem of the scan.
     """
-    found: list[Path] = []
+    found = _Found()
+    found.unreadable = []
     seen: set[tuple[int, int]] = set()
 
     def unreadable(exc: OSError) -> None:
-        logger.warning("cannot read folder %s (%s); its files are not scanned", exc.filename, exc)
+        reason = f"folder cannot be read ({exc.strerror or exc}); its files were not scanned"
+        found.unreadable.append(Problem(Path(exc.filename or root), reason))
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
         st = os.stat(dirpath)
@@ -252,7 +261,8 @@ def _audio_files(root: Path) -> list[Path]:
             ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
             if ext in AUDIO_EXTENSIONS:
                 found.append(Path(dirpath, name))
-    return sorted(found)
+    found.sort()
+    return found
 
 
 def _wanted(
@@ -296,7 +306,7 @@ def _scan_files(
             stacklevel=3,
         )
     utterances: list[Utterance] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = list(getattr(files, "unreadable", []))
     excluded = 0
     first: dict[tuple[str, str], Path] = {}
     for path in files:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -23,6 +24,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["CacheStats", "FeatureCache", "file_digest"]
+
+logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 
@@ -55,6 +58,20 @@ def _atomic_write(path: Path, write: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _entry_problem(value: np.ndarray, *, n_features: int | None, sequence: bool) -> str | None:
+    """What is wrong with a cached array, or ``None`` when it can be used."""
+    if not np.issubdtype(value.dtype, np.floating):
+        return f"of dtype {value.dtype}, not float"
+    ndim = 2 if sequence else 1
+    if value.ndim != ndim:
+        return f"of shape {value.shape}, not {ndim}-D"
+    if n_features is not None and value.shape[-1] != n_features:
+        return f"of shape {value.shape}, not {n_features} features wide"
+    if not np.all(np.isfinite(value)):
+        return "holding NaN or infinite values"
+    return None
 
 
 @dataclass(frozen=True)
@@ -102,13 +119,38 @@ class FeatureCache:
         payload = json.dumps({"spec": spec, "version": version, "sr": sr}, indent=1).encode()
         _atomic_write(path, lambda handle: handle.write(payload))
 
-    def get(self, key: str, digest: str) -> np.ndarray | None:
-        """The stored array, or ``None`` on a miss or an unreadable entry."""
+    def get(
+        self,
+        key: str,
+        digest: str,
+        *,
+        n_features: int | None = None,
+        sequence: bool = False,
+    ) -> np.ndarray | None:
+        """The stored array, or ``None`` on a miss or an entry that cannot be right.
+
+        An entry is used only when it is a float array of the expected shape
+        (``(n_features,)``, or ``(n_frames, n_features)`` when ``sequence``) with no NaN
+        or infinity. A wrong one (a damaged disk, another program, an older bug) is
+        deleted with a warning, so the caller recomputes and stores a good one.
+        """
         path = self._entry(key, digest)
         try:
-            return np.load(path, allow_pickle=False)
-        except (OSError, ValueError):
+            value = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
             return None
+        except (OSError, ValueError, EOFError) as exc:
+            return self._discard(path, f"unreadable ({exc})")
+        problem = _entry_problem(value, n_features=n_features, sequence=sequence)
+        if problem is not None:
+            return self._discard(path, problem)
+        return value
+
+    def _discard(self, path: Path, problem: str) -> np.ndarray | None:
+        """Delete a bad entry with a warning; always ``None`` (a miss) for :meth:`get`."""
+        logger.warning("feature cache entry %s is %s; recomputing it", path, problem)
+        path.unlink(missing_ok=True)
+        return None
 
     def put(self, key: str, digest: str, value: np.ndarray) -> None:
         """Store an array atomically."""

@@ -21,10 +21,12 @@ import numpy as np
 
 from .. import audio
 from .._errors import AudioError, ParameterError
+from .._lifeline import die_with_parent
 from .._threads import one_blas_thread
 from .._version import __version__
 from ._base import spec_key, spec_of
 from ._cache import FeatureCache, file_digest
+from ._numba import prepare_numba
 from ._table import get_extractor
 
 __all__ = ["ExtractionResult", "extract_files", "extract_signal"]
@@ -134,11 +136,13 @@ def _run_task(
     return out
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int | None = None) -> None:
     """One BLAS thread per worker: the processes already use every core, and oversubscribed
-    BLAS threads made corpus extraction 2.5-4.5 times slower on 2 cores."""
+    BLAS threads made corpus extraction 2.5-4.5 times slower on 2 cores. ``parent`` is the
+    PID of the process that started the pool: the worker ends when it does."""
     from threadpoolctl import threadpool_limits
 
+    die_with_parent(parent)  # a killed serkit must not leave its workers behind
     threadpool_limits(1)
 
 
@@ -229,7 +233,12 @@ def extract_files(
             except OSError as exc:
                 result.errors[index] = f"{path}: cannot read file ({exc.strerror or exc})"
                 continue
-            cached = cache.get(key, digests[index])
+            cached = cache.get(
+                key,
+                digests[index],
+                n_features=len(result.feature_names) or None,
+                sequence=extractor.kind == "sequence",
+            )
             if cached is not None:
                 result.values[index] = cached
                 result.n_cached += 1
@@ -278,8 +287,12 @@ def _run_all(
         total=len(todo), disable=not progress, unit="clip", desc=f"{extractor.name} features"
     )
     tasks = [list(todo[i : i + _TASK_SIZE]) for i in range(0, len(todo), _TASK_SIZE)]
+    parallel = not (n_jobs == 1 or len(todo) <= _TASK_SIZE)
+    # a crashing numba cache is found (and cured) in a child process, and workers get
+    # compiled functions from this one instead of racing to write the cache
+    prepare_numba(extractor, warm=parallel)
     try:
-        if n_jobs == 1 or len(todo) <= _TASK_SIZE:
+        if not parallel:
             # one file at a time, so an interruption keeps everything finished so far; one
             # BLAS thread as in the workers, so results do not depend on the number of jobs
             with one_blas_thread():
@@ -289,7 +302,10 @@ def _run_all(
             return
         leftover: list[list[tuple[int, str]]] = []
         with ProcessPoolExecutor(
-            max_workers=n_jobs, mp_context=_pool_context(), initializer=_init_worker
+            max_workers=n_jobs,
+            mp_context=_pool_context(),
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
         ) as pool:
             pending: dict[Future, list[tuple[int, str]]] = {}
             queue = iter(tasks)

@@ -207,6 +207,35 @@ def _load(model_path: Path, settings: ServiceSettings) -> tuple[Any, ModelInfo]:
     return recognizer, info
 
 
+def _install_docs(app: FastAPI) -> None:
+    """``/docs`` with Swagger UI served from this server when ``swagger-ui-bundle`` is
+    installed (the ``serve`` extra), so the page works offline; otherwise FastAPI's
+    default page, which loads Swagger UI from a CDN."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+
+    try:
+        from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
+    except ImportError:
+        swagger_ui_path = None
+    if swagger_ui_path is not None:
+        app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+        assets: dict[str, Any] = {
+            "swagger_js_url": "/docs-assets/swagger-ui-bundle.js",
+            "swagger_css_url": "/docs-assets/swagger-ui.css",
+            "swagger_favicon_url": "/docs-assets/favicon-32x32.png",
+        }
+    else:
+        assets = {}
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        """Swagger UI for the OpenAPI schema ("Authorize" sends the API key)."""
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json", title="serkit - API docs", **assets
+        )
+
+
 def create_app(
     model_path: str | os.PathLike, *, settings: ServiceSettings | None = None
 ) -> FastAPI:
@@ -260,6 +289,7 @@ def create_app(
         '`{"error": {"code": ..., "message": ...}}`.',
         lifespan=lifespan,
         responses=_ERROR_RESPONSES,
+        docs_url=None,
     )
     app.state.settings = settings
     app.state.recognizer = None
@@ -284,6 +314,8 @@ def create_app(
 
     static = resources.files("serkit.service") / "static"
     app.mount("/static", StaticFiles(packages=[("serkit.service", "static")]), name="static")
+
+    _install_docs(app)
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from .._errors import AudioError, AudioTooLongError
@@ -89,11 +90,25 @@ async def get_model_info(request: Request) -> ModelInfo:
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 
 
-async def require_api_key(request: Request, settings: SettingsDep) -> None:
+_KEY_HEADER = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="The API key, when the server was started with one (--api-key).",
+)
+_BEARER = HTTPBearer(auto_error=False, description="The API key as 'Authorization: Bearer KEY'.")
+
+
+async def require_api_key(
+    request: Request,
+    settings: SettingsDep,
+    key: Annotated[str | None, Security(_KEY_HEADER)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)] = None,
+) -> None:
     """Let the request through only with the configured key (when one is configured).
 
     The key is taken from ``X-API-Key`` or ``Authorization: Bearer KEY`` and
-    compared in constant time.
+    compared in constant time. Both are declared as OpenAPI security schemes, so
+    ``/docs`` can send the key ("Authorize").
 
     Raises
     ------
@@ -103,11 +118,9 @@ async def require_api_key(request: Request, settings: SettingsDep) -> None:
     expected = settings.api_key
     if expected is None:
         return
-    given = request.headers.get("x-api-key")
-    if given is None:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer":
-            given = token.strip()
+    given = key
+    if given is None and bearer is not None:
+        given = bearer.credentials.strip()
     if not given or not hmac.compare_digest(given.encode(), expected.encode()):
         raise api_error(
             401,

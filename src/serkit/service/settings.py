@@ -27,6 +27,9 @@ _ENV_NAMES = {
     "api_key": "SERKIT_API_KEY",
     "cors_origins": "SERKIT_CORS_ORIGINS",
     "workers": "SERKIT_WORKERS",
+    "headers_timeout": "SERKIT_HEADERS_TIMEOUT",
+    "body_timeout": "SERKIT_BODY_TIMEOUT",
+    "idle_timeout": "SERKIT_IDLE_TIMEOUT",
 }
 
 
@@ -52,6 +55,14 @@ class ServiceSettings:
         Origins allowed to call the API from a browser (none by default).
     workers : int > 0
         Server processes (used by ``serkit serve``; the app itself ignores it).
+    headers_timeout : float > 0
+        Seconds a connection may take to send complete request headers, counted
+        from its first byte (or from when it opened); then it is closed (default 10).
+    body_timeout : float > 0
+        Seconds a request body may take once its headers arrived; a client that
+        stops mid-body is dropped and what it sent is freed (default 60).
+    idle_timeout : float > 0
+        Seconds an idle keep-alive connection stays open after a response (default 5).
 
     Raises
     ------
@@ -72,18 +83,32 @@ class ServiceSettings:
     api_key: str | None = None
     cors_origins: tuple[str, ...] = ()
     workers: int = 1
+    headers_timeout: float = 10.0
+    body_timeout: float = 60.0
+    idle_timeout: float = 5.0
 
     def __post_init__(self) -> None:
         if isinstance(self.max_upload_bytes, bool) or not isinstance(self.max_upload_bytes, int):
             raise ParameterError(f"max_upload_bytes must be an int; got {self.max_upload_bytes!r}")
         if self.max_upload_bytes <= 0:
             raise ParameterError(f"max_upload_bytes must be > 0; got {self.max_upload_bytes}")
-        for name in ("max_predict_seconds", "max_timeline_seconds"):
+        for name in (
+            "max_predict_seconds",
+            "max_timeline_seconds",
+            "headers_timeout",
+            "body_timeout",
+            "idle_timeout",
+        ):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise ParameterError(f"{name} must be a finite number > 0; got {value!r}")
         if self.api_key is not None and not self.api_key.strip():
-            raise ParameterError("api_key must not be empty; use None to turn the check off")
+            raise ParameterError(
+                "the API key is empty or only whitespace, which would leave /v1/* open; "
+                "give a real key, or none at all to serve without one"
+            )
+        if self.api_key is not None and self.api_key != self.api_key.strip():
+            raise ParameterError("the API key must not start or end with whitespace")
         if isinstance(self.cors_origins, str):
             raise ParameterError(
                 f"cors_origins must be a tuple of origins, not a string; got {self.cors_origins!r}"
@@ -124,8 +149,9 @@ class ServiceSettings:
         """Build settings from ``SERKIT_*`` variables; missing ones keep their defaults.
 
         Reads ``SERKIT_MAX_UPLOAD_BYTES``, ``SERKIT_MAX_PREDICT_SECONDS``,
-        ``SERKIT_MAX_TIMELINE_SECONDS``, ``SERKIT_API_KEY``,
-        ``SERKIT_CORS_ORIGINS`` (comma-separated) and ``SERKIT_WORKERS``.
+        ``SERKIT_MAX_TIMELINE_SECONDS``, ``SERKIT_API_KEY`` (set but blank is an
+        error), ``SERKIT_CORS_ORIGINS`` (comma-separated), ``SERKIT_WORKERS``,
+        ``SERKIT_HEADERS_TIMEOUT``, ``SERKIT_BODY_TIMEOUT`` and ``SERKIT_IDLE_TIMEOUT``.
 
         Raises
         ------
@@ -136,12 +162,15 @@ class ServiceSettings:
         for item in fields(cls):
             name = _ENV_NAMES[item.name]
             raw = environ.get(name)
+            if raw is not None and item.name == "api_key":
+                values["api_key"] = raw  # an empty or blank key is refused, never ignored
+                continue
             if raw is None or raw.strip() == "":
                 continue
             try:
                 if item.name in ("max_upload_bytes", "workers"):
                     values[item.name] = int(raw)
-                elif item.name.startswith("max_"):
+                elif item.name.startswith("max_") or item.name.endswith("_timeout"):
                     values[item.name] = float(raw)
                 elif item.name == "cors_origins":
                     values[item.name] = tuple(o.strip() for o in raw.split(",") if o.strip())

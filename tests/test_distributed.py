@@ -1,0 +1,443 @@
+"""Scale-out on Dask: real clusters (a LocalCluster of processes, and separate
+``dask scheduler`` / ``dask worker`` processes), kill -9 of a worker and of the client,
+resumption, bit-identical features and equal predictions."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from serkit.distributed import (
+    iter_audio_files,
+    iter_files_from,
+    partitions,
+    read_dataset,
+    read_feature_dataset,
+)
+from serkit.distributed._dataset import JobFolder
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+DASK_BIN = Path(sys.executable).parent / "dask"
+
+needs_dask = pytest.mark.skipif(
+    find_spec("distributed") is None,
+    reason="dask[distributed] is not installed (pip install 'serkit[dist]')",
+)
+
+
+def _env() -> dict[str, str]:
+    """Environment of every process a test starts: this checkout first, a private numba cache,
+    one BLAS thread."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), *filter(None, [env.get("PYTHONPATH")])])
+    env.setdefault("NUMBA_CACHE_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "numba-serkit"))
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    # a client that lost its scheduler gives up after 5 s instead of 30
+    env["DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT"] = "5s"
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop a process started in its own session, and everything it started."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def _serkit(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "serkit", *args],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _wait_manifests(out: Path, n: int, proc: subprocess.Popen, timeout: float = 240) -> int:
+    """Wait until ``n`` partitions are recorded; returns how many are."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = len(list((out / "_manifest").glob("part-*.json")))
+        if done >= n:
+            return done
+        if proc.poll() is not None:
+            raise AssertionError(f"the job ended early: {proc.communicate()}")
+        time.sleep(0.05)
+    raise AssertionError(f"no {n} partitions after {timeout} s")
+
+
+@dataclass
+class Cluster:
+    """A scheduler and its workers, each a process group of its own."""
+
+    address: str
+    scheduler: subprocess.Popen
+    workers: list[subprocess.Popen]
+
+
+@pytest.fixture
+def start_cluster(tmp_path: Path) -> Iterator[Callable[[int], Cluster]]:
+    """Start ``dask scheduler`` + N ``dask worker`` processes on 127.0.0.1 (free ports);
+    every process is stopped (its whole process group) when the test ends."""
+    if find_spec("distributed") is None:
+        pytest.skip("dask[distributed] is not installed (pip install 'serkit[dist]')")
+    if not DASK_BIN.exists():
+        pytest.skip(f"the dask command is not next to {sys.executable}")
+    started: list[subprocess.Popen] = []
+    logs: list = []
+
+    def start(n_workers: int = 2) -> Cluster:
+        from distributed import Client
+
+        port = _free_port()
+        address = f"tcp://127.0.0.1:{port}"
+        log = open(tmp_path / f"scheduler-{port}.log", "w")  # noqa: SIM115 - closed below
+        logs.append(log)
+        scheduler = subprocess.Popen(
+            [
+                str(DASK_BIN),
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dashboard-address",
+                "127.0.0.1:0",
+            ],
+            env=_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        started.append(scheduler)
+        workers = []
+        for i in range(n_workers):
+            wlog = open(tmp_path / f"worker-{port}-{i}.log", "w")  # noqa: SIM115
+            logs.append(wlog)
+            proc = subprocess.Popen(
+                [
+                    str(DASK_BIN),
+                    "worker",
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--nworkers",
+                    "1",
+                    "--host",
+                    "127.0.0.1",
+                    "--no-dashboard",
+                    "--memory-limit",
+                    "0",
+                ],
+                env=_env(),
+                stdout=wlog,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            started.append(proc)
+            workers.append(proc)
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(n_workers, timeout=120)
+        return Cluster(address, scheduler, workers)
+
+    yield start
+    for proc in reversed(started):
+        _stop(proc)
+    for handle in logs:
+        handle.close()
+
+
+@pytest.fixture(scope="module")
+def local_cluster() -> Iterator[str]:
+    """A LocalCluster of two worker processes with one thread each."""
+    if find_spec("distributed") is None:
+        pytest.skip("dask[distributed] is not installed (pip install 'serkit[dist]')")
+    from distributed import LocalCluster
+
+    os.environ.update({k: v for k, v in _env().items() if k not in os.environ})
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+def _ravdess_list(root: Path, n: int, dest: Path) -> tuple[Path, list[str]]:
+    paths = sorted(str(p) for p in root.glob("Actor_0[1-4]/*.flac"))[:n]
+    dest.write_text("\n".join(paths) + "\n")
+    return dest, paths
+
+
+# ------------------------------------------------------------------ no cluster needed
+def test_listing_is_streamed_sorted_and_skips_hidden(tmp_path: Path) -> None:
+    for rel in ("b/2.wav", "b/1.flac", "a.wav", ".hid/x.wav", "b/.x.wav", "b/notes.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).touch()
+    listing = iter_audio_files([tmp_path])
+    assert not isinstance(listing, list)
+    names = [Path(p).relative_to(tmp_path).as_posix() for p in listing]
+    assert names == ["a.wav", "b/1.flac", "b/2.wav"]
+    (tmp_path / "list.txt").write_text("# clips\nb/2.wav\n\n/abs/x.wav\n")
+    assert list(iter_files_from(tmp_path / "list.txt")) == [str(tmp_path / "b/2.wav"), "/abs/x.wav"]
+    assert [len(p) for p in partitions(iter(map(str, range(5))), 2)] == [2, 2, 1]
+
+
+def test_job_folder_refuses_another_job(tmp_path: Path) -> None:
+    JobFolder(tmp_path / "out", "features", {"features": "stats"})
+    JobFolder(tmp_path / "out", "features", {"features": "stats"})  # the same job: fine
+    with pytest.raises(ValueError, match="other settings"):
+        JobFolder(tmp_path / "out", "features", {"features": "seed"})
+
+
+def test_cli_dask_options_need_dask(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from serkit.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["predict", str(EXAMPLES), "--out", "x.parquet"]) == 2
+    assert "--out needs --dask" in capsys.readouterr().err
+    assert main(["features", str(EXAMPLES), "--out", "x.parquet", "--files-from", "l"]) == 2
+    assert "--files-from needs --dask" in capsys.readouterr().err
+    assert main(["features", str(EXAMPLES), "--out", "x", "--dask", "nowhere"]) == 2
+    assert "give a scheduler address" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_no_dask_import_without_the_flag(tmp_path: Path) -> None:
+    code = (
+        "import sys; from serkit.cli import main;"
+        f"rc = main(['features', {str(EXAMPLES)!r}, '--out', {str(tmp_path / 'f.parquet')!r},"
+        "'--no-cache', '-q', '--jobs', '1']);"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')];"
+        "print(rc, bad)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=300
+    )
+    assert out.stdout.strip().splitlines()[-1] == "0 []", out.stderr[-2000:]
+
+
+# ------------------------------------------------------------------ LocalCluster
+@needs_dask
+def test_local_cluster_features_bit_identical_resumed_and_trainable(
+    local_cluster: str, tmp_path: Path
+) -> None:
+    from serkit.distributed import run_features
+    from serkit.workflows import load_table
+
+    bad = tmp_path / "bad" / "03-01-05-01-01-01-22.wav"
+    bad.parent.mkdir()
+    bad.write_text("not audio")
+    files = [*sorted(str(p) for p in EXAMPLES.glob("*.flac")), str(bad)]
+    listing = tmp_path / "files.txt"
+    listing.write_text("\n".join(files))
+    out = tmp_path / "feats"
+    first = run_features([], out, address=local_cluster, files_from=listing, partition_size=5)
+    assert (first.n_clips, first.n_failed, first.n_partitions) == (17, 1, 4)
+    rows = read_dataset(out)
+    assert sorted(rows["path"]) == sorted(files)
+    error = rows.loc[rows["path"] == str(bad), "error"].iloc[0]
+    assert str(bad) in error and rows["error"].notna().sum() == 1
+    # the local path, feature for feature
+    local = load_table(EXAMPLES, features="stats", jobs=1)
+    table = read_feature_dataset(out)
+    assert table.meta["path"].tolist() == local.meta["path"].tolist()
+    assert np.array_equal(table.features, local.features)
+    assert table.features.dtype == local.features.dtype == np.float32
+    for column in ("speaker", "emotion", "gender", "corpus"):
+        assert table.meta[column].tolist() == local.meta[column].astype(str).tolist()
+    assert [p for p, _ in table.skipped] == [str(bad)]
+    # what train/evaluate read from a dataset folder
+    again = load_table(out, features="stats")
+    assert np.array_equal(again.features, local.features)
+    with pytest.raises(ValueError, match="holds stats features but the models need seed"):
+        load_table(out, features="seed")
+    # the same command again: nothing computed, nothing duplicated
+    second = run_features([], out, address=local_cluster, files_from=listing, partition_size=5)
+    assert (second.n_resumed, second.n_clips) == (4, 17)
+    assert len(read_dataset(out)) == 17
+    # an input that changed: only its partition is computed again
+    os.utime(bad, ns=(time.time_ns(), time.time_ns()))
+    third = run_features([], out, address=local_cluster, files_from=listing, partition_size=5)
+    assert third.n_resumed == 3 and len(read_dataset(out)) == 17
+
+
+@needs_dask
+def test_local_cluster_predictions_equal_the_local_path(local_cluster: str, tmp_path: Path) -> None:
+    from serkit.batch import predict_paths
+    from serkit.bundles import default_model_path
+    from serkit.distributed import run_predictions
+    from serkit.recognizer import EmotionRecognizer
+
+    out = tmp_path / "pred.parquet"
+    summary = run_predictions([EXAMPLES], out, address=local_cluster, partition_size=6)
+    assert (summary.n_clips, summary.n_failed, summary.n_partitions) == (16, 0, 3)
+    rows = pd.read_parquet(out).set_index("path")
+    rec = EmotionRecognizer.load(default_model_path())
+    for pred in predict_paths(rec, [EXAMPLES]):
+        row = rows.loc[pred.path]
+        assert row["emotion"] == pred.emotion
+        for label, p in pred.probabilities.items():
+            assert row[label] == pytest.approx(p, rel=1e-6, abs=1e-9)
+
+
+@needs_dask
+def test_cli_local_n_prints_the_dashboard(tmp_path: Path) -> None:
+    proc = _serkit(
+        [
+            "predict",
+            str(EXAMPLES / "03-01-01-01-01-01-23.flac"),
+            "--dask",
+            "local:1",
+            "--out",
+            str(tmp_path / "p"),
+            "--json",
+        ]
+    )
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert "Dask dashboard: http" in stderr
+    assert json.loads(stdout)["n_clips"] == 1
+
+
+# ------------------------------------------------------------------ scheduler + workers
+@needs_dask
+def test_scheduler_and_workers_kill_worker_then_client(
+    start_cluster: Callable, ravdess_root: Path, tmp_path: Path
+) -> None:
+    cluster = start_cluster(2)
+    listing, paths = _ravdess_list(ravdess_root, 48, tmp_path / "files.txt")
+    out = tmp_path / "feats"
+    cmd = [
+        "features",
+        "--files-from",
+        str(listing),
+        "--out",
+        str(out),
+        "--dask",
+        cluster.address,
+        "--partition-size",
+        "2",
+        "--no-cache",
+        "-q",
+        "--json",
+    ]
+
+    # kill -9 a worker (its nanny's whole group: a machine lost) mid-run: Dask reruns its task
+    proc = _serkit(cmd)
+    done_at_kill = _wait_manifests(out, 2, proc)
+    os.killpg(cluster.workers[0].pid, signal.SIGKILL)
+    assert done_at_kill < 24, "the job finished before the worker was killed"
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr[-3000:]
+    assert json.loads(stdout)["n_clips"] == 48
+    rows = read_dataset(out)
+    assert len(rows) == 48 and rows["path"].is_unique and set(rows["path"]) == set(paths)
+
+    # kill -9 the client mid-run, then the same command: complete, nothing twice
+    out2 = tmp_path / "feats2"
+    cmd2 = [*cmd[:4], str(out2), *cmd[5:]]
+    proc = _serkit(cmd2)
+    done_at_kill = _wait_manifests(out2, 3, proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert done_at_kill < 24, "the job finished before the client was killed"
+    proc = _serkit(cmd2)
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr[-3000:]
+    summary = json.loads(stdout)
+    assert summary["n_clips"] == 48 and summary["n_resumed"] >= 3
+    rows2 = read_dataset(out2)
+    assert len(rows2) == 48 and rows2["path"].is_unique and set(rows2["path"]) == set(paths)
+    assert not list(out2.glob(".*.tmp"))
+    # both runs gave the same features
+    a = rows.sort_values("path").drop(columns=["extra"]).reset_index(drop=True)
+    b = rows2.sort_values("path").drop(columns=["extra"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+
+
+@needs_dask
+def test_kill_scheduler_then_rerun_on_a_new_cluster(
+    start_cluster: Callable, ravdess_root: Path, tmp_path: Path
+) -> None:
+    cluster = start_cluster(1)
+    listing, paths = _ravdess_list(ravdess_root, 24, tmp_path / "files.txt")
+    out = tmp_path / "feats"
+    cmd = [
+        "features",
+        "--files-from",
+        str(listing),
+        "--out",
+        str(out),
+        "--partition-size",
+        "2",
+        "--no-cache",
+        "-q",
+        "--json",
+    ]
+    proc = _serkit([*cmd, "--dask", cluster.address])
+    done_at_kill = _wait_manifests(out, 2, proc)
+    os.killpg(cluster.scheduler.pid, signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=300)
+    assert done_at_kill < 12, "the job finished before the scheduler was killed"
+    assert proc.returncode == 2 and "run the same command again" in stderr, stderr[-2000:]
+    proc = _serkit([*cmd, "--dask", start_cluster(1).address])
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr[-3000:]
+    assert json.loads(stdout)["n_resumed"] >= 2
+    rows = read_dataset(out)
+    assert len(rows) == 24 and rows["path"].is_unique and set(rows["path"]) == set(paths)
+
+
+@needs_dask
+def test_scheduler_and_workers_predictions_equal_the_local_path(
+    start_cluster: Callable, tmp_path: Path
+) -> None:
+    from serkit.batch import predict_paths
+    from serkit.bundles import default_model_path
+    from serkit.distributed import run_predictions
+    from serkit.recognizer import EmotionRecognizer
+
+    address = start_cluster(2).address
+    out = tmp_path / "pred.parquet"
+    summary = run_predictions([EXAMPLES], out, address=address, partition_size=4)
+    assert summary.n_clips == 16
+    rows = pd.read_parquet(out).set_index("path")
+    rec = EmotionRecognizer.load(default_model_path())
+    for pred in predict_paths(rec, [EXAMPLES]):
+        assert rows.loc[pred.path, "emotion"] == pred.emotion
+        got = [rows.loc[pred.path, c] for c in pred.probabilities]
+        np.testing.assert_allclose(got, list(pred.probabilities.values()), rtol=1e-6, atol=1e-9)
