@@ -46,7 +46,7 @@ def test_predict_examples_without_a_model_argument(capsys):
     assert correct >= 6
 
 
-def test_session_norm_and_info_default(capsys, default):
+def test_speaker_norm_and_info_default(capsys, default):
     code = main(["predict", str(EXAMPLES), r"--group-by=-(\d+)\.flac$", "--json", "-q"])
     rows = json.loads(capsys.readouterr().out)
     assert code == 0 and all(r["emotion"] in EMOTIONS for r in rows)

@@ -150,11 +150,11 @@ def test_file_streaming_equals_the_in_memory_signal(recognizer, long_recording):
         assert abs(s.start - o.start) < 0.05 and abs(s.end - o.end) < 0.05
 
 
-def test_session_norm(recognizer, long_recording):
+def test_speaker_norm(recognizer, long_recording):
     path, _, _ = long_recording
     plain = predict_timeline(recognizer, path)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # eight or more windows: no small-session warning
+        warnings.simplefilter("error")  # eight or more windows: no few-clips warning
         normed = predict_timeline(recognizer, path, speaker_norm=True)
     assert normed.settings["speaker_norm"] is True
     assert [(s.start, s.end) for s in normed.windows] == [(s.start, s.end) for s in plain.windows]
@@ -164,7 +164,7 @@ def test_session_norm(recognizer, long_recording):
     assert not np.allclose(a, b)
     without_groups = EmotionRecognizer("seed", "logreg")
     without_groups.fit(np.random.default_rng(0).normal(size=(8, 180)), ["a", "b"] * 4)
-    with pytest.raises(ParameterError, match="session"):
+    with pytest.raises(ParameterError, match="speaker-normalised"):
         predict_timeline(without_groups, path, speaker_norm=True)
 
 

@@ -263,8 +263,8 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         speakers : sequence of str or None
             Speaker of each row (or call, session: any label shared by clips of one voice).
             Given, each speaker's rows are z-scored together and the speaker-normalised
-            model predicts; a speaker
-            needs several clips for useful statistics (a warning below 5).
+            model predicts; a speaker needs several clips for useful statistics (a
+            warning below 5).
 
         Raises
         ------

@@ -11,8 +11,10 @@ Feature sets
     openSMILE eGeMAPSv02 and ComParE_2016 functionals.
 ``logmel``
     Log-mel frame sequences for neural networks.
+``whisper``
+    Pooled states of a frozen Whisper encoder (CTranslate2; the ``whisper`` extra).
 
-Importing this package loads neither librosa nor opensmile; they load on first use.
+Importing this package loads neither librosa, opensmile nor ctranslate2; they load on first use.
 """
 
 from ._base import FeatureExtractor, check_signal, parse_feature_spec, spec_key, spec_of
@@ -24,6 +26,7 @@ from ._row import extract_row
 from ._seed import SeedFeatures
 from ._stats import StatsFeatures
 from ._table import EXTRACTORS, available_feature_sets, get_extractor
+from ._whisper import WhisperFeatures
 
 __all__ = [
     "EXTRACTORS",
@@ -36,6 +39,7 @@ __all__ = [
     "LogMelFeatures",
     "SeedFeatures",
     "StatsFeatures",
+    "WhisperFeatures",
     "available_feature_sets",
     "check_signal",
     "extract_files",

@@ -15,6 +15,7 @@ from ._logmel import LogMelFeatures
 from ._opensmile import CompareFeatures, EgemapsFeatures
 from ._seed import SeedFeatures
 from ._stats import StatsFeatures
+from ._whisper import WhisperFeatures
 
 __all__ = ["EXTRACTORS", "available_feature_sets", "get_extractor"]
 
@@ -24,6 +25,7 @@ EXTRACTORS: dict[str, type] = {
     "egemaps": EgemapsFeatures,
     "compare": CompareFeatures,
     "logmel": LogMelFeatures,
+    "whisper": WhisperFeatures,
 }
 """Feature set name -> extractor class (a frozen dataclass whose fields are its settings)."""
 
