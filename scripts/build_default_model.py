@@ -70,6 +70,9 @@ def build(root: Path, out: Path, cache: Path) -> Path:
             augment=AUGMENT,
             cache_dir=cache,
             progress=True,
+            # the shipped model predates calibrated bundles; rebuilding it calibrated (and
+            # measuring its ECE) is left to the next default-model change (issues 10 and 11)
+            calibrate=False,
         )
     rec.metadata_["training"]["date"] = BUILD_DATE
     rec.metadata_["model_card"] = {
