@@ -67,7 +67,7 @@ def _check(proba: ArrayLike, y_index: ArrayLike) -> tuple[np.ndarray, np.ndarray
     return p, y.astype(np.intp)
 
 
-def label_index(y: ArrayLike, labels: Sequence[Any]) -> np.ndarray:
+def label_index(y: ArrayLike, labels: Sequence[Any] | np.ndarray) -> np.ndarray:
     """Column index of each label in ``labels`` (the columns of a probability matrix).
 
     Raises

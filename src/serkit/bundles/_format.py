@@ -17,6 +17,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -138,11 +140,52 @@ def write_bundle(
     ``recognizer`` is a fitted :class:`serkit.recognizer.EmotionRecognizer`; ``metadata``
     (training summary, metrics, model card) is stored in ``model.json`` beside the format's
     own keys, after the recognizer's ``metadata_``.
+
+    The bundle is written into a hidden folder beside ``path`` and moved into place only when
+    complete, so an interrupted save (an error, ``kill -9``, a full disk) leaves the previous
+    bundle as it was. A folder that holds a bundle, or nothing, is replaced whole; a folder
+    with other files in it is written into in place, leaving those files alone.
     """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise BundleError(f"{folder}: exists and is not a folder; cannot save a model there")
+    target = Path(os.path.abspath(folder))
+    replace_whole = target != Path.cwd() and (
+        not target.exists() or (target / MANIFEST_FILE).is_file() or not any(target.iterdir())
+    )
+    if not replace_whole:
+        target.mkdir(parents=True, exist_ok=True)
+        _write_bundle_files(recognizer, target, metadata)
+        return folder
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".tmp-{target.name}-"))
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; a bundle is an ordinary folder
+        _write_bundle_files(recognizer, staging, metadata)
+        _move_into_place(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return folder
+
+
+def _move_into_place(staging: Path, target: Path) -> None:
+    """Rename the complete ``staging`` folder to ``target``, replacing an older bundle there."""
+    if not target.exists():
+        os.rename(staging, target)
+        return
+    retired = staging.with_name(staging.name.replace(".tmp-", ".old-", 1))
+    os.rename(target, retired)
+    os.rename(staging, target)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _write_bundle_files(recognizer: Any, folder: Path, metadata: Mapping[str, Any] | None) -> None:
+    """Write ``model.json``, the members' weights and the calibration into ``folder``."""
     from .. import audio
 
-    folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
     members: list[Member] = list(recognizer.members_)
     single = len(members) == 1
     models = (
@@ -183,7 +226,6 @@ def write_bundle(
             "sha256": hashlib.sha256(text.encode()).hexdigest(),
         }
     (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-    return folder
 
 
 # ------------------------------------------------------------------------------ reading
