@@ -68,13 +68,13 @@ figures only (RAVDESS folds and RAVDESS -> EmoDB-2s), never on a hidden corpus.
   GroupKFold(3) folds of the training actors; `svm`, `mlp` are the zoo's defaults. Every head
   standardises its inputs first.
 - **encoder ms**: median CPU time (`time.process_time`) of `WhisperFeatures.encode` (log-mel +
-  encoder, one thread) per RAVDESS clip (3.3-4 s), on a 2-core AMD EPYC shared with four other
+  encoder, one thread) per RAVDESS clip (3.3-4 s), on a 2-core Intel Xeon shared with four other
   jobs (load column): CPU time is less inflated by the load than wall time, but still an
   upper bound.
 
 {TABLE}
 
-Measured 2026-12-02 on the 2-core AMD EPYC under heavy load from four other helpers (load
+Measured 2026-12-02 on the 2-core Intel Xeon under heavy load from four other helpers (load
 average 14-24). One binomial standard error is about 1.2 points on SI-8 (1440 clips) and about
 2.7 points on R→E-2s (339 test clips, about 85 per class): most differences between rows are
 inside that noise; only consistent moves across columns mean anything.
