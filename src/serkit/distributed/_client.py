@@ -117,6 +117,22 @@ def check_address(address: str) -> int:
     return 0
 
 
+def _keep_malloc_dynamic() -> None:
+    """Stop Dask's nannies from setting ``MALLOC_TRIM_THRESHOLD_`` in the workers they start.
+
+    Setting that variable (Dask sets 65536 by default) turns off glibc's dynamic mmap
+    threshold, so every large numpy buffer of an STFT is mapped and unmapped afresh: feature
+    extraction ran 40 % slower with it (480 RAVDESS clips, ``stats``, ``--jobs 2``: 16.5 s
+    against 11.8 s). Only the LocalCluster serkit starts itself is affected; a user's own
+    workers keep their configuration.
+    """
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    if environ.pop("MALLOC_TRIM_THRESHOLD_", None) is not None:
+        dask.config.set({"distributed.nanny.pre-spawn-environ": environ})
+
+
 @contextmanager
 def connect(address: str, *, announce: Callable[[str], None] | None = None) -> Iterator[Any]:
     """A :class:`distributed.Client` for ``tcp://host:port`` or ``local:N``.
@@ -139,6 +155,7 @@ def connect(address: str, *, announce: Callable[[str], None] | None = None) -> I
     cluster = None
     n_workers = check_address(address)
     if n_workers:
+        _keep_malloc_dynamic()
         cluster = LocalCluster(
             n_workers=n_workers,
             threads_per_worker=1,
