@@ -15,13 +15,14 @@ import logging
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._errors import ParameterError, SerkitError
+from .._errors import ParameterError, SerkitError, SerkitWarning
 from .._version import __version__
 from ._dataset import JobFolder
 from ._listing import iter_audio_files, iter_files_from, partition_key, partitions
@@ -129,8 +130,31 @@ def _keep_malloc_dynamic() -> None:
     import dask
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
-    if environ.pop("MALLOC_TRIM_THRESHOLD_", None) is not None:
+    configured = environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    if configured is not None:
         dask.config.set({"distributed.nanny.pre-spawn-environ": environ})
+        # an earlier nanny in this process also left it in os.environ, which workers inherit
+        if os.environ.get("MALLOC_TRIM_THRESHOLD_") == str(configured):
+            del os.environ["MALLOC_TRIM_THRESHOLD_"]
+
+
+def _warn_if_malloc_trimmed(client: Any) -> None:
+    """Warn when a running cluster's workers have ``MALLOC_TRIM_THRESHOLD_`` set (Dask's nanny
+    default): it halved their feature-extraction rate here (see :func:`_keep_malloc_dynamic`)."""
+    try:
+        values = client.run(os.getenv, "MALLOC_TRIM_THRESHOLD_")
+    except Exception:  # a worker that cannot answer is the job's business, not this check's
+        return
+    trimmed = [worker for worker, value in values.items() if value is not None]
+    if trimmed:
+        warnings.warn(
+            f"{len(trimmed)} of {len(values)} Dask workers run with MALLOC_TRIM_THRESHOLD_ set "
+            "(Dask's nanny default), which made serkit's feature extraction about half as fast; "
+            "start them with `dask worker --no-nanny` or remove MALLOC_TRIM_THRESHOLD_ from "
+            "distributed.nanny.pre-spawn-environ in their Dask configuration",
+            SerkitWarning,
+            stacklevel=3,
+        )
 
 
 @contextmanager
@@ -174,6 +198,8 @@ def connect(address: str, *, announce: Callable[[str], None] | None = None) -> I
         try:
             if announce is not None:
                 announce(client.dashboard_link)
+            if not n_workers:
+                _warn_if_malloc_trimmed(client)
             yield client
         finally:
             client.close()
