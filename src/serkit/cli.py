@@ -439,6 +439,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         cache_dir=_cache_arg(args),
         progress=not args.quiet,
         calibrate=not args.no_calibration,
+        shift_calibration=args.shift_calibration,
     )
     training = rec.metadata_["training"]
     print(
@@ -1069,6 +1070,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip fitting temperature scaling on out-of-fold, speaker-grouped predictions "
         "of the training data (it costs three more fits)",
+    )
+    p.add_argument(
+        "--shift-calibration",
+        action="store_true",
+        help="also flatten the probabilities of clips unlike the training data (another "
+        "corpus, microphone or language), measured by their distance from the training "
+        "features (serkit.calibration.DEFAULT_SHIFT; needs a vector feature set)",
     )
     p.set_defaults(func=cmd_train)
 

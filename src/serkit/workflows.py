@@ -521,6 +521,7 @@ def train_corpus(
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
     calibrate: bool = True,
+    shift_calibration: bool = False,
 ) -> EmotionRecognizer:
     """Fit a recognizer on every usable clip of a corpus and save it as a bundle at ``out``.
 
@@ -531,8 +532,13 @@ def train_corpus(
 
     With ``calibrate`` (default) temperature scaling is fitted on out-of-fold
     predictions of the training clips, inner folds grouped by speaker
-    (:meth:`EmotionRecognizer.calibrate`), and saved in the bundle.
+    (:meth:`EmotionRecognizer.calibrate`), and saved in the bundle;
+    ``shift_calibration`` adds the shift-aware blend
+    (:data:`serkit.calibration.DEFAULT_SHIFT`: clips unlike the training data get
+    flatter probabilities).
     """
+    if shift_calibration and not calibrate:
+        raise ParameterError("the shift-aware calibration needs calibrate=True")
     plan = plan_model(model, features)
     specs = {m.key: m.features for m in plan}
     tables = load_tables(
@@ -586,7 +592,9 @@ def train_corpus(
     # and give networks their validation speakers
     rec.fit(X, y, groups=speakers)
     if calibrate:
-        rec.calibrate(X, y, groups=speakers)
+        from .calibration import DEFAULT_SHIFT
+
+        rec.calibrate(X, y, groups=speakers, shift=DEFAULT_SHIFT if shift_calibration else None)
     rec.metadata_ = {
         "training": {
             "corpus": corpus,
