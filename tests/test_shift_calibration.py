@@ -177,3 +177,20 @@ def test_shift_reference_needs_vectors():
         shift_reference({"logmel": [np.zeros((5, 3))]})
     ref = shift_reference({"logmel": [np.zeros((5, 3))], "stats": np.array([[0.0], [2.0]])})
     assert ref == {"mean": [1.0], "scale": [1.0]}
+
+
+def test_onnx_export_applies_the_shift_aware_calibration(tmp_path, data):
+    pytest.importorskip("onnx", reason="the onnx extra is not installed")
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    pytest.importorskip("skl2onnx", reason="the onnx extra is not installed")
+    from serkit.export import export_onnx, onnx_metadata, run_onnx
+
+    X, y, speakers, other = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        rec = EmotionRecognizer("seed", "logreg").fit(X, y, groups=speakers)
+        rec.calibrate(X, y, groups=speakers, shift=DEFAULT_SHIFT)
+    path = export_onnx(rec.save(tmp_path / "m"), tmp_path / "m.onnx")
+    assert onnx_metadata(path)["calibration"]["shift"]["blend"] == DEFAULT_SHIFT["blend"]
+    both = np.vstack([X[:10], other[:10]])
+    np.testing.assert_allclose(run_onnx(path, both), rec.predict_proba(both), atol=1e-5)
