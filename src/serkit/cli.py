@@ -22,6 +22,7 @@ from typing import Any
 from ._atomic import atomic_path, atomic_write_text
 from ._errors import ParameterError as SerkitParameterError
 from ._errors import SerkitError
+from ._protocols import PROTOCOLS
 from ._version import __version__
 
 __all__ = ["main"]
@@ -980,14 +981,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--protocol",
         default="speaker-kfold",
-        choices=(
-            "speaker-kfold",
-            "loso",
-            "holdout",
-            "random",
-            "cross-corpus",
-            "leave-one-corpus-out",
-        ),
+        choices=PROTOCOLS,
         help="speaker-kfold (default), loso (leave one speaker out), holdout "
         "(--test-speakers), random (the seed's 75/25 split, random_state 7: speakers leak), "
         "cross-corpus (train on ROOT and --also corpora, test on --test-data; implied by "

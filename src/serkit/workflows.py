@@ -462,13 +462,7 @@ def evaluate_corpus(
     each model's default). ``augment`` > 0 trains each fold of the classic models
     also on that many degraded copies of its training clips (:func:`augment_table`).
     """
-    plans = model_plans(models, features)
-    classic = {m.key for plan in plans.values() for m in plan if not m.neural}
-    for name, plan in plans.items() if augment else ():
-        _check_augmentable(name, plan)
-    if augment and len(classic) != 1:
-        raise ParameterError("--augment needs the classic models to share one feature set")
-    specs = {m.key: m.features for plan in plans.values() for m in plan}
+    plans, classic, specs = plan_evaluation(models, features, augment=bool(augment))
     tables = load_tables(
         root,
         list(specs.values()),
@@ -482,7 +476,7 @@ def evaluate_corpus(
     augmented = None
     if augment:
         augmented = augment_table(
-            tables[classic.pop()], copies=augment, jobs=jobs, cache_dir=cache_dir, progress=progress
+            tables[classic], copies=augment, jobs=jobs, cache_dir=cache_dir, progress=progress
         )
     report, results = evaluate_table(
         tables,
@@ -620,6 +614,27 @@ def speaker_keys(meta: Any) -> Any:
     """``corpus:speaker`` of every row of a table's ``meta`` (a pandas Series): speakers of
     different corpora never share a key, so grouping never merges them."""
     return meta["corpus"].astype(str) + ":" + meta["speaker"].astype(str)
+
+
+def plan_evaluation(
+    models: str | Sequence[str], features: Any = None, *, augment: bool = False
+) -> tuple[dict[str, list[Member]], str | None, dict[str, Any]]:
+    """The plans of the models to evaluate, the feature key ``--augment`` degrades
+    (None without ``augment``) and the feature specs to extract (key -> spec).
+
+    Raises
+    ------
+    ParameterError
+        ``augment`` with a network, an ensemble, or classic models on several feature sets.
+    """
+    plans = model_plans(models, features)
+    classic = {m.key for plan in plans.values() for m in plan if not m.neural}
+    for name, plan in plans.items() if augment else ():
+        _check_augmentable(name, plan)
+    if augment and len(classic) != 1:
+        raise ParameterError("--augment needs the classic models to share one feature set")
+    specs = {m.key: m.features for plan in plans.values() for m in plan}
+    return plans, (next(iter(classic)) if augment else None), specs
 
 
 def _check_augmentable(name: str, plan: Sequence[Member]) -> None:
