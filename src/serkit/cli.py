@@ -705,6 +705,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
         vad=args.vad,
         progress=not args.quiet,
         max_duration=args.max_duration,
+        encoder_chunk=args.encoder_chunk,
     )
     rows = timeline.rows(args.segments)
     if args.out:
@@ -787,9 +788,30 @@ def cmd_listen(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import export_onnx, onnx_metadata
 
-    path = export_onnx(_model_dir(args.model), args.onnx)
-    _emit_json({"onnx": str(path), **onnx_metadata(path)})
+    model_dir = _model_dir(args.model)
+    path = export_onnx(model_dir, args.onnx)
+    report = {"onnx": str(path), **onnx_metadata(path)}
+    outside = _encoders_outside_graph(model_dir)
+    if outside:
+        note = (
+            f"{path}: the graph holds the model head only; the {', '.join(outside)} encoder "
+            "(CTranslate2) does not convert to ONNX and stays outside it. Feed the graph the "
+            "pooled encoder vector: serkit.features.get_extractor(spec).extract(y, sr), spec "
+            "as in this report's 'features'"
+        )
+        report["outside_graph"] = note
+        print(f"note: {note}", file=sys.stderr)
+    _emit_json(report)
     return 0
+
+
+def _encoders_outside_graph(model_dir: Path) -> list[str]:
+    """Spec strings of the feature sets that need a pretrained encoder outside the ONNX graph."""
+    manifest = json.loads((Path(model_dir) / "model.json").read_text(encoding="utf-8"))
+    specs = list((manifest.get("inputs") or {}).values()) or [manifest.get("features") or {}]
+    return sorted(
+        {spec["name"] for spec in specs if isinstance(spec, dict) and spec.get("name") == "whisper"}
+    )
 
 
 # ----------------------------------------------------------------------------- parser
@@ -1243,6 +1265,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the whole timeline as JSON")
     p.add_argument(
         "--max-duration", type=float, default=None, help="refuse longer recordings (seconds)"
+    )
+    p.add_argument(
+        "--encoder-chunk",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="encoder feature sets (whisper) only: encode up to this many seconds of one "
+        "speech stretch at once and pool each window's frames from it (10; 0: one encoder "
+        "pass per window, as clips are encoded in training, several times slower)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument(

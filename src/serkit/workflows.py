@@ -474,7 +474,7 @@ def evaluate_corpus(
         progress=progress,
     )
     augmented = None
-    if augment:
+    if augment and classic is not None:
         augmented = augment_table(
             tables[classic], copies=augment, jobs=jobs, cache_dir=cache_dir, progress=progress
         )
