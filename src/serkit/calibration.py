@@ -386,11 +386,14 @@ def apply_shift_blend(proba: ArrayLike, score: ArrayLike, shift: Mapping[str, An
 DEFAULT_SHIFT: dict[str, float] = {"blend": 0.726, "center": 1.186, "slope": 8.0}
 
 
-def _shift_matrix(X: Any, width: int) -> np.ndarray:
-    """The vector feature set the shift score reads: ``X`` itself, or the one entry of a
-    mapping (an ensemble's or an ONNX model's inputs) that is 2-D with ``width`` columns."""
+def _shift_matrix(X: Any, width: int, key: str | None = None) -> np.ndarray:
+    """The vector feature set the shift score reads: ``X`` itself, or from a mapping (an
+    ensemble's or an ONNX model's inputs) the entry ``key``, else the first 2-D entry with
+    ``width`` columns."""
     if isinstance(X, Mapping):
-        for value in X.values():
+        named = X.get(key) if key is not None else None
+        candidates = ([named] if named is not None else []) + list(X.values())
+        for value in candidates:
             if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == width:
                 return value
         raise ParameterError(
@@ -405,28 +408,33 @@ def _shift_matrix(X: Any, width: int) -> np.ndarray:
     return x
 
 
-def shift_reference(X: Any) -> dict[str, list[float]]:
+def shift_reference(X: Any) -> dict[str, Any]:
     """``mean`` and ``scale`` (standard deviation) of training features for
-    :func:`shift_score`, from ``X`` or the first vector feature set of a mapping.
+    :func:`shift_score`, from ``X`` or the first vector feature set of a mapping (its
+    key then stored as ``features``).
 
     Raises
     ------
     ParameterError
         No vector feature set (a network's frame sequences only).
     """
+    key: str | None = None
     if isinstance(X, Mapping):
-        matrices = [v for v in X.values() if isinstance(v, np.ndarray) and v.ndim == 2]
+        matrices = [(str(k), v) for k, v in X.items() if isinstance(v, np.ndarray) and v.ndim == 2]
         if not matrices:
             raise ParameterError(
                 "the shift-aware calibration needs a vector feature set (not frames only)"
             )
-        X = matrices[0]
+        key, X = matrices[0]
     x = np.asarray(X, dtype=np.float64)
     if x.ndim != 2 or len(x) < 2:
         raise ParameterError(
             "the shift-aware calibration needs a vector feature set (not frames only)"
         )
-    return {"mean": x.mean(axis=0).tolist(), "scale": x.std(axis=0).tolist()}
+    out: dict[str, Any] = {"mean": x.mean(axis=0).tolist(), "scale": x.std(axis=0).tolist()}
+    if key is not None:
+        out["features"] = key
+    return out
 
 
 def calibrate_proba(
@@ -449,7 +457,7 @@ def calibrate_proba(
     if shift:
         if X is None:
             raise ParameterError("the shift-aware calibration needs the clips' features")
-        matrix = _shift_matrix(X, len(shift["mean"]))
+        matrix = _shift_matrix(X, len(shift["mean"]), shift.get("features"))
         p = apply_shift_blend(p, shift_score(matrix, shift["mean"], shift["scale"]), shift)
     return p
 
@@ -462,6 +470,8 @@ def _check_shift(shift: Any) -> None:
         value = shift.get(key)
         if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
             raise ParameterError(f"calibration shift {key} must be a number, got {value!r}")
+    if shift.get("features") is not None and not isinstance(shift["features"], str):
+        raise ParameterError("calibration shift features must be a feature key (a string)")
     if not 0 <= shift["blend"] < 1 or shift["slope"] < 0:
         raise ParameterError("calibration shift needs 0 <= blend < 1 and slope >= 0")
     mean, scale = shift.get("mean"), shift.get("scale")
