@@ -19,6 +19,15 @@ same. :class:`CalibratedClassifier` wraps any serkit estimator: in ``fit`` it
 predicts the training clips out-of-fold with inner folds grouped by speaker, fits
 the temperature on those predictions, then fits the estimator on all the training
 clips. Nothing here reads test data.
+
+A temperature fitted on the training corpus does not carry over to another corpus
+(accuracy falls, confidence does not). The *shift-aware blend*
+(:func:`apply_shift_blend`, ``shift`` in a bundle's calibration) mixes a share of the
+uniform distribution into each clip's probabilities that grows with the clip's
+distance from the training features (:func:`shift_score`); its three numbers
+(:data:`DEFAULT_SHIFT`) were fitted on a development pair of corpora
+(``benchmarks/calibration_shift.py``). :func:`fit_uniform_blend` and
+:class:`VectorScaling` are the alternatives measured against it.
 """
 
 from __future__ import annotations
