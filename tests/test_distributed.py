@@ -213,6 +213,15 @@ def test_listing_is_streamed_sorted_and_skips_hidden(tmp_path: Path) -> None:
     (tmp_path / "list.txt").write_text("# clips\nb/2.wav\n\n/abs/x.wav\n")
     assert list(iter_files_from(tmp_path / "list.txt")) == [str(tmp_path / "b/2.wav"), "/abs/x.wav"]
     assert [len(p) for p in partitions(iter(map(str, range(5))), 2)] == [2, 2, 1]
+    # with the count known, the last 2 x 256 files go in 32-file partitions (workers finish
+    # together); the cut depends on the count only, and every file is in exactly one partition
+    cut = list(partitions(iter(map(str, range(1440))), 256, total=1440))
+    assert [len(p) for p in cut] == [256, 256, 256, 160] + [32] * 16
+    assert [x for p in cut for x in p] == list(map(str, range(1440)))
+    assert [len(p) for p in partitions(iter(map(str, range(300))), 256, total=300)] == [32] * 9 + [
+        12
+    ]
+    assert [len(p) for p in partitions(iter(map(str, range(17))), 5, total=17)] == [5, 5, 5, 2]
 
 
 def test_job_folder_refuses_another_job(tmp_path: Path) -> None:

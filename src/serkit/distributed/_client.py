@@ -260,7 +260,9 @@ def _run(
                 f"{WORKER_WAIT_S} s; start workers with 'dask worker ADDRESS'"
             ) from exc
     start = time.perf_counter()
-    total = sum(1 for _ in listing()) if progress else None
+    # a first pass counts the files (streamed): the progress total, and where the finer
+    # tail partitions begin (see partitions)
+    total = sum(1 for _ in listing())
     nthreads = sum(client.nthreads().values()) or 1
     window = max(4, 2 * nthreads)
     job = _job_key(folder.root, kind, folder.identity)
@@ -299,7 +301,7 @@ def _run(
         bar.set_postfix(failed=summary.n_failed, refresh=False)
 
     try:
-        for index, paths in enumerate(partitions(listing(), partition_size)):
+        for index, paths in enumerate(partitions(listing(), partition_size, total)):
             summary.n_partitions += 1
             key = partition_key(paths)
             entry = folder.finished(index, key)
