@@ -32,17 +32,10 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from _procmem import rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "soak-key"
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process, in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def hostile_payloads() -> dict[str, bytes]:
