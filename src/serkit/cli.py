@@ -630,7 +630,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["api_key"] = args.api_key
     if args.cors_origin:
         overrides["cors_origins"] = tuple(args.cors_origin)
-    for name in ("headers_timeout", "body_timeout", "idle_timeout"):
+    for name in ("headers_timeout", "body_timeout", "idle_timeout", "inference_threads"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     if args.max_upload_mb is not None:
@@ -1217,6 +1217,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="seconds an idle keep-alive connection stays open (5)",
+    )
+    p.add_argument(
+        "--inference-threads",
+        type=int,
+        default=None,
+        help="requests per server process that decode and predict at once; more wait their "
+        "turn (default 0: one per available CPU)",
     )
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
