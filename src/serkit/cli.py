@@ -22,6 +22,7 @@ from typing import Any
 from ._atomic import atomic_path, atomic_write_text
 from ._errors import ParameterError as SerkitParameterError
 from ._errors import SerkitError
+from ._protocols import PROTOCOLS
 from ._version import __version__
 
 __all__ = ["main"]
@@ -439,6 +440,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         cache_dir=_cache_arg(args),
         progress=not args.quiet,
         calibrate=not args.no_calibration,
+        shift_calibration=args.shift_calibration,
     )
     training = rec.metadata_["training"]
     print(
@@ -629,7 +631,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["api_key"] = args.api_key
     if args.cors_origin:
         overrides["cors_origins"] = tuple(args.cors_origin)
-    for name in ("headers_timeout", "body_timeout", "idle_timeout"):
+    for name in ("headers_timeout", "body_timeout", "idle_timeout", "inference_threads"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     if args.max_upload_mb is not None:
@@ -704,6 +706,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
         vad=args.vad,
         progress=not args.quiet,
         max_duration=args.max_duration,
+        encoder_chunk=args.encoder_chunk,
     )
     rows = timeline.rows(args.segments)
     if args.out:
@@ -786,9 +789,30 @@ def cmd_listen(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import export_onnx, onnx_metadata
 
-    path = export_onnx(_model_dir(args.model), args.onnx)
-    _emit_json({"onnx": str(path), **onnx_metadata(path)})
+    model_dir = _model_dir(args.model)
+    path = export_onnx(model_dir, args.onnx)
+    report = {"onnx": str(path), **onnx_metadata(path)}
+    outside = _encoders_outside_graph(model_dir)
+    if outside:
+        note = (
+            f"{path}: the graph holds the model head only; the {', '.join(outside)} encoder "
+            "(CTranslate2) does not convert to ONNX and stays outside it. Feed the graph the "
+            "pooled encoder vector: serkit.features.get_extractor(spec).extract(y, sr), spec "
+            "as in this report's 'features'"
+        )
+        report["outside_graph"] = note
+        print(f"note: {note}", file=sys.stderr)
+    _emit_json(report)
     return 0
+
+
+def _encoders_outside_graph(model_dir: Path) -> list[str]:
+    """Spec strings of the feature sets that need a pretrained encoder outside the ONNX graph."""
+    manifest = json.loads((Path(model_dir) / "model.json").read_text(encoding="utf-8"))
+    specs = list((manifest.get("inputs") or {}).values()) or [manifest.get("features") or {}]
+    return sorted(
+        {spec["name"] for spec in specs if isinstance(spec, dict) and spec.get("name") == "whisper"}
+    )
 
 
 # ----------------------------------------------------------------------------- parser
@@ -980,14 +1004,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--protocol",
         default="speaker-kfold",
-        choices=(
-            "speaker-kfold",
-            "loso",
-            "holdout",
-            "random",
-            "cross-corpus",
-            "leave-one-corpus-out",
-        ),
+        choices=PROTOCOLS,
         help="speaker-kfold (default), loso (leave one speaker out), holdout "
         "(--test-speakers), random (the seed's 75/25 split, random_state 7: speakers leak), "
         "cross-corpus (train on ROOT and --also corpora, test on --test-data; implied by "
@@ -1070,6 +1087,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip fitting temperature scaling on out-of-fold, speaker-grouped predictions "
         "of the training data (it costs three more fits)",
+    )
+    p.add_argument(
+        "--shift-calibration",
+        action="store_true",
+        help="also flatten the probabilities of clips unlike the training data (another "
+        "corpus, microphone or language), measured by their distance from the training "
+        "features (serkit.calibration.DEFAULT_SHIFT; needs a vector feature set)",
     )
     p.set_defaults(func=cmd_train)
 
@@ -1195,6 +1219,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="seconds an idle keep-alive connection stays open (5)",
     )
+    p.add_argument(
+        "--inference-threads",
+        type=int,
+        default=None,
+        help="requests per server process that decode and predict at once; more wait their "
+        "turn (default 0: one per available CPU)",
+    )
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
     p.set_defaults(func=cmd_serve)
@@ -1242,6 +1273,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the whole timeline as JSON")
     p.add_argument(
         "--max-duration", type=float, default=None, help="refuse longer recordings (seconds)"
+    )
+    p.add_argument(
+        "--encoder-chunk",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="encoder feature sets (whisper) only: encode up to this many seconds of one "
+        "speech stretch at once and pool each window's frames from it (10; 0: one encoder "
+        "pass per window, as clips are encoded in training, several times slower)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument(

@@ -41,12 +41,15 @@ from ._inputs import stack_rows
 from .results import EmotionScores
 from .vad import METHODS, SpeechDetector
 
-__all__ = ["Segment", "Timeline", "predict_timeline"]
+__all__ = ["ENCODER_CHUNK", "Segment", "Timeline", "predict_timeline", "window_batcher"]
 
 logger = logging.getLogger(__name__)
 
 MIN_REGION = 0.25
 """Speech regions shorter than this many seconds get no window."""
+
+ENCODER_CHUNK = 10.0
+"""Default seconds of speech per encoder pass for encoder feature sets (``whisper``)."""
 
 
 @dataclass(kw_only=True)
@@ -286,8 +289,14 @@ class _Builder:
         win: float,
         hop: float,
         vad: str,
+        batch: Callable[[np.ndarray, int, list[tuple[int, int]]], list[dict]] | None = None,
+        chunk: float = 0.0,
     ) -> None:
         self.feature_row = feature_row
+        self.batch = batch
+        self.chunk = round(chunk * sr)
+        self._deferred: list[tuple[int, int, int]] = []  # lo, hi, row index: features to come
+        self._deferred_region = -1
         self.sr = sr
         self.win = win
         self.hop = hop
@@ -302,9 +311,34 @@ class _Builder:
 
     def _cut(self, start: float, end: float, region: int) -> None:
         lo, hi = round(start * self.sr), min(round(end * self.sr), self.signal.end)
-        samples = self.signal.get(lo, hi)
-        self.features.append(self.feature_row(samples, self.sr))
         self.windows.append((lo / self.sr, hi / self.sr, region))
+        if self.batch is None:
+            self.features.append(self.feature_row(self.signal.get(lo, hi), self.sr))
+            return
+        if self._deferred and (
+            region != self._deferred_region
+            or lo < self._deferred[0][0]
+            or hi - self._deferred[0][0] > self.chunk
+        ):
+            self._flush()
+        self._deferred.append((lo, hi, len(self.features)))
+        self._deferred_region = region
+        self.features.append({})
+
+    def _flush(self) -> None:
+        """Features of the deferred windows (one region, one chunk) from one batch call."""
+        if not self._deferred:
+            return
+        first = min(lo for lo, _, _ in self._deferred)
+        last = max(hi for _, hi, _ in self._deferred)
+        rows = self.batch(  # type: ignore[misc]
+            self.signal.get(first, last),
+            self.sr,
+            [(lo - first, hi - first) for lo, hi, _ in self._deferred],
+        )
+        for (_, _, index), row in zip(self._deferred, rows, strict=True):
+            self.features[index] = row
+        self._deferred = []
 
     def _finish_region(self, start: float, end: float) -> None:
         if end - start < MIN_REGION:
@@ -352,6 +386,8 @@ class _Builder:
             keep = self.detector.pending_start - self.win
         for start, *_ in self._pending:
             keep = min(keep, start - self.win)
+        if self._deferred:
+            keep = min(keep, self._deferred[0][0] / self.sr)
         self.signal.drop_before(max(0, math.floor((keep - 0.1) * self.sr)))
 
     def push(self, y: np.ndarray) -> None:
@@ -367,7 +403,32 @@ class _Builder:
         for start, end in self.detector.finish():
             self._finish_region(start, end)
         self._cut_pending(total=total)
+        self._flush()
         return total
+
+
+def window_batcher(recognizer: Any) -> Callable | None:
+    """Features of several windows from one call, when the recognizer's features allow it.
+
+    Only a single feature set whose extractor has ``extract_windows`` (the ``whisper``
+    encoder: one encoder pass for a stretch of speech, frames pooled per window) qualifies;
+    other recognizers return ``None`` and are fed window by window.
+    """
+    extractors = recognizer._extractors()
+    if len(extractors) != 1:
+        return None
+    ((key, extractor),) = extractors.items()
+    if not hasattr(extractor, "extract_windows") or getattr(extractor, "span", "clip") != "clip":
+        return None
+
+    def batch(samples: np.ndarray, sr: int, windows: list[tuple[int, int]]) -> list[dict]:
+        from ._threads import one_blas_thread
+
+        with one_blas_thread():
+            rows = extractor.extract_windows(samples, sr, windows)
+        return [{key: row} for row in rows]
+
+    return batch
 
 
 def _in_memory_blocks(y: np.ndarray, sr: int, block: float) -> Iterator[np.ndarray]:
@@ -420,6 +481,7 @@ def predict_timeline(
     max_duration: float | None = None,
     max_gap: float = 2.0,
     envelope_rate: float = 100.0,
+    encoder_chunk: float = ENCODER_CHUNK,
 ) -> Timeline:
     """Emotions over time of a long recording, read in blocks with bounded memory.
 
@@ -454,6 +516,12 @@ def predict_timeline(
         Smoothing does not reach across pauses longer than this, in seconds.
     envelope_rate : float > 0
         Columns per second of the waveform envelope kept for plotting.
+    encoder_chunk : float >= 0
+        For encoder feature sets (``whisper``): the consecutive windows of one speech
+        region spanning at most this many seconds are encoded in one pass and each
+        window pools its own frames, instead of one encoder pass per window. ``0``
+        encodes every window alone (as a clip is at training time; slower). Other
+        feature sets ignore it.
 
     Returns
     -------
@@ -514,8 +582,19 @@ def predict_timeline(
             )
         blocks = audio.stream(source, block_duration=block_duration, sr=sr)
 
+    if isinstance(encoder_chunk, bool) or not isinstance(encoder_chunk, (int, float)):
+        raise ParameterError(f"encoder_chunk must be a number of seconds; got {encoder_chunk!r}")
+    if not 0 <= encoder_chunk <= 30 or not math.isfinite(encoder_chunk):
+        raise ParameterError(f"encoder_chunk must lie in [0, 30] s; got {encoder_chunk}")
+    batch = window_batcher(recognizer) if encoder_chunk > 0 else None
     builder = _Builder(
-        recognizer.feature_row, sr=sr, win=float(win_dur), hop=float(hop_dur), vad=vad
+        recognizer.feature_row,
+        sr=sr,
+        win=float(win_dur),
+        hop=float(hop_dur),
+        vad=vad,
+        batch=batch,
+        chunk=max(float(encoder_chunk), float(win_dur)),
     )
     envelope = _Envelope(sr, envelope_rate)
     bar = tqdm(total=round(expected, 1), unit="s", desc="timeline", disable=not progress)
@@ -542,6 +621,7 @@ def predict_timeline(
         "max_gap": float(max_gap),
         "speaker_norm": bool(speaker_norm),
         "vad": vad,
+        "encoder_chunk": float(encoder_chunk) if batch is not None else None,
         "features": recognizer.feature_spec_ or list(recognizer.input_specs_.values()),
     }
     timeline = Timeline(

