@@ -36,6 +36,7 @@ from .results import Prediction, to_predictions
 
 __all__ = ["EmotionRecognizer", "Prediction"]
 
+
 class EmotionRecognizer(ClassifierMixin, BaseEstimator):
     """Feature set(s) + named model, fitted on features and predicting from audio.
 
@@ -441,5 +442,3 @@ def _as_input(X: Any) -> Any:
     if isinstance(X, list | tuple):
         return [np.asarray(x, dtype=np.float32) for x in X]
     return check_array(X, dtype=np.float64, ensure_all_finite=False, input_name="X")
-
-

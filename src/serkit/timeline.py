@@ -58,8 +58,10 @@ MIN_REGION = 0.25
 MIN_NORM_WINDOWS = 8
 """Fewest windows for which ``speaker_norm=None`` normalises over the recording."""
 
-ENCODER_CHUNK = 10.0
-"""Default seconds of speech per encoder pass for encoder feature sets (``whisper``)."""
+ENCODER_CHUNK = 0.0
+"""Default seconds of speech per encoder pass for encoder feature sets (``whisper``): 0, one
+pass per window. Encoding 10 s stretches once was 3-5 times cheaper but lost 26 points of
+per-window UAR on EmoDB-2s recordings (``benchmarks/RESULTS.md``, "Timeline default")."""
 
 
 @dataclass(kw_only=True)
@@ -536,8 +538,10 @@ def predict_timeline(
         For encoder feature sets (``whisper``): the consecutive windows of one speech
         region spanning at most this many seconds are encoded in one pass and each
         window pools its own frames, instead of one encoder pass per window. ``0``
-        encodes every window alone (as a clip is at training time; slower). Other
-        feature sets ignore it.
+        (the default) encodes every window alone, as clips are encoded in training;
+        a chunk of 10 s costs 3-5 times less encoder time but changes the features
+        (frames then attend to the neighbouring speech) and was measured less
+        accurate on one of two corpora. Other feature sets ignore it.
 
     Returns
     -------
