@@ -317,11 +317,48 @@ def agreement(frames: dict, chunks: list[float], layout: str, n_speakers: int = 
     return rows
 
 
+def render(path: Path) -> str:
+    """Markdown table of the rows in ``path``: per-window and recording-norm UAR side by side."""
+    rows = json.loads(path.read_text())
+    out = [
+        "| model | recordings | corpus (test speakers) | encoder chunk | windows | "
+        "per window: window / clip UAR | recording norm: window / clip UAR | "
+        "same, smooth=1: per window / norm (window UAR) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    keyed = {
+        (r["model"], r["layout"], r["corpus"], r["timeline"].get("encoder_chunk"), r["mode"],
+         r["smooth"]): r
+        for r in rows
+    }  # fmt: skip
+    seen = []
+    for r in rows:
+        key = (r["model"], r["layout"], r["corpus"], r["timeline"].get("encoder_chunk"))
+        if key in seen:
+            continue
+        seen.append(key)
+        get = {
+            (m, s): keyed[(*key, m, s)] for m in ("per window", "recording norm") for s in (3, 1)
+        }
+        pw, rn = get["per window", 3], get["recording norm", 3]
+        chunk = key[3]
+        out.append(
+            f"| {key[0]} | {key[1]} | {key[2]} ({len(r['speakers'])}) | "
+            f"{'-' if chunk is None else f'{chunk:g} s'} | {pw['n_windows']} | "
+            f"{100 * pw['window_uar']:.1f} / {100 * pw['clip_uar']:.1f} | "
+            f"{100 * rn['window_uar']:.1f} / {100 * rn['clip_uar']:.1f} | "
+            f"{100 * get['per window', 1]['window_uar']:.1f} / "
+            f"{100 * get['recording norm', 1]['window_uar']:.1f} |"
+        )
+    return "\n".join(out)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default="shipped,whisper")
     p.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "timeline_norm.json")
     p.add_argument("--layout", default="runs", choices=("runs", "shuffled"))
+    p.add_argument("--render", action="store_true", help="print the table of --json and stop")
     p.add_argument(
         "--chunk",
         type=float,
@@ -337,6 +374,9 @@ def main() -> None:
     args = p.parse_args()
     from serkit.recognizer import EmotionRecognizer
 
+    if args.render:
+        print(render(args.json))
+        return
     frames = _frames()
     if args.agreement:
         rows = agreement(frames, [float(c) for c in args.agreement.split(",")], args.layout)
