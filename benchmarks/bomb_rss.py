@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from _procmem import hwm_mb, rss_mb
 
 
 def make_bomb(path: Path, rate: int = 655350, channels: int = 8) -> Path:
@@ -42,30 +43,22 @@ def make_bomb(path: Path, rate: int = 655350, channels: int = 8) -> Path:
     return path
 
 
-def status_kb(pid: int, field: str) -> int:
-    """A ``VmRSS``/``VmHWM`` figure of a process, in kB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise KeyError(field)
-
-
 def library_peak(bomb: Path) -> dict:
     """Peak RSS of a fresh process loading the bomb."""
     # VmHWM of the child itself (ru_maxrss would keep the forking parent's size across exec)
     code = (
-        "import pathlib, serkit.audio as a\n"
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "import serkit.audio as a\n"
+        "from _procmem import hwm_mb\n"
         "try:\n"
         f"    a.load({str(bomb)!r}, max_duration=60); r = 'loaded'\n"
         "except Exception as e:\n"
         "    r = type(e).__name__ + ': ' + str(e)\n"
-        "hwm = [l.split()[1] for l in pathlib.Path('/proc/self/status').read_text()"
-        ".splitlines() if l.startswith('VmHWM')][0]\n"
-        "print(hwm, r)\n"
+        "print(hwm_mb(), r)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    kb, result = out.stdout.strip().split(" ", 1)
-    return {"peak_rss_mb": round(int(kb) / 1024, 1), "result": result}
+    mb, result = out.stdout.strip().split(" ", 1)
+    return {"peak_rss_mb": round(float(mb), 1), "result": result}
 
 
 def post(url: str, data: bytes, results: list) -> None:
@@ -100,7 +93,7 @@ def service_peak(bomb: Path) -> dict:
                 break
             except OSError:
                 time.sleep(0.2)
-        idle = status_kb(proc.pid, "VmRSS") / 1024
+        idle = rss_mb(proc.pid)
         data = bomb.read_bytes()
         codes: list = []
         threads = [
@@ -111,9 +104,9 @@ def service_peak(bomb: Path) -> dict:
             t.start()
         for t in threads:
             t.join()
-        after_predict = status_kb(proc.pid, "VmHWM") / 1024
+        after_predict = hwm_mb(proc.pid)
         post(base + "/v1/timeline", data, codes)
-        after_timeline = status_kb(proc.pid, "VmHWM") / 1024
+        after_timeline = hwm_mb(proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -55,8 +55,8 @@ EMODB = (DATA / "emodb-2s", "emodb")
 STORE = REPO / "benchmarks" / "cross_corpus.json"
 FOUR = ("angry", "happy", "neutral", "sad")
 
-# row name -> (model, features, augment)
-ROWS: dict[str, tuple[str, str | None, int]] = {
+# row name -> (model, features, augment[, model parameters])
+ROWS: dict[str, tuple[Any, ...]] = {
     "stats-mlp": ("mlp", "stats", 0),
     "stats-svm": ("svm", "stats", 0),
     "stats-logreg": ("logreg", "stats", 0),
@@ -68,6 +68,7 @@ ROWS: dict[str, tuple[str, str | None, int]] = {
     "compare-logreg": ("logreg", "compare", 0),
     "shipped": ("mlp", "stats:denoise=true,active_db=20", 6),
     "specnet": ("specnet", None, 0),
+    "whisper-logreg": ("logreg", "whisper:pad=10,pool=mean", 0, {"C": 0.1}),
 }
 
 # run name -> how to run it
@@ -94,17 +95,21 @@ def _band_accuracy(proba: np.ndarray, y_true: np.ndarray, labels: list[str]) -> 
     return {"n": n, "accuracy": float((pred[band] == y_true[band]).mean()) if n else None}
 
 
-def run_one(row: str, run: str, cache: Path, threads: int | None) -> dict[str, Any]:
-    model, features, augment = ROWS[row]
+def run_one(
+    row: str, run: str, cache: Path, threads: int | None, jobs: int | None = None
+) -> dict[str, Any]:
+    model, features, augment, *rest = ROWS[row]
     how = RUNS[run]
     start = time.perf_counter()
     common = {
         "features": features,
         "models": [model],
         "cache_dir": cache,
+        "jobs": jobs,
         "augment": augment,
         "speaker_norm": how["norm"],
         "calibrate": True,
+        "params": {model: rest[0]} if rest else None,
         "threads": threads,
         "progress": True,
     }
@@ -184,6 +189,7 @@ def main() -> int:
     parser.add_argument("--runs", default=",".join(RUNS), help="comma-separated run names")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--jobs", type=int, default=None, help="extraction processes")
     parser.add_argument("--table", action="store_true", help="only print the stored table")
     args = parser.parse_args()
     store = _load()
@@ -195,7 +201,7 @@ def main() -> int:
                 if run in store.get(row, {}):
                     continue
                 print(f"== {row} / {run}", file=sys.stderr, flush=True)
-                result = run_one(row, run, args.cache_dir, args.threads)
+                result = run_one(row, run, args.cache_dir, args.threads, args.jobs)
                 store = _load()
                 store.setdefault(row, {})[run] = result
                 store["_machine"] = f"{platform.machine()}, {os.cpu_count()} cores (shared)"

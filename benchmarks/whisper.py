@@ -376,6 +376,110 @@ def run(recipes: list[str], store: Path, cache_dir: Path, out: Path = RESULTS_JS
         )
 
 
+BOTH_JSON = ROOT / "benchmarks" / "whisper_both.json"
+
+
+def _uar(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean recall over the classes present in ``y_true`` (a predicted class the test side
+    lacks, such as ``bored`` on RAVDESS, counts as an error)."""
+    classes = np.unique(y_true)
+    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in classes]))
+
+
+def _side(table, relabel: dict[str, str], norm: bool):
+    from serkit.models import speaker_normalize
+
+    X = np.asarray(table.features, dtype=np.float64)
+    speakers = (
+        table.meta["corpus"].astype(str) + ":" + table.meta["speaker"].astype(str)
+    ).to_numpy()
+    if norm:
+        X = speaker_normalize(X, speakers)
+    y = table.meta["emotion"].astype(str).replace(relabel).to_numpy()
+    return X, y, speakers
+
+
+def _four(proba: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Arg-max restricted to angry, happy, neutral, sad, with calm added to neutral (the
+    4-class method of issue 10)."""
+    cols = np.zeros((len(proba), len(FOUR)))
+    for j, c in enumerate(np.asarray(classes).tolist()):
+        c = "neutral" if c == "calm" else c
+        if c in FOUR:
+            cols[:, FOUR.index(c)] += proba[:, j]
+    return np.array(FOUR)[cols.argmax(1)]
+
+
+def both(
+    recipes: list[str],
+    store: Path,
+    cache_dir: Path,
+    out: Path = BOTH_JSON,
+    four_only: bool = False,
+) -> None:
+    """What the second corpus buys: in-corpus folds with the other corpus added to every
+    training fold, and leave-one-corpus-out both ways, per clip and speaker-normalised.
+
+    ``R folds``: GroupKFold(5) over RAVDESS actors (8 classes); ``E folds``: GroupKFold(5)
+    over the 10 EmoDB-2s speakers (7 classes); each alone and with every clip of the other
+    corpus added to training (labels = the union, 9 classes). ``R->E`` / ``E->R``: the four
+    shared classes (RAVDESS ``calm`` counted as ``neutral``), trained on one corpus, tested
+    on the other. Speaker normalisation z-scores every speaker's clips (all emotions).
+    ``*_four``: the same folds judged on the clips of angry, happy, neutral (+ calm) and sad,
+    arg-max restricted to those four (calm's probability added to neutral), the way the
+    hidden corpus is judged; ``four_only`` runs just those, per clip.
+    """
+    from sklearn.model_selection import GroupKFold
+
+    from serkit.models import make_model
+
+    norms = (False, True) if not four_only else (False,)
+    for recipe in recipes:
+        r = _parse(recipe)
+        start = time.perf_counter()
+        tables = _tables(r, store, cache_dir)
+        name, params, _ = _head(r["head"])
+        row: dict = {"recipe": ",".join(f"{k}={v}" for k, v in r.items())}
+        for norm in norms:
+            tag = "_norm" if norm else ""
+            R = _side(tables["ravdess"][0], {}, norm)
+            E = _side(tables["emodb"][0], {}, norm)
+            for label, (own, other) in (("r", (R, E)), ("e", (E, R))):
+                preds = {k: np.empty(len(own[1]), dtype=object) for k in ("alone", "plus")}
+                fours = {k: np.empty(len(own[1]), dtype=object) for k in ("alone", "plus")}
+                for train, test in GroupKFold(5).split(own[0], own[1], own[2]):
+                    for key, extra in (("alone", []), ("plus", [other])):
+                        m = make_model(name, params=params).fit(
+                            np.vstack([own[0][train], *(o[0] for o in extra)]),
+                            np.concatenate([own[1][train], *(o[1] for o in extra)]),
+                        )
+                        preds[key][test] = m.predict(own[0][test])
+                        fours[key][test] = _four(m.predict_proba(own[0][test]), m.classes_)
+                truth4 = np.where(own[1] == "calm", "neutral", own[1])
+                keep = np.isin(truth4, FOUR)
+                for key, suffix in (("alone", ""), ("plus", "_plus")):
+                    if not four_only:
+                        row[f"{label}_folds{suffix}{tag}"] = _uar(own[1], preds[key].astype(str))
+                    row[f"{label}_folds{suffix}_four{tag}"] = _uar(
+                        truth4[keep], fours[key][keep].astype(str)
+                    )
+            if four_only:
+                continue
+            for label, (src, dst) in (("r2e", (R, E)), ("e2r", (E, R))):
+                ys = np.where(src[1] == "calm", "neutral", src[1])
+                yd = np.where(dst[1] == "calm", "neutral", dst[1])
+                ks, kd = np.isin(ys, FOUR), np.isin(yd, FOUR)
+                m = make_model(name, params=params).fit(src[0][ks], ys[ks])
+                row[f"{label}{tag}"] = _uar(yd[kd], m.predict(dst[0][kd]))
+        row["eval_s"] = round(time.perf_counter() - start, 1)
+        row["date"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="minutes")
+        row["machine"] = (
+            f"{platform.processor() or platform.machine()}, load {os.getloadavg()[0]:.1f}"
+        )
+        _append(row, out)
+        print(json.dumps(row), flush=True)
+
+
 def render() -> None:
     """Write the attempts table into RESULTS.md between the whisper markers."""
     rows = json.loads(RESULTS_JSON.read_text())
@@ -414,6 +518,12 @@ def main() -> None:
     p.add_argument("--store", type=Path, default=DEFAULT_STORE)
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_STORE)
     p.add_argument("--json", type=Path, default=RESULTS_JSON, help="results file to append to")
+    p = sub.add_parser("both")
+    p.add_argument("recipes", nargs="+")
+    p.add_argument("--store", type=Path, default=DEFAULT_STORE)
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_STORE)
+    p.add_argument("--json", type=Path, default=BOTH_JSON, help="results file to append to")
+    p.add_argument("--four-only", action="store_true", help="only the 4-class fold columns")
     sub.add_parser("render")
     p = sub.add_parser("time")
     p.add_argument("--pads", default="0,5,10,30")
@@ -426,6 +536,8 @@ def main() -> None:
             encode(corpus, args.pad, args.ct, args.store)
     elif args.stage == "run":
         run(args.recipes, args.store, args.cache_dir, args.json)
+    elif args.stage == "both":
+        both(args.recipes, args.store, args.cache_dir, args.json, args.four_only)
     elif args.stage == "time":
         timing([float(p) for p in args.pads.split(",")], args.ct, args.clips, args.repeats)
     else:

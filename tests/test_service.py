@@ -470,12 +470,13 @@ def test_cors_only_when_configured(model_dir):
 
 # ------------------------------------------------------------------------- concurrency
 def test_predictions_run_off_the_event_loop(model_dir):
-    """Four requests meet inside predict_signal at once: only possible off the event loop."""
+    """Four requests meet inside predict_signal at once: only possible off the event loop
+    (with four inference threads; the default pool has one per CPU)."""
     barrier = threading.Barrier(4, timeout=10)
     fake = FakeRecognizer(gate=barrier.wait)
     data = wav_bytes(voice_like())
     results: list[int] = []
-    with TestClient(fake_app(fake, model_dir)) as test_client:
+    with TestClient(fake_app(fake, model_dir, inference_threads=4)) as test_client:
 
         def post() -> None:
             response = test_client.post("/v1/predict", files={"file": ("v.wav", data)})

@@ -19,6 +19,15 @@ same. :class:`CalibratedClassifier` wraps any serkit estimator: in ``fit`` it
 predicts the training clips out-of-fold with inner folds grouped by speaker, fits
 the temperature on those predictions, then fits the estimator on all the training
 clips. Nothing here reads test data.
+
+A temperature fitted on the training corpus does not carry over to another corpus
+(accuracy falls, confidence does not). The *shift-aware blend*
+(:func:`apply_shift_blend`, ``shift`` in a bundle's calibration) mixes a share of the
+uniform distribution into each clip's probabilities that grows with the clip's
+distance from the training features (:func:`shift_score`); its three numbers
+(:data:`DEFAULT_SHIFT`) were fitted on a development pair of corpora
+(``benchmarks/calibration_shift.py``). :func:`fit_uniform_blend` and
+:class:`VectorScaling` are the alternatives measured against it.
 """
 
 from __future__ import annotations
@@ -37,11 +46,20 @@ from ._errors import ParameterError
 __all__ = [
     "CalibratedClassifier",
     "TemperatureScaling",
+    "VectorScaling",
+    "apply_calibration",
+    "apply_shift_blend",
+    "apply_uniform_blend",
     "brier_score",
+    "calibrate_proba",
     "calibration_scores",
     "confident_error_share",
     "expected_calibration_error",
+    "fit_shift_blend",
+    "fit_uniform_blend",
     "reliability_bins",
+    "shift_reference",
+    "shift_score",
 ]
 
 logger = logging.getLogger(__name__)
@@ -239,6 +257,363 @@ def apply_temperature(proba: ArrayLike, temperature: float) -> np.ndarray:
     if temperature == 1.0:
         return p
     return _softmax(_log_proba(p) / temperature)
+
+
+def apply_uniform_blend(proba: ArrayLike, blend: float) -> np.ndarray:
+    """``(1 - blend) * proba + blend / K``: a fixed share of the uniform distribution.
+
+    Caps the top-class confidence at ``1 - blend + blend / K`` and keeps the
+    arg-max; ``blend`` 0 returns ``proba`` itself.
+
+    Examples
+    --------
+    >>> apply_uniform_blend([[0.9, 0.1]], 0.2).round(6).tolist()
+    [[0.82, 0.18]]
+    """
+    p = np.asarray(proba, dtype=np.float64)
+    if isinstance(blend, bool) or not np.isfinite(blend) or not 0.0 <= blend < 1.0:
+        raise ParameterError(f"blend must be a number in [0, 1), got {blend!r}")
+    if blend == 0.0:
+        return p
+    return (1.0 - blend) * p + blend / p.shape[1]
+
+
+def fit_uniform_blend(proba: ArrayLike, y_index: ArrayLike, *, max_blend: float = 0.99) -> float:
+    """The share ``a`` of the uniform distribution that maximises the likelihood of
+    ``(1 - a) * proba + a / K`` on labelled predictions (bounded scalar search).
+
+    Meant for predictions under a shift the calibration should allow for (a model
+    trained on one corpus predicting another); 0 when blending does not help.
+
+    Examples
+    --------
+    >>> fit_uniform_blend([[0.99, 0.01], [0.99, 0.01]], [0, 1]) > 0.5
+    True
+    """
+    from scipy.optimize import minimize_scalar
+
+    p, y = _check(proba, y_index)
+    rows = np.arange(len(y))
+    k = p.shape[1]
+
+    def nll(a: float) -> float:
+        return float(-np.log(np.clip((1 - a) * p[rows, y] + a / k, _EPS, None)).mean())
+
+    found = minimize_scalar(nll, bounds=(0.0, max_blend), method="bounded", options={"xatol": 1e-5})
+    return float(found.x) if found.fun < nll(0.0) else 0.0
+
+
+def apply_calibration(proba: ArrayLike, calibration: Mapping[str, Any] | None) -> np.ndarray:
+    """Apply a stored calibration (the dict of ``calibration.json`` or ``to_dict``).
+
+    ``{"method": "temperature", "temperature": T[, "blend": a]}``:
+    ``(1 - a) * softmax(log p / T) + a / K``; ``{"method": "vector", "weight": [..],
+    "bias": [..]}``: :class:`VectorScaling`. None returns ``proba`` unchanged.
+
+    Examples
+    --------
+    >>> apply_calibration([[0.8, 0.2]], {"method": "temperature", "temperature": 1.0,
+    ...                                  "blend": 0.5}).round(6).tolist()
+    [[0.65, 0.35]]
+    """
+    if calibration is None:
+        return np.asarray(proba, dtype=np.float64)
+    if calibration.get("method") == "vector":
+        return VectorScaling.from_dict(calibration).predict_proba(proba)
+    scaler = TemperatureScaling.from_dict(calibration)
+    blend = _check_blend(calibration.get("blend"))
+    return apply_uniform_blend(scaler.predict_proba(proba), blend)
+
+
+def _check_blend(value: Any) -> float:
+    """A stored ``blend`` (None or missing: 0)."""
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        raise ParameterError(f"calibration blend must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def shift_score(X: ArrayLike, mean: ArrayLike, scale: ArrayLike) -> np.ndarray:
+    """How unlike the training clips each row is: ``log(mean_j ((x_j - mean_j) / scale_j)**2)``.
+
+    ``mean`` and ``scale`` are the training features' mean and standard deviation, so
+    a clip of the training corpus (or a new speaker of it) scores about 0 and a clip
+    of another corpus, microphone or language scores higher (whisper features:
+    held-out RAVDESS speakers -0.4 to 0.4, EmoDB-2s clips 1.8 to 2.2 under a RAVDESS
+    model). Dividing by the number of features makes the score comparable across
+    feature sets.
+
+    Examples
+    --------
+    >>> shift_score([[1.0, 1.0], [0.0, 0.0]], [0.0, 0.0], [1.0, 1.0]).round(3).tolist()
+    [0.0, -27.631]
+    """
+    x = np.asarray(X, dtype=np.float64)
+    m, sd = np.asarray(mean, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+    if x.ndim != 2 or m.shape != (x.shape[1],) or sd.shape != m.shape:
+        raise ParameterError(
+            f"shift score needs rows of {m.shape} features with a scale per feature, got {x.shape}"
+        )
+    z = (x - m) / np.where(sd > 0, sd, 1.0)
+    return np.log(np.maximum(np.mean(z**2, axis=1), _EPS))
+
+
+def shift_blend_weight(score: ArrayLike, shift: Mapping[str, Any]) -> np.ndarray:
+    """Share of the uniform distribution per clip: ``blend * sigmoid(slope * (score - center))``.
+
+    Examples
+    --------
+    >>> shift_blend_weight([1.0], {"blend": 0.5, "center": 1.0, "slope": 4.0}).tolist()
+    [0.25]
+    """
+    from scipy.special import expit
+
+    s = np.asarray(score, dtype=np.float64)
+    return float(shift["blend"]) * expit(float(shift["slope"]) * (s - float(shift["center"])))
+
+
+def apply_shift_blend(proba: ArrayLike, score: ArrayLike, shift: Mapping[str, Any]) -> np.ndarray:
+    """``(1 - a(s)) * proba + a(s) / K`` with ``a`` from :func:`shift_blend_weight`: clips
+    unlike the training data get flatter probabilities; the arg-max is kept.
+
+    Examples
+    --------
+    >>> apply_shift_blend([[0.9, 0.1]], [1.0], {"blend": 0.4, "center": 1.0, "slope": 4.0}
+    ...                   ).round(3).tolist()
+    [[0.82, 0.18]]
+    """
+    p = np.asarray(proba, dtype=np.float64)
+    a = shift_blend_weight(score, shift)[:, None]
+    return (1.0 - a) * p + a / p.shape[1]
+
+
+# Shift-aware blend fitted on development data only (``python benchmarks/calibration_shift.py``,
+# 2026-12-02): a whisper:pad=10,pool=mean + logreg(C=0.1) model trained on EmoDB-2s, its
+# held-out speakers against its predictions of RAVDESS (the development direction E>R, 6
+# shared classes). ``center`` and ``slope`` are in units of :func:`shift_score`.
+DEFAULT_SHIFT: dict[str, float] = {"blend": 0.726, "center": 1.186, "slope": 8.0}
+
+
+def _shift_matrix(X: Any, width: int, key: str | None = None) -> np.ndarray:
+    """The vector feature set the shift score reads: ``X`` itself, or from a mapping (an
+    ensemble's or an ONNX model's inputs) the entry ``key``, else the first 2-D entry with
+    ``width`` columns."""
+    if isinstance(X, Mapping):
+        named = X.get(key) if key is not None else None
+        candidates = ([named] if named is not None else []) + list(X.values())
+        for value in candidates:
+            if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == width:
+                return value
+        raise ParameterError(
+            f"the shift-aware calibration reads a vector feature set of {width} values; "
+            f"none of the inputs ({', '.join(map(str, X))}) has that width"
+        )
+    x = np.asarray(X, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != width:
+        raise ParameterError(
+            f"the shift-aware calibration reads {width} features per clip, got shape {x.shape}"
+        )
+    return x
+
+
+def shift_reference(X: Any) -> dict[str, Any]:
+    """``mean`` and ``scale`` (standard deviation) of training features for
+    :func:`shift_score`, from ``X`` or the first vector feature set of a mapping (its
+    key then stored as ``features``).
+
+    Raises
+    ------
+    ParameterError
+        No vector feature set (a network's frame sequences only).
+    """
+    key: str | None = None
+    if isinstance(X, Mapping):
+        matrices = [(str(k), v) for k, v in X.items() if isinstance(v, np.ndarray) and v.ndim == 2]
+        if not matrices:
+            raise ParameterError(
+                "the shift-aware calibration needs a vector feature set (not frames only)"
+            )
+        key, X = matrices[0]
+    x = np.asarray(X, dtype=np.float64)
+    if x.ndim != 2 or len(x) < 2:
+        raise ParameterError(
+            "the shift-aware calibration needs a vector feature set (not frames only)"
+        )
+    out: dict[str, Any] = {"mean": x.mean(axis=0).tolist(), "scale": x.std(axis=0).tolist()}
+    if key is not None:
+        out["features"] = key
+    return out
+
+
+def calibrate_proba(
+    proba: ArrayLike,
+    calibration: Mapping[str, Any] | None,
+    X: Any = None,
+    *,
+    session: bool = False,
+) -> np.ndarray:
+    """Apply a bundle's calibration: its temperature (``session_temperature`` when
+    ``session``), then, when it has a ``shift`` part, the shift-aware blend computed
+    from the clips' features ``X``. The arg-max never changes."""
+    p = np.asarray(proba, dtype=np.float64)
+    if not calibration:
+        return p
+    t = calibration.get("session_temperature" if session else "temperature")
+    if t is not None:
+        p = apply_temperature(p, float(t))
+    shift = calibration.get("shift")
+    if shift:
+        if X is None:
+            raise ParameterError("the shift-aware calibration needs the clips' features")
+        matrix = _shift_matrix(X, len(shift["mean"]), shift.get("features"))
+        p = apply_shift_blend(p, shift_score(matrix, shift["mean"], shift["scale"]), shift)
+    return p
+
+
+def _check_shift(shift: Any) -> None:
+    """Validate a stored ``shift`` part: numbers, equal-length mean and scale."""
+    if not isinstance(shift, Mapping):
+        raise ParameterError(f"calibration shift must be a mapping, got {shift!r}")
+    for key in ("blend", "center", "slope"):
+        value = shift.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+            raise ParameterError(f"calibration shift {key} must be a number, got {value!r}")
+    if shift.get("features") is not None and not isinstance(shift["features"], str):
+        raise ParameterError("calibration shift features must be a feature key (a string)")
+    if not 0 <= shift["blend"] < 1 or shift["slope"] < 0:
+        raise ParameterError("calibration shift needs 0 <= blend < 1 and slope >= 0")
+    mean, scale = shift.get("mean"), shift.get("scale")
+    if (
+        not isinstance(mean, list)
+        or not isinstance(scale, list)
+        or len(mean) != len(scale)
+        or not mean
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in mean + scale)
+        or not np.isfinite(np.asarray(mean + scale, dtype=float)).all()
+    ):
+        raise ParameterError("calibration shift needs equal-length lists of numbers mean, scale")
+
+
+def fit_shift_blend(
+    proba_in: ArrayLike,
+    score_in: ArrayLike,
+    y_in: ArrayLike,
+    proba_out: ArrayLike,
+    score_out: ArrayLike,
+    y_out: ArrayLike,
+    *,
+    max_slope: float = 8.0,
+) -> dict[str, float]:
+    """Fit ``blend``, ``center``, ``slope`` of :func:`apply_shift_blend` by maximum likelihood.
+
+    ``*_in``: held-out speakers of the training corpus (no shift); ``*_out``: a model
+    predicting another corpus (shift). The two sets weigh equally (mean NLL of each,
+    averaged). ``slope`` is bounded by ``max_slope`` (the sets are often separable,
+    which would otherwise make it a step).
+    """
+    from scipy.optimize import minimize
+
+    sets = []
+    for proba, score, y in ((proba_in, score_in, y_in), (proba_out, score_out, y_out)):
+        p, yi = _check(proba, y)
+        s = np.asarray(score, dtype=np.float64)
+        sets.append((p[np.arange(len(yi)), yi], s, p.shape[1]))
+
+    def unpack(theta: np.ndarray) -> dict[str, float]:
+        return {
+            "blend": float(1 / (1 + np.exp(-theta[0]))),
+            "center": float(theta[1]),
+            "slope": float(max_slope / (1 + np.exp(-theta[2]))),
+        }
+
+    def nll(theta: np.ndarray) -> float:
+        shift = unpack(theta)
+        total = 0.0
+        for p_true, s, k in sets:
+            a = shift_blend_weight(s, shift)
+            total += -np.log(np.clip((1 - a) * p_true + a / k, _EPS, None)).mean()
+        return total / 2
+
+    centre = float(np.mean([np.median(sets[0][1]), np.median(sets[1][1])]))
+    found = minimize(
+        nll,
+        np.array([0.0, centre, 0.0]),
+        method="Nelder-Mead",
+        options={"xatol": 1e-4, "fatol": 1e-7, "maxiter": 4000},
+    )
+    return unpack(found.x)
+
+
+class VectorScaling(BaseEstimator):
+    """Per-class scale and bias on the log-probabilities: ``softmax(w * log p + b)``.
+
+    Fitted by minimising the negative log-likelihood of held-out probabilities
+    (L-BFGS, a small L2 pull of ``w`` towards 1 and ``b`` towards 0). Unlike
+    :class:`TemperatureScaling` it can change the arg-max.
+
+    Attributes
+    ----------
+    weight_, bias_ : np.ndarray [shape=(n_classes,)]
+    """
+
+    def __init__(self, *, l2: float = 1e-3) -> None:
+        self.l2 = l2
+
+    def fit(self, proba: ArrayLike, y_index: ArrayLike) -> VectorScaling:
+        """Fit ``w`` and ``b`` on probabilities and the true column of each clip."""
+        from scipy.optimize import minimize
+
+        p, y = _check(proba, y_index)
+        logp = _log_proba(p)
+        n, k = p.shape
+        onehot = np.zeros_like(p)
+        onehot[np.arange(n), y] = 1.0
+
+        def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            w, b = theta[:k], theta[k:]
+            q = _softmax(logp * w + b)
+            value = -np.log(np.clip(q[np.arange(n), y], _EPS, None)).mean()
+            value += self.l2 * (((w - 1) ** 2).sum() + (b**2).sum())
+            d = (q - onehot) / n
+            grad = np.concatenate([(d * logp).sum(0), d.sum(0)])
+            grad += 2 * self.l2 * np.concatenate([w - 1, b])
+            return float(value), grad
+
+        theta0 = np.concatenate([np.ones(k), np.zeros(k)])
+        found = minimize(loss, theta0, jac=True, method="L-BFGS-B")
+        self.weight_, self.bias_ = found.x[:k].copy(), found.x[k:].copy()
+        return self
+
+    def predict_proba(self, proba: ArrayLike) -> np.ndarray:
+        """Calibrated probabilities [shape=(n_clips, n_classes)], same column order."""
+        if not hasattr(self, "weight_"):
+            raise NotFittedError("VectorScaling is not fitted yet; call fit first")
+        p = np.asarray(proba, dtype=np.float64)
+        if p.ndim != 2 or p.shape[1] != len(self.weight_):
+            raise ParameterError(f"proba must have {len(self.weight_)} columns, got {p.shape}")
+        return _softmax(_log_proba(p) * self.weight_ + self.bias_)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"method": "vector", "weight": [...], "bias": [...]}`` (plain JSON numbers)."""
+        if not hasattr(self, "weight_"):
+            raise NotFittedError("VectorScaling is not fitted yet; call fit first")
+        return {"method": "vector", "weight": self.weight_.tolist(), "bias": self.bias_.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> VectorScaling:
+        """Rebuild a fitted scaler from :meth:`to_dict`'s output."""
+        w, b = np.asarray(data.get("weight"), float), np.asarray(data.get("bias"), float)
+        if (
+            w.ndim != 1
+            or w.shape != b.shape
+            or not np.isfinite(w).all()
+            or not np.isfinite(b).all()
+        ):
+            raise ParameterError(f"vector calibration needs equal-length weight and bias: {data!r}")
+        out = cls()
+        out.weight_, out.bias_ = w, b
+        return out
 
 
 class TemperatureScaling(BaseEstimator):
@@ -467,6 +842,7 @@ def fit_recognizer_calibration(
     *,
     groups: ArrayLike,
     inner_splits: int = 3,
+    shift: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """Temperatures for a recognizer, from out-of-fold predictions of its training clips.
 
@@ -484,13 +860,21 @@ def fit_recognizer_calibration(
     X, y, groups
         Its training data as given to ``fit``.
     inner_splits : int >= 2, default=3
+    shift : mapping, optional
+        ``blend``, ``center``, ``slope`` of the shift-aware blend
+        (:func:`apply_shift_blend`; :data:`DEFAULT_SHIFT` holds values fitted on
+        development data). Given, the calibration also stores the training clips'
+        feature ``mean`` and ``scale`` (:func:`shift_reference`), so clips unlike the
+        training data (another corpus, microphone, language) get flatter
+        probabilities. Needs a vector feature set.
 
     Returns
     -------
     calibration : dict of plain JSON values
         ``method`` ("temperature"), ``temperature``, ``session_temperature`` (or
-        None), ``inner_splits``, ``n_clips`` (clips predicted), and the mean
-        negative log-likelihood ``nll_before`` / ``nll_after``.
+        None), ``inner_splits``, ``n_clips`` (clips predicted), the mean
+        negative log-likelihood ``nll_before`` / ``nll_after``, and ``shift`` when
+        asked for.
 
     Raises
     ------
@@ -536,6 +920,15 @@ def fit_recognizer_calibration(
     if has_session:
         session_t = TemperatureScaling().fit(oof_session[rows], truth).temperature_
     logger.info("bundle temperature %.3f, session %s", scaler.temperature_, session_t)
+    extra: dict[str, Any] = {}
+    if shift is not None:
+        extra["shift"] = {
+            "blend": float(shift["blend"]),
+            "center": float(shift["center"]),
+            "slope": float(shift["slope"]),
+            **shift_reference(take_rows(X, rows)),
+        }
+        _check_shift(extra["shift"])
     return {
         "method": "temperature",
         "temperature": float(scaler.temperature_),
@@ -544,6 +937,7 @@ def fit_recognizer_calibration(
         "n_clips": len(rows),
         "nll_before": float(scaler.nll_before_),
         "nll_after": float(scaler.nll_after_),
+        **extra,
     }
 
 
@@ -553,10 +947,13 @@ def check_calibration(data: Any, *, where: str = "calibration") -> dict[str, Any
     Raises
     ------
     ParameterError
-        Not a temperature calibration, or a temperature that is not a positive number.
+        Not a temperature calibration, a temperature that is not a positive number,
+        or a malformed ``shift`` part.
     """
     TemperatureScaling.from_dict(data)
     session = data.get("session_temperature")
     if session is not None:
         TemperatureScaling.from_dict({"method": "temperature", "temperature": session})
+    if data.get("shift") is not None:
+        _check_shift(data["shift"])
     return dict(data)

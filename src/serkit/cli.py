@@ -22,6 +22,7 @@ from typing import Any
 from ._atomic import atomic_path, atomic_write_text
 from ._errors import ParameterError as SerkitParameterError
 from ._errors import SerkitError
+from ._protocols import PROTOCOLS
 from ._version import __version__
 
 __all__ = ["main"]
@@ -439,6 +440,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         cache_dir=_cache_arg(args),
         progress=not args.quiet,
         calibrate=not args.no_calibration,
+        shift_calibration=args.shift_calibration,
     )
     training = rec.metadata_["training"]
     print(
@@ -628,7 +630,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["api_key"] = args.api_key
     if args.cors_origin:
         overrides["cors_origins"] = tuple(args.cors_origin)
-    for name in ("headers_timeout", "body_timeout", "idle_timeout"):
+    for name in ("headers_timeout", "body_timeout", "idle_timeout", "inference_threads"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     if args.max_upload_mb is not None:
@@ -1006,14 +1008,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--protocol",
         default="speaker-kfold",
-        choices=(
-            "speaker-kfold",
-            "loso",
-            "holdout",
-            "random",
-            "cross-corpus",
-            "leave-one-corpus-out",
-        ),
+        choices=PROTOCOLS,
         help="speaker-kfold (default), loso (leave one speaker out), holdout "
         "(--test-speakers), random (the seed's 75/25 split, random_state 7: speakers leak), "
         "cross-corpus (train on ROOT and --also corpora, test on --test-data; implied by "
@@ -1096,6 +1091,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip fitting temperature scaling on out-of-fold, speaker-grouped predictions "
         "of the training data (it costs three more fits)",
+    )
+    p.add_argument(
+        "--shift-calibration",
+        action="store_true",
+        help="also flatten the probabilities of clips unlike the training data (another "
+        "corpus, microphone or language), measured by their distance from the training "
+        "features (serkit.calibration.DEFAULT_SHIFT; needs a vector feature set)",
     )
     p.set_defaults(func=cmd_train)
 
@@ -1220,6 +1222,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="seconds an idle keep-alive connection stays open (5)",
+    )
+    p.add_argument(
+        "--inference-threads",
+        type=int,
+        default=None,
+        help="requests per server process that decode and predict at once; more wait their "
+        "turn (default 0: one per available CPU)",
     )
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.add_argument("-q", "--quiet", action="store_true", help="log warnings only")

@@ -213,16 +213,9 @@ def evaluate_corpora(
     ParameterError
         As :func:`load_corpora`, an unknown ``test_corpus``, or a bad model or option.
     """
-    from .workflows import augment_table, evaluate_table, model_plans
+    from .workflows import augment_table, evaluate_table, plan_evaluation
 
-    plans = model_plans(models, features)
-    classic = {m.key for plan in plans.values() for m in plan if not m.neural}
-    if augment and (len(classic) != 1 or any(len(p) > 1 or p[0].neural for p in plans.values())):
-        raise ParameterError(
-            "--augment trains classic models sharing one feature set only (networks augment "
-            "their own frames; ensembles are not supported yet)"
-        )
-    specs = {m.key: m.features for plan in plans.values() for m in plan}
+    plans, classic, specs = plan_evaluation(models, features, augment=bool(augment))
     tables, summary = load_corpora(
         sources,
         list(specs.values()),
@@ -236,8 +229,8 @@ def evaluate_corpora(
             f"test corpus {test_corpus!r} is not one of: {', '.join(summary['corpora'])}"
         )
     augmented = None
-    if augment:
-        table = tables[next(iter(classic))]
+    if classic is not None:
+        table = tables[classic]
         corpus = table.meta["corpus"].astype(str).to_numpy()
         train_rows = np.flatnonzero(corpus != test_corpus)
         augmented = augment_table(

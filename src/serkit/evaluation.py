@@ -44,6 +44,7 @@ from sklearn.model_selection import (
 
 from ._errors import ParameterError
 from ._inputs import n_rows, take_rows
+from ._protocols import PROTOCOLS
 from .models import speaker_normalize
 
 if TYPE_CHECKING:
@@ -69,15 +70,6 @@ logger = logging.getLogger(__name__)
 Split = tuple[np.ndarray, np.ndarray]
 """One ``(train_idx, test_idx)`` pair of integer index arrays."""
 
-PROTOCOLS: tuple[str, ...] = (
-    "speaker-kfold",
-    "loso",
-    "holdout",
-    "random",
-    "cross-corpus",
-    "leave-one-corpus-out",
-)
-"""Protocol names accepted by :func:`make_splits`."""
 
 _FOLD_METRICS = ("accuracy", "uar", "macro_f1")
 

@@ -619,9 +619,13 @@ def _calibration_meta(rec: Any) -> dict[str, Any]:
     calibration = getattr(rec, "calibration_", None)
     if not calibration or calibration.get("temperature") is None:
         return {}
-    return {
-        "calibration": {"method": "temperature", "temperature": float(calibration["temperature"])}
+    out: dict[str, Any] = {
+        "method": "temperature",
+        "temperature": float(calibration["temperature"]),
     }
+    if calibration.get("shift"):
+        out["shift"] = calibration["shift"]
+    return {"calibration": out}
 
 
 def export_onnx(model_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
@@ -807,7 +811,7 @@ def run_onnx(path: str | os.PathLike, X: Any) -> np.ndarray:
         raise ParameterError(f"the inputs hold different numbers of clips: {counts}")
     if all(layout["kind"] != "sequence" for layout in layouts):
         proba = np.asarray(session.run([proba_name], data)[0], dtype=np.float64)
-        return _calibrated(proba, meta)
+        return _calibrated(proba, meta, data)
     rows = []
     n_clips = next(iter(counts.values()))
     if n_clips == 0:
@@ -818,14 +822,15 @@ def run_onnx(path: str | os.PathLike, X: Any) -> np.ndarray:
             for name, value in data.items()
         }
         rows.append(session.run([proba_name], feed)[0][0])
-    return _calibrated(np.asarray(rows, dtype=np.float64), meta)
+    return _calibrated(np.asarray(rows, dtype=np.float64), meta, data)
 
 
-def _calibrated(proba: np.ndarray, meta: Mapping[str, Any]) -> np.ndarray:
-    """Apply the temperature named in the metadata (exported calibrated bundles)."""
+def _calibrated(proba: np.ndarray, meta: Mapping[str, Any], data: Any = None) -> np.ndarray:
+    """Apply the calibration named in the metadata (exported calibrated bundles): the
+    temperature, and the shift-aware blend (from the inputs ``data``) when present."""
     calibration = meta.get("calibration")
     if not calibration:
         return proba
-    from .calibration import apply_temperature
+    from .calibration import calibrate_proba
 
-    return apply_temperature(proba, float(calibration["temperature"]))
+    return calibrate_proba(proba, calibration, data)

@@ -225,32 +225,38 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
 
         With a calibration (``calibration_``, fitted by :meth:`calibrate` and saved
         in the bundle), the probabilities are temperature-scaled
-        (:func:`serkit.calibration.apply_temperature`, the session model's own
-        temperature for ``speakers``); the arg-max never changes. Without one they
+        (:func:`serkit.calibration.calibrate_proba`, the session model's own
+        temperature for ``speakers``), and, with a shift-aware part, flattened for
+        clips unlike the training data; the arg-max never changes. Without one they
         are the model's own. Parameters as :meth:`predict_uncalibrated`.
         """
         proba = self.predict_uncalibrated(X, speakers=speakers)
         calibration = getattr(self, "calibration_", None)
         if not calibration:
             return proba
-        from .calibration import apply_temperature
+        from .calibration import calibrate_proba
 
-        key = "temperature" if speakers is None else "session_temperature"
-        temperature = calibration.get(key)
-        return proba if temperature is None else apply_temperature(proba, float(temperature))
+        return calibrate_proba(proba, calibration, X, session=speakers is not None)
 
     def calibrate(
-        self, X: Any, y: Sequence[str], *, groups: Sequence[str], inner_splits: int = 3
+        self,
+        X: Any,
+        y: Sequence[str],
+        *,
+        groups: Sequence[str],
+        inner_splits: int = 3,
+        shift: Mapping[str, float] | None = None,
     ) -> EmotionRecognizer:
         """Fit temperature scaling on out-of-fold, speaker-grouped predictions of the
-        training data (:func:`serkit.calibration.fit_recognizer_calibration`); stored
+        training data (:func:`serkit.calibration.fit_recognizer_calibration`; ``shift``
+        adds the shift-aware blend, e.g. ``serkit.calibration.DEFAULT_SHIFT``); stored
         in ``calibration_`` and saved with the bundle. Call after :meth:`fit` with
         the same data."""
         check_is_fitted(self, "pipeline_")
         from .calibration import fit_recognizer_calibration
 
         self.calibration_ = fit_recognizer_calibration(
-            self, X, y, groups=groups, inner_splits=inner_splits
+            self, X, y, groups=groups, inner_splits=inner_splits, shift=shift
         )
         return self
 

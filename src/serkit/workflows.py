@@ -462,13 +462,7 @@ def evaluate_corpus(
     each model's default). ``augment`` > 0 trains each fold of the classic models
     also on that many degraded copies of its training clips (:func:`augment_table`).
     """
-    plans = model_plans(models, features)
-    classic = {m.key for plan in plans.values() for m in plan if not m.neural}
-    for name, plan in plans.items() if augment else ():
-        _check_augmentable(name, plan)
-    if augment and len(classic) != 1:
-        raise ParameterError("--augment needs the classic models to share one feature set")
-    specs = {m.key: m.features for plan in plans.values() for m in plan}
+    plans, classic, specs = plan_evaluation(models, features, augment=bool(augment))
     tables = load_tables(
         root,
         list(specs.values()),
@@ -480,9 +474,9 @@ def evaluate_corpus(
         progress=progress,
     )
     augmented = None
-    if augment:
+    if augment and classic is not None:
         augmented = augment_table(
-            tables[classic.pop()], copies=augment, jobs=jobs, cache_dir=cache_dir, progress=progress
+            tables[classic], copies=augment, jobs=jobs, cache_dir=cache_dir, progress=progress
         )
     report, results = evaluate_table(
         tables,
@@ -521,6 +515,7 @@ def train_corpus(
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
     calibrate: bool = True,
+    shift_calibration: bool = False,
 ) -> EmotionRecognizer:
     """Fit a recognizer on every usable clip of a corpus and save it as a bundle at ``out``.
 
@@ -531,8 +526,13 @@ def train_corpus(
 
     With ``calibrate`` (default) temperature scaling is fitted on out-of-fold
     predictions of the training clips, inner folds grouped by speaker
-    (:meth:`EmotionRecognizer.calibrate`), and saved in the bundle.
+    (:meth:`EmotionRecognizer.calibrate`), and saved in the bundle;
+    ``shift_calibration`` adds the shift-aware blend
+    (:data:`serkit.calibration.DEFAULT_SHIFT`: clips unlike the training data get
+    flatter probabilities).
     """
+    if shift_calibration and not calibrate:
+        raise ParameterError("the shift-aware calibration needs calibrate=True")
     plan = plan_model(model, features)
     specs = {m.key: m.features for m in plan}
     tables = load_tables(
@@ -586,7 +586,9 @@ def train_corpus(
     # and give networks their validation speakers
     rec.fit(X, y, groups=speakers)
     if calibrate:
-        rec.calibrate(X, y, groups=speakers)
+        from .calibration import DEFAULT_SHIFT
+
+        rec.calibrate(X, y, groups=speakers, shift=DEFAULT_SHIFT if shift_calibration else None)
     rec.metadata_ = {
         "training": {
             "corpus": corpus,
@@ -612,6 +614,27 @@ def speaker_keys(meta: Any) -> Any:
     """``corpus:speaker`` of every row of a table's ``meta`` (a pandas Series): speakers of
     different corpora never share a key, so grouping never merges them."""
     return meta["corpus"].astype(str) + ":" + meta["speaker"].astype(str)
+
+
+def plan_evaluation(
+    models: str | Sequence[str], features: Any = None, *, augment: bool = False
+) -> tuple[dict[str, list[Member]], str | None, dict[str, Any]]:
+    """The plans of the models to evaluate, the feature key ``--augment`` degrades
+    (None without ``augment``) and the feature specs to extract (key -> spec).
+
+    Raises
+    ------
+    ParameterError
+        ``augment`` with a network, an ensemble, or classic models on several feature sets.
+    """
+    plans = model_plans(models, features)
+    classic = {m.key for plan in plans.values() for m in plan if not m.neural}
+    for name, plan in plans.items() if augment else ():
+        _check_augmentable(name, plan)
+    if augment and len(classic) != 1:
+        raise ParameterError("--augment needs the classic models to share one feature set")
+    specs = {m.key: m.features for plan in plans.values() for m in plan}
+    return plans, (next(iter(classic)) if augment else None), specs
 
 
 def _check_augmentable(name: str, plan: Sequence[Member]) -> None:

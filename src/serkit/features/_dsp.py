@@ -24,6 +24,7 @@ _F_SP = 200.0 / 3
 _MIN_LOG_HZ = 1000.0
 _MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
 _LOGSTEP = np.log(6.4) / 27.0
+_STFT_BLOCK = 512  # frames per block of :func:`stft`
 
 
 def frame(x: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
@@ -115,8 +116,14 @@ def stft(y: np.ndarray, n_fft: int, hop_length: int, win_length: int | None = No
     window[left : left + win_length] = _hann(win_length)
     frames = frame(np.pad(y, n_fft // 2), n_fft, hop_length)
     out_dtype = np.complex64 if y.dtype == np.float32 else np.complex128
-    spec = scipy.fft.rfft(frames * window, axis=-1)  # float64 arithmetic, like librosa
-    return spec.astype(out_dtype, copy=False).T
+    spec = np.empty((len(frames), n_fft // 2 + 1), dtype=out_dtype)
+    # a block of frames at a time, so a long clip's float64 frames and spectrum are never
+    # all held at once; each row is transformed alone (blocks a multiple of 64 rows keep
+    # the FFT's SIMD groups), so the values are those of one call over every frame
+    for start in range(0, len(frames), _STFT_BLOCK):
+        rows = slice(start, start + _STFT_BLOCK)
+        spec[rows] = scipy.fft.rfft(frames[rows] * window, axis=-1)  # float64, like librosa
+    return spec.T
 
 
 def hz_to_mel(freqs: np.ndarray | float) -> np.ndarray:

@@ -74,6 +74,9 @@ PITCH_GLOBALS: tuple[str, ...] = (
 
 _AMIN = 1e-10  # power floor before logs: -100 dB
 _F0_REF = 27.5  # semitone reference (A0), as eGeMAPS
+# frames per block of the pitch analysis: bounds a long clip's memory; a multiple of 64 so
+# that blocks split the frames into the same SIMD groups as one whole call would
+_PITCH_BLOCK = 512
 
 
 def _next_pow2(n: int) -> int:
@@ -125,18 +128,18 @@ def _spectral_subtraction(
     ``max(1 - over * noise / power, floor)`` of its power (the gain's square),
     then the signal is resynthesised by overlap-add. A clean recording, whose
     pauses are near silence, passes almost unchanged.
-    """
-    from scipy.signal import istft
-    from scipy.signal import stft as scipy_stft
 
+    The numbers are those of ``scipy.signal.stft`` / ``istft`` (Hann window, hop a
+    quarter of the frame, zero boundaries); the complex spectrum is computed twice, a
+    block of frames at a time (:class:`_BlockSTFT`), so that only the power spectrum
+    (a quarter of scipy's intermediates) is held for the whole clip.
+    """
     nperseg = _next_pow2(round(0.032 * sr))
     hop = nperseg // 4
     if len(y) < 2 * nperseg:
         return y
-    _, _, spec = scipy_stft(
-        y.astype(np.float64), fs=sr, window="hann", nperseg=nperseg, noverlap=nperseg - hop
-    )
-    power = spec.real**2 + spec.imag**2
+    transform = _BlockSTFT(y.astype(np.float64), nperseg, hop)
+    power = transform.power()
     # frames that lie wholly inside the signal (the first and last are half zero padding)
     first = -(-(nperseg // 2) // hop)
     last = (len(y) - nperseg // 2) // hop
@@ -149,12 +152,82 @@ def _spectral_subtraction(
     np.divide(over * noise, gain, out=gain)
     np.subtract(1.0, gain, out=gain)
     np.maximum(gain, floor, out=gain)
-    spec *= np.sqrt(gain, out=gain)
-    _, out = istft(spec, fs=sr, window="hann", nperseg=nperseg, noverlap=nperseg - hop)
-    out = out[: len(y)]
+    np.sqrt(gain, out=gain)
+    out = transform.resynthesise(gain)[: len(y)]
     if len(out) < len(y):
         out = np.pad(out, (0, len(y) - len(out)))
     return out.astype(np.float32)
+
+
+class _BlockSTFT:
+    """``scipy.signal.stft`` and ``istft`` of one float64 signal, a block of frames at a time.
+
+    Same settings as ``stft(x, window="hann", nperseg=n, noverlap=n - hop)`` (zero
+    boundaries, padded to whole frames, "spectrum" scaling) and the matching ``istft``,
+    and the same operations in the same order on each frame, so the values are scipy's
+    to the bit (tested against scipy). Blocks are a multiple of 64 frames, which splits
+    the frames into the same SIMD groups of the FFT as one call over all of them.
+    """
+
+    block = 512
+
+    def __init__(self, x: np.ndarray, nperseg: int, hop: int) -> None:
+        from scipy.signal import get_window
+
+        half = nperseg // 2
+        x = np.concatenate((np.zeros(half), x, np.zeros(half)))  # boundary="zeros"
+        nadd = (-(x.shape[-1] - nperseg) % hop) % nperseg  # padded=True
+        self.x = np.concatenate((x, np.zeros(nadd)))
+        self.nperseg, self.hop = nperseg, hop
+        self.win = get_window("hann", nperseg)
+        self.n_frames = (len(self.x) - nperseg) // hop + 1
+        self.n_bins = nperseg // 2 + 1
+
+    def _blocks(self) -> range:
+        return range(0, self.n_frames, self.block)
+
+    def spectrum(self, start: int, stop: int) -> np.ndarray:
+        """Complex spectrum of frames ``start:stop`` [shape=(n_bins, stop - start)]."""
+        import scipy.fft
+
+        span = self.x[start * self.hop : (stop - 1) * self.hop + self.nperseg]
+        frames = np.lib.stride_tricks.sliding_window_view(span, self.nperseg)[:: self.hop]
+        result = scipy.fft.rfft((self.win * frames).real, n=self.nperseg)
+        result *= np.sqrt(1.0 / self.win.sum() ** 2)
+        return np.moveaxis(result.astype(np.complex128), -1, 0)
+
+    def power(self) -> np.ndarray:
+        """``|spectrum|^2`` of every frame [shape=(n_bins, n_frames)], laid out as scipy's."""
+        power = np.empty((self.n_frames, self.n_bins)).T
+        for start in self._blocks():
+            stop = min(start + self.block, self.n_frames)
+            spec = self.spectrum(start, stop)
+            power[:, start:stop] = spec.real**2 + spec.imag**2
+        return power
+
+    def resynthesise(self, gain: np.ndarray) -> np.ndarray:
+        """``istft`` of the spectrum times ``gain`` [shape=(n_bins, n_frames)]."""
+        import scipy.fft
+
+        nperseg, hop = self.nperseg, self.hop
+        length = nperseg + (self.n_frames - 1) * hop
+        x = np.zeros(length)
+        norm = np.zeros(length)
+        scale = self.win.sum()
+        for start in self._blocks():
+            stop = min(start + self.block, self.n_frames)
+            spec = self.spectrum(start, stop)
+            spec *= gain[:, start:stop]
+            xsubs = scipy.fft.irfft(spec + 0j, axis=-2, n=nperseg)[:nperseg, :]
+            xsubs *= scale
+            for i in range(stop - start):
+                at = (start + i) * hop
+                x[at : at + nperseg] += xsubs[:, i] * self.win
+                norm[at : at + nperseg] += self.win**2
+        half = nperseg // 2
+        x, norm = x[half:-half], norm[half:-half]
+        x /= np.where(norm > 1e-10, norm, 1.0)
+        return x
 
 
 def _regression_weights(x: np.ndarray) -> np.ndarray:
@@ -260,11 +333,15 @@ def _spectral_shape(power: np.ndarray, freqs: np.ndarray, sr: int) -> list[np.nd
     log_power = np.log(power + _AMIN)
     flatness = np.exp(log_power.mean(axis=0)) / (power.mean(axis=0) + _AMIN)
     entropy = -(dist * np.log(dist + 1e-20)).sum(axis=0) / np.log(len(freqs))
+    del dist  # (n_bins, n_frames) arrays are freed as soon as done with: long clips
     magnitude = np.sqrt(power)
     unit = magnitude / (np.linalg.norm(magnitude, axis=0) + 1e-12)
+    del magnitude
     flux = np.zeros(n_frames)
     flux[1:] = np.sum(np.diff(unit, axis=1) ** 2, axis=0)
+    del unit
     db = (10.0 / np.log(10.0)) * log_power
+    del log_power
     slopes = []
     for lo, hi in ((0.0, 500.0), (500.0, 1500.0)):
         band = _band(freqs, lo, hi)
@@ -519,6 +596,7 @@ class StatsFeatures:
         # --- one STFT, everything spectral from it
         spec = stft(y, n_fft=n_fft, hop_length=hop, win_length=win)  # centred frames
         power = (spec.real**2 + spec.imag**2).astype(np.float64)  # (n_bins, n_frames)
+        del spec
         n_frames = power.shape[1]
         times = np.arange(n_frames) * (hop / sr)
         freqs = np.linspace(0.0, sr / 2, power.shape[0])
@@ -604,6 +682,21 @@ class StatsFeatures:
         half = frame_length // 2
         padded = np.pad(y, (half, half))  # as yin's center=True pads
         span = padded[first * hop : last * hop + frame_length]
+        n = (len(span) - frame_length) // hop + 1
+        # blocks of frames: each frame is computed alone, so the values are those of one
+        # whole-span call, and a long clip's intermediates ((frames, 2 frame_length) arrays,
+        # ~200 MB at 60 s) stay at one block's size
+        for start in range(0, n, _PITCH_BLOCK):
+            stop = min(start + _PITCH_BLOCK, n)
+            block = span[start * hop : (stop - 1) * hop + frame_length]
+            rows = slice(first + start, first + stop)
+            f0[rows], harmonicity[rows] = self._pitch_block(block, sr, hop, frame_length)
+        return f0, harmonicity
+
+    def _pitch_block(
+        self, span: np.ndarray, sr: int, hop: int, frame_length: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """F0 and harmonicity of the frames of ``span`` (``frame_length`` every ``hop``)."""
         span_f0 = yin(
             span,
             fmin=self.f0_min,
@@ -623,17 +716,15 @@ class StatsFeatures:
         period = np.rint(sr / span_f0).astype(np.intp)
         lags = period[:, None] + np.arange(frame_length)[None, :]
         shifted = np.take_along_axis(extended, lags, axis=1)  # x[k + p], 0 past the frame
+        del lags
         lagged = np.einsum("ij,ij->i", extended[:, :frame_length], shifted, dtype=np.float64)
+        del extended, shifted
         energy = np.cumsum(np.square(frames, dtype=np.float64), axis=1)
         rows = np.arange(n)
         head = energy[rows, frame_length - 1 - period]
         tail = energy[:, -1] - energy[rows, period - 1]
         den = np.sqrt(head * tail)
-        f0[first : first + n] = span_f0
-        harmonicity[first : first + n] = np.where(
-            den > 1e-12, lagged / np.maximum(den, 1e-300), 0.0
-        )
-        return f0, harmonicity
+        return span_f0, np.where(den > 1e-12, lagged / np.maximum(den, 1e-300), 0.0)
 
     @staticmethod
     def _voicing_globals(

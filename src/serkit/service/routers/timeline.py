@@ -6,12 +6,12 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Query, Request
 
 from ... import audio
 from ..._errors import AudioTooLongError
 from ...recognizer import EmotionRecognizer
+from .._pool import run_inference
 from ..dependencies import (
     AUDIO_BODY,
     ModelInfoDep,
@@ -64,6 +64,7 @@ def _timeline_upload(
     openapi_extra=AUDIO_BODY,
 )
 async def timeline(
+    request: Request,
     upload: UploadDep,
     recognizer: RecognizerDep,
     info: ModelInfoDep,
@@ -98,8 +99,8 @@ async def timeline(
         "speaker_norm": speaker_norm,
         "vad": vad,
     }
-    result = await run_in_threadpool(
-        _timeline_upload, recognizer, upload, settings.max_timeline_seconds, options
+    result = await run_inference(
+        request, _timeline_upload, recognizer, upload, settings.max_timeline_seconds, options
     )
     result["source"] = upload.filename
     result["model_id"] = info.id

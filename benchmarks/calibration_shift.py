@@ -1,0 +1,409 @@
+"""Which calibration carries over to another corpus? Methods compared on RAVDESS <-> EmoDB-2s.
+
+A temperature fitted on out-of-fold predictions of the training corpus's own speakers leaves a
+model over-confident on another corpus (accuracy falls, confidence does not). This script
+compares calibrations, each fitted on development data only:
+
+``none``
+    The model's own probabilities.
+``temperature``
+    One temperature ``T`` fitted on out-of-fold predictions of held-out training speakers
+    (``GroupKFold(3)``), what ``serkit train`` stores today.
+``vector``
+    Vector scaling on the same predictions: ``softmax(w * log p + b)``, one ``w`` and ``b``
+    per class.
+``aug-temperature``
+    ``T`` fitted on the held-out speakers' clips *and* one degraded copy of each
+    (``augment_table``: one random channel per speaker, telephone / noise / reverb / pitch...),
+    i.e. out-of-fold under simulated shift. Not for the ``whisper`` rows (the encoder would
+    have to run again on every degraded copy).
+``temperature+blend``
+    ``(1 - a) * softmax(log p / T) + a / K``: the in-corpus temperature, then a fixed share
+    ``a`` of the uniform distribution. ``a`` is fitted (maximum likelihood) on the *other*
+    direction only: for RAVDESS -> EmoDB-2s on a model trained on EmoDB-2s predicting RAVDESS
+    (the development direction E>R); for E>R itself on R>E (so the E>R row is not a clean
+    test of it either, but no row is scored on data its ``a`` was fitted on).
+
+Every method keeps the arg-max except ``vector``. Scores: UAR, ECE (15 bins), share of wrong
+answers with confidence >= 0.9, accuracy of answers with confidence in [0.75, 0.85], on the
+6 shared classes, per clip; plus the in-corpus cost: RAVDESS speaker-kfold (5 folds, the
+method fitted inside each training fold; ``a`` fixed from E>R).
+
+Usage::
+
+    python benchmarks/calibration_shift.py --rows stats-logreg,whisper-logreg
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from serkit.calibration import (  # noqa: E402
+    TemperatureScaling,
+    VectorScaling,
+    apply_calibration,
+    apply_shift_blend,
+    confident_error_share,
+    expected_calibration_error,
+    fit_shift_blend,
+    fit_uniform_blend,
+    shift_score,
+)
+
+DATA = REPO.parent / "shared" / "data"
+CORPORA = {"ravdess": DATA / "ravdess-speech-16k", "emodb": DATA / "emodb-2s"}
+SHARED = ("angry", "disgust", "fearful", "happy", "neutral", "sad")
+STORE = REPO / "benchmarks" / "calibration_shift.json"
+WHISPER_STORE = Path.home() / ".cache" / "serkit" / "whisper-bench" / "pad10-int8"
+
+# row -> (features, model, params)
+ROWS: dict[str, tuple[str, str, dict[str, float]]] = {
+    "stats-logreg": ("stats", "logreg", {}),
+    "stats-mlp": ("stats", "mlp", {}),
+    "whisper-logreg": ("whisper", "logreg", {"C": 0.1}),
+}
+METHODS = (
+    "none",
+    "temperature",
+    "vector",
+    "aug-temperature",
+    "temperature+blend",
+    "temperature+shift-blend",
+)
+
+
+class Side:
+    """One corpus's clips of the shared classes: features, labels, speakers, degraded copy."""
+
+    def __init__(self, corpus: str, features: str, cache: Path, augment: bool) -> None:
+        from serkit.corpora import load_corpus
+        from serkit.workflows import augment_table, load_table
+
+        if features == "whisper":
+            data = np.load(WHISPER_STORE.with_suffix(f".{corpus}.npz"))
+            meta = load_corpus(CORPORA[corpus], corpus).to_frame()
+            X = np.asarray(data["mean"], dtype=np.float64)
+            if len(X) != len(meta):
+                raise SystemExit(f"{corpus}: whisper store differs from the corpus scan")
+            self.X_aug = None
+        else:
+            table = load_table(
+                CORPORA[corpus],
+                corpus=corpus,
+                features=features,
+                cache_dir=cache,
+                jobs=1,
+                progress=True,
+            )
+            meta, X = table.meta, np.asarray(table.features, dtype=np.float64)
+            self.X_aug = None
+            if augment:
+                aug = augment_table(table, copies=1, jobs=1, cache_dir=cache, progress=True)
+                src = aug.meta["source_index"].to_numpy()
+                full = np.full_like(X, np.nan)
+                full[src] = np.asarray(aug.features, dtype=np.float64)
+                self.X_aug = full
+        y = meta["emotion"].astype(str).to_numpy()
+        keep = np.isin(y, SHARED)
+        self.X, self.y = X[keep], y[keep]
+        self.speakers = meta["speaker"].astype(str).to_numpy()[keep]
+        if self.X_aug is not None:
+            self.X_aug = self.X_aug[keep]
+
+
+def _model(row: str) -> Any:
+    from serkit.models import make_model
+
+    _, name, params = ROWS[row]
+    return make_model(name, params=params)
+
+
+def _index(y: np.ndarray) -> np.ndarray:
+    return np.searchsorted(np.asarray(SHARED), y)
+
+
+def _oof(row: str, side: Side, rows: np.ndarray, k: int = 3) -> tuple[np.ndarray, ...]:
+    """Out-of-fold probabilities of ``rows`` (clean and, if any, degraded), speakers grouped."""
+    from sklearn.model_selection import GroupKFold
+
+    p = np.zeros((len(rows), len(SHARED)))
+    p_aug = np.full((len(rows), len(SHARED)), np.nan)
+    score = np.zeros(len(rows))
+    for tr, te in GroupKFold(n_splits=k).split(rows, groups=side.speakers[rows]):
+        model = _model(row).fit(side.X[rows[tr]], side.y[rows[tr]])
+        p[te] = model.predict_proba(side.X[rows[te]])
+        score[te] = _score(model, side.X[rows[te]])
+        if side.X_aug is not None:
+            ok = ~np.isnan(side.X_aug[rows[te]]).any(axis=1)
+            p_aug[te[ok]] = model.predict_proba(side.X_aug[rows[te][ok]])
+    return p, p_aug, score
+
+
+def _score(model: Any, X: np.ndarray) -> np.ndarray:
+    """:func:`shift_score` against the fitted model's own scaler (its training statistics)."""
+    scaler = model.named_steps["scaler"]
+    return shift_score(X, scaler.mean_, scaler.scale_)
+
+
+def _apply(raw: np.ndarray, cal: dict[str, Any] | None, score: np.ndarray) -> np.ndarray:
+    if cal is None:
+        return raw
+    shift = cal.get("shift")
+    out = apply_calibration(raw, {k: v for k, v in cal.items() if k != "shift"})
+    return out if shift is None else apply_shift_blend(out, score, shift)
+
+
+def fit_methods(
+    row: str, side: Side, rows: np.ndarray, blend: float | None, shift: dict | None
+) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]:
+    """Every method's calibration (plain dicts) from the training rows ``rows`` only, and
+    the out-of-fold probabilities and shift scores they were fitted on."""
+    p, p_aug, score = _oof(row, side, rows)
+    truth = _index(side.y[rows])
+    t = TemperatureScaling().fit(p, truth).to_dict()
+    out: dict[str, Any] = {"none": None, "temperature": t}
+    out["vector"] = VectorScaling().fit(p, truth).to_dict()
+    ok = ~np.isnan(p_aug).any(axis=1)
+    if ok.any():
+        both = np.vstack([p, p_aug[ok]])
+        out["aug-temperature"] = (
+            TemperatureScaling().fit(both, np.concatenate([truth, truth[ok]])).to_dict()
+        )
+    if blend is not None:
+        out["temperature+blend"] = {**t, "blend": blend}
+    if shift is not None:
+        out["temperature+shift-blend"] = {**t, "shift": shift}
+    return out, (p, score)
+
+
+def _scores(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    from sklearn.metrics import balanced_accuracy_score
+
+    idx = _index(y)
+    conf = p.max(axis=1)
+    band = (conf >= 0.75) & (conf <= 0.85)
+    right = p.argmax(axis=1) == idx
+    return {
+        "uar": float(balanced_accuracy_score(idx, p.argmax(axis=1))),
+        "ece": expected_calibration_error(p, idx),
+        "confident_errors": confident_error_share(p, idx),
+        "mean_confidence": float(conf.mean()),
+        "accuracy": float(right.mean()),
+        "band_n": int(band.sum()),
+        "band_accuracy": float(right[band].mean()) if band.any() else None,
+    }
+
+
+def cross(
+    row: str, train: Side, test: Side, blend: float | None, shift: dict | None
+) -> dict[str, Any]:
+    """Train on all of ``train``, calibrate on its own folds, score on ``test``."""
+    rows = np.arange(len(train.y))
+    cals, oof = fit_methods(row, train, rows, blend, shift)
+    model = _model(row).fit(train.X, train.y)
+    raw, score = model.predict_proba(test.X), _score(model, test.X)
+    out = {"calibrations": cals, "raw": raw, "score": score, "oof": oof}
+    out["scores"] = {m: _scores(_apply(raw, c, score), test.y) for m, c in cals.items()}
+    out["score_quantiles"] = {
+        "test": np.percentile(score, [10, 50, 90]).tolist(),
+        "held-out speakers": np.percentile(oof[1], [10, 50, 90]).tolist(),
+    }
+    return out
+
+
+def in_corpus(
+    row: str, side: Side, blend: float | None, shift: dict | None, folds: int = 5
+) -> dict[str, Any]:
+    """Speaker-kfold on one corpus; each method fitted inside each outer training fold."""
+    from sklearn.model_selection import GroupKFold
+
+    probs: dict[str, np.ndarray] = {}
+    for tr, te in GroupKFold(n_splits=folds).split(side.X, groups=side.speakers):
+        cals, _ = fit_methods(row, side, tr, blend, shift)
+        model = _model(row).fit(side.X[tr], side.y[tr])
+        raw, score = model.predict_proba(side.X[te]), _score(model, side.X[te])
+        for m, c in cals.items():
+            probs.setdefault(m, np.zeros((len(side.y), len(SHARED))))[te] = _apply(raw, c, score)
+    return {m: _scores(p, side.y) for m, p in probs.items()}
+
+
+def run(row: str, cache: Path) -> dict[str, Any]:
+    start = time.perf_counter()
+    features = ROWS[row][0]
+    r = Side("ravdess", features, cache, augment=features != "whisper")
+    e = Side("emodb", features, cache, augment=features != "whisper")
+    dev_er = cross(row, e, r, None, None)  # E>R: the development direction
+    blend_re, shift_re = _fit_shift(dev_er, e, r)
+    test_re = cross(row, r, e, blend_re, shift_re)
+    blend_er, shift_er = _fit_shift(test_re, r, e)
+    dev_er = cross(row, e, r, blend_er, shift_er)
+    return {
+        "R>E all clip": test_re["scores"],
+        "E>R all clip": dev_er["scores"],
+        "RAVDESS kfold 6": in_corpus(row, r, blend_re, shift_re),
+        "blend R>E (fitted on E>R)": blend_re,
+        "blend E>R (fitted on R>E)": blend_er,
+        "shift R>E (fitted on E>R)": shift_re,
+        "shift E>R (fitted on R>E)": shift_er,
+        "shift scores R>E": test_re["score_quantiles"],
+        "shift scores E>R": dev_er["score_quantiles"],
+        "calibrations R>E": test_re["calibrations"],
+        "seconds": round(time.perf_counter() - start, 1),
+        "load_1min": round(os.getloadavg()[0], 2),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _fit_shift(result: dict[str, Any], train: Side, test: Side) -> tuple[float, dict]:
+    """Uniform blend and shift-aware blend from one direction's predictions (after its
+    in-corpus temperature): the other direction's development figures."""
+    t = result["calibrations"]["temperature"]
+    p_out = apply_calibration(result["raw"], t)
+    p_in, s_in = result["oof"]
+    blend = fit_uniform_blend(p_out, _index(test.y))
+    shift = fit_shift_blend(
+        apply_calibration(p_in, t), s_in, _index(train.y), p_out, result["score"], _index(test.y)
+    )
+    return blend, shift
+
+
+def bundle_check(cache: Path) -> dict[str, Any]:
+    """The shipped implementation: ``EmotionRecognizer.calibrate(shift=DEFAULT_SHIFT)`` on
+    whisper:pad=10,pool=mean + logreg(C=0.1), all 8 RAVDESS classes: RAVDESS -> EmoDB-2s
+    (scored on the 6 shared classes, the arg-max taken over them) and RAVDESS speaker-kfold
+    (5 folds, 8 classes), with temperature only and with the shift-aware blend."""
+    import warnings
+
+    from sklearn.model_selection import GroupKFold
+
+    from serkit.calibration import DEFAULT_SHIFT
+    from serkit.corpora import load_corpus
+    from serkit.recognizer import EmotionRecognizer
+
+    start = time.perf_counter()
+    sides = {}
+    for corpus in ("ravdess", "emodb"):
+        data = np.load(WHISPER_STORE.with_suffix(f".{corpus}.npz"))
+        meta = load_corpus(CORPORA[corpus], corpus).to_frame()
+        sides[corpus] = (
+            np.asarray(data["mean"], dtype=np.float64),
+            meta["emotion"].astype(str).to_numpy(),
+            meta["speaker"].astype(str).to_numpy(),
+        )
+    X, y, g = sides["ravdess"]
+
+    def fitted(rows: np.ndarray) -> EmotionRecognizer:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rec = EmotionRecognizer("whisper", "logreg", params={"C": 0.1})
+            rec.fit(X[rows], y[rows], groups=g[rows])
+            rec.calibrate(X[rows], y[rows], groups=g[rows], shift=DEFAULT_SHIFT)
+        return rec
+
+    def both(rec: EmotionRecognizer, Xt: np.ndarray) -> dict[str, np.ndarray]:
+        shifted = rec.predict_proba(Xt)
+        cal = {k: v for k, v in rec.calibration_.items() if k != "shift"}
+        plain = apply_calibration(rec.predict_uncalibrated(Xt), cal)
+        return {"temperature": plain, "temperature+shift-blend": shifted}
+
+    out: dict[str, Any] = {}
+    rec = fitted(np.arange(len(y)))
+    Xe, ye, _ = sides["emodb"]
+    keep = np.isin(ye, SHARED)
+    cols = [list(rec.classes_).index(c) for c in SHARED]
+    for name, p in both(rec, Xe[keep]).items():
+        q = p[:, cols] / p[:, cols].sum(axis=1, keepdims=True)
+        out.setdefault("R>E all clip", {})[name] = _scores(q, ye[keep])
+    probs: dict[str, np.ndarray] = {}
+    labels = np.asarray(sorted(set(y)))
+    for tr, te in GroupKFold(n_splits=5).split(X, groups=g):
+        for name, p in both(fitted(tr), X[te]).items():
+            probs.setdefault(name, np.zeros((len(y), len(labels))))[te] = p
+    from sklearn.metrics import balanced_accuracy_score
+
+    idx = np.searchsorted(labels, y)
+    for name, p in probs.items():
+        conf, right = p.max(axis=1), p.argmax(axis=1) == idx
+        band = (conf >= 0.75) & (conf <= 0.85)
+        out.setdefault("RAVDESS kfold 8", {})[name] = {
+            "uar": float(balanced_accuracy_score(idx, p.argmax(axis=1))),
+            "ece": expected_calibration_error(p, idx),
+            "confident_errors": confident_error_share(p, idx),
+            "band_n": int(band.sum()),
+            "band_accuracy": float(right[band].mean()) if band.any() else None,
+        }
+    out["shift"] = dict(DEFAULT_SHIFT)
+    out["seconds"] = round(time.perf_counter() - start, 1)
+    out["load_1min"] = round(os.getloadavg()[0], 2)
+    out["date"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return out
+
+
+def table(store: dict[str, Any]) -> str:
+    lines = [
+        "| row | method | R>E UAR | R>E ECE | R>E wrong >= 0.9 | R>E acc. at 0.75-0.85 (n) "
+        "| E>R (dev) ECE | E>R wrong >= 0.9 | RAVDESS kfold ECE | RAVDESS kfold UAR |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row, r in store.items():
+        if row.startswith("_") or row == "bundle":
+            continue
+        for m in METHODS:
+            if m not in r["R>E all clip"]:
+                continue
+            a, d, k = r["R>E all clip"][m], r["E>R all clip"][m], r["RAVDESS kfold 6"][m]
+            band = "-" if not a["band_n"] else f"{100 * a['band_accuracy']:.0f} % ({a['band_n']})"
+            lines.append(
+                f"| {row} | {m} | {100 * a['uar']:.1f} % | {a['ece']:.3f} "
+                f"| {100 * a['confident_errors']:.0f} % | {band} | {d['ece']:.3f} "
+                f"| {100 * d['confident_errors']:.0f} % | {k['ece']:.3f} | {100 * k['uar']:.1f} % |"
+            )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    from serkit.cli import default_cache_dir
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default=",".join(ROWS))
+    parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
+    parser.add_argument("--table", action="store_true", help="only print the stored table")
+    parser.add_argument(
+        "--bundle", action="store_true", help="check the EmotionRecognizer implementation"
+    )
+    args = parser.parse_args()
+    store = json.loads(STORE.read_text()) if STORE.exists() else {}
+    if args.bundle:
+        result = bundle_check(args.cache_dir)
+        store = json.loads(STORE.read_text()) if STORE.exists() else {}
+        store["bundle"] = result
+        STORE.write_text(json.dumps(store, indent=1) + "\n")
+        print(json.dumps(result, indent=1))
+        return 0
+    if not args.table:
+        for row in [r for r in args.rows.split(",") if r]:
+            if row not in ROWS:
+                parser.error(f"unknown row {row!r}; rows: {', '.join(ROWS)}")
+            print(f"== {row}", file=sys.stderr, flush=True)
+            result = run(row, args.cache_dir)
+            store = json.loads(STORE.read_text()) if STORE.exists() else {}
+            store[row] = result
+            STORE.write_text(json.dumps(store, indent=1) + "\n")
+    print(table(store))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
