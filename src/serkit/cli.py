@@ -493,6 +493,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             partition_size=args.partition_size,
             progress=not args.quiet,
             announce=_announce_dashboard,
+            calibrated=not args.no_calibration,
         )
         _print_job(summary, "predictions", args.json)
         return 0
