@@ -231,10 +231,12 @@ def throughput(
 def warm_up(root: Path, work: Path) -> None:
     """Fill the numba cache (librosa's compiled functions) so no timed run pays for it."""
     files = sorted(root.glob("Actor_*/*.*"))[:2]
-    for spec in ("stats", "seed"):
+    for _, spec in WORKLOADS:
+        if spec is None:
+            run(["predict", *map(str, files), "-q", "--csv"], stdout_file=work / "warm.csv")
+            continue
         run(["features", str(files[0].parent), "--features", spec, "--no-cache", "-q",
              "--jobs", "1", "--out", str(work / f"warm-{spec}.parquet")])  # fmt: skip
-    run(["predict", *map(str, files), "-q", "--csv"], stdout_file=work / "warm.csv")
 
 
 def noop_ms(address: str, n_tasks: int = 400) -> float:
@@ -469,8 +471,18 @@ def main() -> None:
     parser.add_argument(
         "--entries", type=int, default=100_000, help="file-list length (0: skip that run)"
     )
+    parser.add_argument(
+        "--workloads",
+        default="stats,seed,predict",
+        help="comma-separated subset of stats, seed, predict (default: all three)",
+    )
     parser.add_argument("--write", action="store_true", help="update RESULTS.md and the JSON")
     args = parser.parse_args()
+    wanted = {w.strip() for w in args.workloads.split(",")}
+    unknown = wanted - {"stats", "seed", "predict"}
+    if unknown or not wanted:
+        parser.error(f"--workloads: unknown {', '.join(sorted(unknown)) or '(none given)'}")
+    WORKLOADS[:] = [(k, v) for k, v in WORKLOADS if (v or "predict") in wanted]
     if not DASK_BIN.exists():
         sys.exit(f"the dask command is not next to {sys.executable}: pip install 'serkit[dist]'")
     work = Path(tempfile.mkdtemp(prefix="serkit-dist-bench-"))
@@ -490,7 +502,7 @@ def main() -> None:
             sub.mkdir()
             small_root, small_n, _ = corpus_tree(args.root, args.slow_limit, sub)
             small = (small_root, small_n)
-        trees = {WORKLOADS[0][0]: (root, n), WORKLOADS[1][0]: small, WORKLOADS[2][0]: small}
+        trees = {label: (root, n) if spec == "stats" else small for label, spec in WORKLOADS}
         report.update(clips=n, mean_clip_s=mean_s, partition_size=args.partition_size,
                       clips_by_workload={k: v[1] for k, v in trees.items()})  # fmt: skip
         warm_up(args.root, work)

@@ -322,6 +322,17 @@ def test_local_cluster_predictions_equal_the_local_path(local_cluster: str, tmp_
         assert row["emotion"] == pred.emotion
         for label, p in pred.probabilities.items():
             assert row[label] == pytest.approx(p, rel=1e-6, abs=1e-9)
+    # --no-calibration: the bundle's calibration dropped on the workers too, a job of its own
+    raw_out = tmp_path / "raw.parquet"
+    run_predictions([EXAMPLES], raw_out, address=local_cluster, partition_size=8, calibrated=False)
+    job = json.loads((raw_out / "_serkit_job.json").read_text())
+    assert job["identity"]["calibrated"] is False
+    assert "calibrated" not in json.loads((out / "_serkit_job.json").read_text())["identity"]
+    raw_rows = pd.read_parquet(raw_out).set_index("path")
+    rec.calibration_ = None
+    for pred in predict_paths(rec, [EXAMPLES]):
+        for label, p in pred.probabilities.items():
+            assert raw_rows.loc[pred.path, label] == pytest.approx(p, rel=1e-6, abs=1e-9)
 
 
 @needs_dask

@@ -493,6 +493,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             partition_size=args.partition_size,
             progress=not args.quiet,
             announce=_announce_dashboard,
+            calibrated=not args.no_calibration,
         )
         _print_job(summary, "predictions", args.json)
         return 0
@@ -589,6 +590,7 @@ def cmd_info(args: argparse.Namespace) -> int:
                         f"    {norm:<12} UAR {100 * row['uar']:.1f} % "
                         f"(± {100 * row['uar_std']:.1f}), accuracy {100 * row['accuracy']:.1f} %, "
                         f"macro-F1 {100 * row['macro_f1']:.1f} %"
+                        + (f", ECE {row['ece']:.3f}" if "ece" in row else "")
                     )
             if evaluation.get("command"):
                 print(f"    measured by: {evaluation['command']}")

@@ -455,13 +455,15 @@ def run_predictions(
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
     announce: Callable[[str], None] | None = None,
+    calibrated: bool = True,
 ) -> JobSummary:
     """Predict every audio file on a Dask cluster into a partitioned Parquet dataset.
 
     Each worker loads the model once (checked against the client's digest) and
     keeps it for every partition it runs. Parameters as :func:`run_features`;
     ``model`` is a bundle folder visible to the workers at the same path
-    (``None``: the model shipped with serkit).
+    (``None``: the model shipped with serkit); ``calibrated=False`` drops the bundle's
+    calibration (``--no-calibration``).
 
     Returns
     -------
@@ -485,7 +487,9 @@ def run_predictions(
         "model_digest": digest,
         "classes": manifest.get("classes"),
     }
-    task_kwargs = {"model_path": str(model_dir), "model_digest": digest}
+    task_kwargs = {"model_path": str(model_dir), "model_digest": digest, "calibrated": calibrated}
+    if not calibrated:  # only then, so folders of earlier calibrated jobs still resume
+        identity["calibrated"] = False
     return _job(
         "predictions",
         predict_partition,

@@ -24,7 +24,7 @@ from ._worker import prepare_worker
 
 __all__ = ["bundle_digest", "features_partition", "labeller", "predict_partition"]
 
-_MODELS: dict[tuple[str, str], Any] = {}
+_MODELS: dict[tuple[str, str, bool], Any] = {}
 _MODELS_LOCK = threading.Lock()
 
 LABELLED_CORPORA = ("ravdess", "emodb", "savee", "tess", "folder", "none")
@@ -44,9 +44,10 @@ def bundle_digest(folder: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _recognizer(model_path: str, model_digest: str) -> Any:
-    """The recognizer of this worker process, loaded on first use and checked by digest."""
-    key = (model_path, model_digest)
+def _recognizer(model_path: str, model_digest: str, calibrated: bool = True) -> Any:
+    """The recognizer of this worker process, loaded on first use and checked by digest;
+    ``calibrated=False`` drops the bundle's calibration (``--no-calibration``)."""
+    key = (model_path, model_digest, calibrated)
     with _MODELS_LOCK:
         rec = _MODELS.get(key)
         if rec is None:
@@ -60,6 +61,8 @@ def _recognizer(model_path: str, model_digest: str) -> Any:
                     "model folder"
                 )
             rec = EmotionRecognizer.load(model_path)
+            if not calibrated:
+                rec.calibration_ = None
             _MODELS.clear()  # one model per worker: a new job's model replaces the old one
             _MODELS[key] = rec
         return rec
@@ -228,6 +231,7 @@ def predict_partition(
     model_path: str,
     model_digest: str,
     cache_dir: str | None,
+    calibrated: bool = True,
 ) -> dict[str, Any]:
     """Predictions of one partition's files -> ``OUT/part-index.parquet``; returns the summary.
 
@@ -240,7 +244,7 @@ def predict_partition(
 
     start = time.perf_counter()
     prepare_worker()
-    rec = _recognizer(model_path, model_digest)
+    rec = _recognizer(model_path, model_digest, calibrated)
     classes = [str(c) for c in rec.classes_]
     digests, read_errors = _digests(paths)
     with one_blas_thread():
