@@ -28,14 +28,14 @@ REPO = HERE.parent
 CLIP = REPO / "examples" / "03-01-05-02-01-01-23.flac"
 
 
-def warm(repeat: int) -> dict:
+def warm(repeat: int, model: str | None = None) -> dict:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     from serkit import audio
     from serkit.bundles import default_model_path
     from serkit.recognizer import EmotionRecognizer
 
-    rec = EmotionRecognizer.load(default_model_path())
+    rec = EmotionRecognizer.load(model or default_model_path())
     duration = audio.info(CLIP).duration
     for _ in range(5):
         rec.predict_file(CLIP)
@@ -52,12 +52,13 @@ def warm(repeat: int) -> dict:
     }
 
 
-def cold(runs: int) -> dict:
+def cold(runs: int, model: str | None = None) -> dict:
     walls = []
+    extra = ["--model", model] if model else []
     for _ in range(runs):
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "serkit", "predict", str(REPO / "examples"), "-q"],
+            [sys.executable, "-m", "serkit", "predict", str(REPO / "examples"), "-q", *extra],
             check=True,
             capture_output=True,
         )
@@ -70,10 +71,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=100)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    parser.add_argument("--model", help="time this bundle instead of the shipped default")
     args = parser.parse_args()
+    if args.write and args.model:
+        parser.error("--write records the shipped model only; drop --model")
     where = machine()  # before warm() pins this process to one core
-    c = cold(args.runs)
-    w = warm(args.repeat)
+    c = cold(args.runs, args.model)
+    w = warm(args.repeat, args.model)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     text = "\n".join(
         [

@@ -75,3 +75,27 @@ def test_the_real_probe_compiles_into_a_fresh_cache(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert int(out.stdout.split()[-1]) > 0
     assert list(tmp_path.glob("serkit-numba-*/*.ok"))
+
+
+def test_a_check_waits_only_for_processes_using_the_same_cache(fake_cache, tmp_path, monkeypatch):
+    """The lock is per cache location: another cache's minutes-long cold check blocks nobody."""
+    fcntl = pytest.importorskip("fcntl")
+    import threading
+
+    monkeypatch.setattr(_numba, "_probe", lambda spec: 0)
+    this = _numba._lock_path(tmp_path, str(tmp_path / "numba"))
+    other = _numba._lock_path(tmp_path, str(tmp_path / "another-cache"))
+    assert this != other
+    for held, blocks in ((other, False), (this, True)):
+        _numba._CHECKED.clear()
+        with open(held, "a+") as handle:  # another process's lock (its own file description)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            worker = threading.Thread(
+                target=_numba.prepare_numba, args=(get_extractor("seed"),), kwargs={"warm": False}
+            )
+            worker.start()
+            worker.join(timeout=0.5 if blocks else 10)
+            assert worker.is_alive() == blocks
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        worker.join(timeout=10)
+        assert not worker.is_alive()

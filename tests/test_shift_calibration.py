@@ -176,7 +176,13 @@ def test_shift_reference_needs_vectors():
     with pytest.raises(ParameterError, match="vector feature set"):
         shift_reference({"logmel": [np.zeros((5, 3))]})
     ref = shift_reference({"logmel": [np.zeros((5, 3))], "stats": np.array([[0.0], [2.0]])})
-    assert ref == {"mean": [1.0], "scale": [1.0]}
+    assert ref == {"mean": [1.0], "scale": [1.0], "features": "stats"}
+    # the named set is read first, whatever else has the same width
+    cal = {"method": "temperature", "temperature": 1.0}
+    cal["shift"] = {"blend": 0.5, "center": 0.0, "slope": 100.0, **ref}
+    p = np.array([[0.9, 0.1]])
+    near = calibrate_proba(p, cal, {"other": np.array([[50.0]]), "stats": np.array([[1.0]])})
+    np.testing.assert_allclose(near, p)
 
 
 def test_onnx_export_applies_the_shift_aware_calibration(tmp_path, data):

@@ -71,6 +71,7 @@ def file_labeller(
     >>> u.emotion, u.speaker, u.gender
     ('angry', '12', 'female')
     """
+    parse: Callable[[Path], Utterance]
     if corpus == "folder":
         if root is None:
             raise ParameterError("--corpus folder needs the corpus folder")

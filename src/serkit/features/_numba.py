@@ -11,7 +11,7 @@ dies with SIGSEGV. Deleting the cache files cures it.
 What serkit does before extracting features that use librosa
 (:func:`prepare_numba`):
 
-1. Under an inter-process file lock, a fingerprint of the cache files is
+1. Under an inter-process file lock (one per cache location), a fingerprint of the cache files is
    compared with the one recorded after the last successful check.
 2. If it differs (a cold or changed cache), a *child* process computes the
    features of a synthetic clip. It compiles what is missing, alone, so no pair
@@ -114,6 +114,12 @@ def _state_dir() -> Path:
     return path
 
 
+def _lock_path(state: Path, roots: str) -> Path:
+    """The lock of one cache location: processes using other caches never wait for it
+    (a cold cache's check compiles for minutes)."""
+    return state / (hashlib.sha256(roots.encode()).hexdigest()[:16] + ".lock")
+
+
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (POSIX ``flock``; elsewhere no lock)."""
@@ -162,7 +168,7 @@ def prepare_numba(extractor: Any, *, warm: bool) -> None:
     state = _state_dir()
     roots = "|".join(str(r) for r in _cache_roots())
     record = state / (hashlib.sha256(f"{roots}\0{key}".encode()).hexdigest()[:16] + ".ok")
-    with _locked(state / "lock"):
+    with _locked(_lock_path(state, roots)):
         files = cache_files()
         seen = record.read_text() if record.exists() else ""
         if seen != _fingerprint(files):

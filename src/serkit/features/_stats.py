@@ -130,9 +130,10 @@ def _spectral_subtraction(
     pauses are near silence, passes almost unchanged.
 
     The numbers are those of ``scipy.signal.stft`` / ``istft`` (Hann window, hop a
-    quarter of the frame, zero boundaries); the complex spectrum is computed twice, a
-    block of frames at a time (:class:`_BlockSTFT`), so that only the power spectrum
-    (a quarter of scipy's intermediates) is held for the whole clip.
+    quarter of the frame, zero boundaries); on clips longer than one block the complex
+    spectrum is computed twice, a block of frames at a time (:class:`_BlockSTFT`), so
+    that only the power spectrum (a quarter of scipy's intermediates) is held for the
+    whole clip.
     """
     nperseg = _next_pow2(round(0.032 * sr))
     hop = nperseg // 4
@@ -169,7 +170,7 @@ class _BlockSTFT:
     the frames into the same SIMD groups of the FFT as one call over all of them.
     """
 
-    block = 512
+    block = 1024
 
     def __init__(self, x: np.ndarray, nperseg: int, hop: int) -> None:
         from scipy.signal import get_window
@@ -182,6 +183,7 @@ class _BlockSTFT:
         self.win = get_window("hann", nperseg)
         self.n_frames = (len(self.x) - nperseg) // hop + 1
         self.n_bins = nperseg // 2 + 1
+        self._kept: np.ndarray | None = None
 
     def _blocks(self) -> range:
         return range(0, self.n_frames, self.block)
@@ -203,6 +205,8 @@ class _BlockSTFT:
             stop = min(start + self.block, self.n_frames)
             spec = self.spectrum(start, stop)
             power[:, start:stop] = spec.real**2 + spec.imag**2
+        # a clip of one block (up to ~8 s at 16 kHz) keeps its spectrum for resynthesis
+        self._kept = spec if self.n_frames <= self.block else None
         return power
 
     def resynthesise(self, gain: np.ndarray) -> np.ndarray:
@@ -216,7 +220,7 @@ class _BlockSTFT:
         scale = self.win.sum()
         for start in self._blocks():
             stop = min(start + self.block, self.n_frames)
-            spec = self.spectrum(start, stop)
+            spec = self._kept if self._kept is not None else self.spectrum(start, stop)
             spec *= gain[:, start:stop]
             xsubs = scipy.fft.irfft(spec + 0j, axis=-2, n=nperseg)[:nperseg, :]
             xsubs *= scale

@@ -40,6 +40,7 @@ from .._errors import (
     ParameterError,
 )
 from .._version import __version__
+from ._pool import make_limiter
 from .dependencies import require_api_key
 from .routers import health, models, predict, timeline
 from .schemas import ErrorOut, ModelInfo
@@ -292,6 +293,7 @@ def create_app(
         docs_url=None,
     )
     app.state.settings = settings
+    app.state.inference_limiter = make_limiter(settings.inference_threads)
     app.state.recognizer = None
     app.state.model_info = None
     _install_error_handlers(app)

