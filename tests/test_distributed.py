@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.util import find_spec
@@ -212,6 +213,15 @@ def test_listing_is_streamed_sorted_and_skips_hidden(tmp_path: Path) -> None:
     (tmp_path / "list.txt").write_text("# clips\nb/2.wav\n\n/abs/x.wav\n")
     assert list(iter_files_from(tmp_path / "list.txt")) == [str(tmp_path / "b/2.wav"), "/abs/x.wav"]
     assert [len(p) for p in partitions(iter(map(str, range(5))), 2)] == [2, 2, 1]
+    # with the count known, the last 2 x 256 files go in 32-file partitions (workers finish
+    # together); the cut depends on the count only, and every file is in exactly one partition
+    cut = list(partitions(iter(map(str, range(1440))), 256, total=1440))
+    assert [len(p) for p in cut] == [256, 256, 256, 160] + [32] * 16
+    assert [x for p in cut for x in p] == list(map(str, range(1440)))
+    assert [len(p) for p in partitions(iter(map(str, range(300))), 256, total=300)] == [32] * 9 + [
+        12
+    ]
+    assert [len(p) for p in partitions(iter(map(str, range(17))), 5, total=17)] == [5, 5, 5, 2]
 
 
 def test_job_folder_refuses_another_job(tmp_path: Path) -> None:
@@ -312,6 +322,17 @@ def test_local_cluster_predictions_equal_the_local_path(local_cluster: str, tmp_
         assert row["emotion"] == pred.emotion
         for label, p in pred.probabilities.items():
             assert row[label] == pytest.approx(p, rel=1e-6, abs=1e-9)
+    # --no-calibration: the bundle's calibration dropped on the workers too, a job of its own
+    raw_out = tmp_path / "raw.parquet"
+    run_predictions([EXAMPLES], raw_out, address=local_cluster, partition_size=8, calibrated=False)
+    job = json.loads((raw_out / "_serkit_job.json").read_text())
+    assert job["identity"]["calibrated"] is False
+    assert "calibrated" not in json.loads((out / "_serkit_job.json").read_text())["identity"]
+    raw_rows = pd.read_parquet(raw_out).set_index("path")
+    rec.calibration_ = None
+    for pred in predict_paths(rec, [EXAMPLES]):
+        for label, p in pred.probabilities.items():
+            assert raw_rows.loc[pred.path, label] == pytest.approx(p, rel=1e-6, abs=1e-9)
 
 
 @needs_dask
@@ -426,18 +447,24 @@ def test_kill_scheduler_then_rerun_on_a_new_cluster(
 def test_scheduler_and_workers_predictions_equal_the_local_path(
     start_cluster: Callable, tmp_path: Path
 ) -> None:
+    from distributed import Client
+
     from serkit.batch import predict_paths
     from serkit.bundles import default_model_path
     from serkit.distributed import run_predictions
+    from serkit.distributed._worker import malloc_state
     from serkit.recognizer import EmotionRecognizer
 
     address = start_cluster(2).address
     out = tmp_path / "pred.parquet"
-    from serkit import SerkitWarning
-
-    # workers started by `dask worker` (with a nanny) get Dask's MALLOC_TRIM_THRESHOLD_
-    with pytest.warns(SerkitWarning, match="MALLOC_TRIM_THRESHOLD_"):
+    # workers started by `dask worker` (with a nanny) get Dask's MALLOC_TRIM_THRESHOLD_;
+    # serkit resets glibc's thresholds in them at run time, so there is nothing to warn about
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*MALLOC_TRIM_THRESHOLD_")
         summary = run_predictions([EXAMPLES], out, address=address, partition_size=4)
+    with Client(address) as client:
+        states = list(client.run(malloc_state).values())
+    assert states == [{"trimmed": True, "tuned": True}] * 2
     assert summary.n_clips == 16
     rows = pd.read_parquet(out).set_index("path")
     rec = EmotionRecognizer.load(default_model_path())
@@ -464,3 +491,74 @@ def test_local_n_workers_keep_glibc_dynamic_mmap_threshold() -> None:
         assert "MALLOC_TRIM_THRESHOLD_" not in dask.config.get(key)
     assert list(seen.values()) == [None]
     assert list(threads.values()) == ["1"]  # the other pre-spawn settings stay
+
+
+# ------------------------------------------------------------------ glibc malloc in workers
+_PAGE_FAULTS = """
+import resource
+import numpy as np
+from serkit.distributed._worker import prepare_worker
+
+def faults(n=40):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(n):
+        buffer = np.ones(1 << 18)  # 2 MiB, every page written, as an STFT buffer is
+        del buffer
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+before = faults()
+tuned = prepare_worker()
+print(before, tuned, faults(), prepare_worker())
+"""
+
+
+def _page_faults(**environ: str) -> tuple[int, bool, int, bool]:
+    env = {k: v for k, v in _env().items() if not k.startswith("MALLOC_")}
+    done = subprocess.run(
+        [sys.executable, "-c", _PAGE_FAULTS],
+        env={**env, **environ},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    before, tuned, after, again = done.stdout.split()
+    return int(before), tuned == "True", int(after), again == "True"
+
+
+@pytest.mark.skipif(
+    not (sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION")),
+    reason="glibc only: the malloc thresholds are glibc's",
+)
+def test_worker_mallopt_restores_large_buffer_reuse() -> None:
+    """With Dask's nanny variable every 2 MiB buffer is a fresh mmap (512 page faults each);
+    after ``prepare_worker`` the heap serves them again, as glibc's dynamic default does."""
+    trimmed, tuned, after, again = _page_faults(MALLOC_TRIM_THRESHOLD_="65536")
+    assert tuned and again  # done once, remembered
+    assert trimmed > 40 * 400 and after < trimmed / 10
+    # without a threshold in the environment glibc's dynamic default is left alone
+    dynamic, tuned, after, _ = _page_faults()
+    assert not tuned and dynamic < trimmed / 10 and after < trimmed / 10
+    # the opt-out keeps Dask's setting
+    _, tuned, after, _ = _page_faults(MALLOC_TRIM_THRESHOLD_="65536", SERKIT_DASK_MALLOPT="0")
+    assert not tuned and after > 40 * 400
+
+
+def test_warning_only_where_the_malloc_fix_could_not_apply() -> None:
+    from serkit import SerkitWarning
+    from serkit.distributed._client import _check_worker_malloc
+
+    class FakeClient:
+        def __init__(self, states: dict[str, dict[str, bool]]) -> None:
+            self.states = states
+
+        def run(self, function: Callable) -> dict[str, dict[str, bool]]:
+            return self.states
+
+    fixed = {"tcp://a": {"trimmed": True, "tuned": True}, "tcp://b": {"trimmed": False}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _check_worker_malloc(FakeClient(fixed))
+    stuck = {**fixed, "tcp://c": {"trimmed": True, "tuned": False}}
+    with pytest.warns(SerkitWarning, match="1 of 3 Dask workers run with MALLOC_TRIM_THRESHOLD_"):
+        _check_worker_malloc(FakeClient(stuck))

@@ -582,6 +582,9 @@ def test_timeline_route_passes_options_and_cleans_up(model_dir, monkeypatch):
     assert len(body["speech"]) == 1 and len(body["windows"]) == 2
     assert seen["win_dur"] == 2 and seen["hop_dur"] == 0.5 and seen["smooth"] == 5
     assert seen["max_duration"] == 100 and seen["existed"]
+    assert seen["speaker_norm"] is None  # the timeline's own default (over the recording)
+    per_window = test_client.post("/v1/timeline?speaker_norm=false", content=_long_recording())
+    assert per_window.status_code == 200 and seen["speaker_norm"] is False
     assert not Path(seen["path"]).exists()  # the temporary copy is gone
     short = fake_app(FakeRecognizer(), model_dir, max_timeline_seconds=5)
     too_long = TestClient(short).post("/v1/timeline", content=_long_recording())

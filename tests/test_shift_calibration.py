@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,7 +177,13 @@ def test_shift_reference_needs_vectors():
     with pytest.raises(ParameterError, match="vector feature set"):
         shift_reference({"logmel": [np.zeros((5, 3))]})
     ref = shift_reference({"logmel": [np.zeros((5, 3))], "stats": np.array([[0.0], [2.0]])})
-    assert ref == {"mean": [1.0], "scale": [1.0]}
+    assert ref == {"mean": [1.0], "scale": [1.0], "features": "stats"}
+    # the named set is read first, whatever else has the same width
+    cal = {"method": "temperature", "temperature": 1.0}
+    cal["shift"] = {"blend": 0.5, "center": 0.0, "slope": 100.0, **ref}
+    p = np.array([[0.9, 0.1]])
+    near = calibrate_proba(p, cal, {"other": np.array([[50.0]]), "stats": np.array([[1.0]])})
+    np.testing.assert_allclose(near, p)
 
 
 def test_onnx_export_applies_the_shift_aware_calibration(tmp_path, data):
@@ -194,3 +201,29 @@ def test_onnx_export_applies_the_shift_aware_calibration(tmp_path, data):
     assert onnx_metadata(path)["calibration"]["shift"]["blend"] == DEFAULT_SHIFT["blend"]
     both = np.vstack([X[:10], other[:10]])
     np.testing.assert_allclose(run_onnx(path, both), rec.predict_proba(both), atol=1e-5)
+
+
+def test_cli_train_shift_calibration_predicts(capsys, subset, cache, tmp_path):
+    from serkit.cli import main
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    model = tmp_path / "model"
+    code = main(
+        ["train", str(subset), "--model", "logreg", "--shift-calibration", "--out", str(model),
+         "--cache-dir", str(cache), "-q"]
+    )  # fmt: skip
+    assert code == 0
+    shift = json.loads((model / "calibration.json").read_text())["shift"]
+    assert shift["blend"] == DEFAULT_SHIFT["blend"] and len(shift["mean"]) == len(shift["scale"])
+    capsys.readouterr()
+    code = main(["predict", "--model", str(model), str(examples), "--json", "-q"])
+    rows = json.loads(capsys.readouterr().out)
+    assert code == 0 and len(rows) == 16
+    for row in rows:
+        assert abs(sum(row["probabilities"].values()) - 1) < 1e-6
+    # --no-calibration drops the whole calibration, shift included
+    code = main(
+        ["predict", "--model", str(model), str(examples), "--json", "-q", "--no-calibration"]
+    )
+    raw = json.loads(capsys.readouterr().out)
+    assert code == 0 and [r["emotion"] for r in raw] == [r["emotion"] for r in rows]

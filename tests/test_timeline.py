@@ -19,7 +19,7 @@ from serkit.cli import main
 from serkit.features import extract_files
 from serkit.plots import plot_timeline
 from serkit.recognizer import EmotionRecognizer
-from serkit.timeline import Segment, Timeline, _smooth, predict_timeline
+from serkit.timeline import MIN_NORM_WINDOWS, Segment, Timeline, _smooth, predict_timeline
 from serkit.vad import speech_fraction
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -152,11 +152,14 @@ def test_file_streaming_equals_the_in_memory_signal(recognizer, long_recording):
 
 def test_speaker_norm(recognizer, long_recording):
     path, _, _ = long_recording
-    plain = predict_timeline(recognizer, path)
+    plain = predict_timeline(recognizer, path, speaker_norm=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # eight or more windows: no few-clips warning
         normed = predict_timeline(recognizer, path, speaker_norm=True)
-    assert normed.settings["speaker_norm"] is True
+        default = predict_timeline(recognizer, path)  # the default: over the recording
+    assert normed.settings["speaker_norm"] is True and plain.settings["speaker_norm"] is False
+    assert len(normed.windows) >= MIN_NORM_WINDOWS
+    assert default.to_dict() == normed.to_dict()
     assert [(s.start, s.end) for s in normed.windows] == [(s.start, s.end) for s in plain.windows]
     a = np.array([list(s.probabilities.values()) for s in plain.windows])
     b = np.array([list(s.probabilities.values()) for s in normed.windows])
@@ -166,6 +169,13 @@ def test_speaker_norm(recognizer, long_recording):
     without_groups.fit(np.random.default_rng(0).normal(size=(8, 180)), ["a", "b"] * 4)
     with pytest.raises(ParameterError, match="speaker-normalised"):
         predict_timeline(without_groups, path, speaker_norm=True)
+    # without a speaker-normalised part, or with few windows, the default is per window
+    assert predict_timeline(without_groups, path).settings["speaker_norm"] is False
+    y, sr = audio.load(sorted(EXAMPLES.glob("*.flac"))[0])
+    short = predict_timeline(recognizer, (y, sr))
+    assert 0 < len(short.windows) < MIN_NORM_WINDOWS and short.settings["speaker_norm"] is False
+    with pytest.raises(ParameterError, match="True, False or None"):
+        predict_timeline(recognizer, path, speaker_norm="yes")
 
 
 # ------------------------------------------------------------------- synthetic audio
@@ -329,6 +339,15 @@ def test_cli_writes_csv_json_png(model_dir, tmp_path, capsys):
     assert main(["timeline", str(path), "--model", str(model_dir), "--json", "-q"]) == 0
     whole = json.loads(capsys.readouterr().out)
     assert set(whole) >= {"source", "duration", "classes", "speech", "windows", "settings"}
+    # the default: over the recording when it gives enough windows
+    assert whole["settings"]["speaker_norm"] is (len(whole["windows"]) >= MIN_NORM_WINDOWS)
+    argv = ["timeline", str(path), "--model", str(model_dir), "--json", "-q"]
+    for flag, used in (("--per-window", False), ("--speaker-norm", True)):
+        assert main([*argv, flag]) == 0
+        assert json.loads(capsys.readouterr().out)["settings"]["speaker_norm"] is used
+    with pytest.raises(SystemExit):
+        main([*argv, "--per-window", "--speaker-norm"])  # one or the other
+    capsys.readouterr()
 
     assert main(["timeline", str(path), "--model", str(model_dir), "--out", "x.txt", "-q"]) == 2
     assert "--out must end in .csv or .json" in capsys.readouterr().err

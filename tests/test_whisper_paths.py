@@ -100,10 +100,14 @@ def test_timeline_encodes_stretches_once(
 
     monkeypatch.setattr(W.WhisperFeatures, "encode", counting)
     # small blocks: deferred windows must keep their samples across block boundaries
-    alone = predict_timeline(rec, (long_signal, SR), encoder_chunk=0, block_duration=6.0)
+    alone = predict_timeline(
+        rec, (long_signal, SR), encoder_chunk=0, block_duration=6.0, speaker_norm=False
+    )
     n_alone = len(calls)
     calls.clear()
-    chunked = predict_timeline(rec, (long_signal, SR), encoder_chunk=10, block_duration=6.0)
+    chunked = predict_timeline(
+        rec, (long_signal, SR), encoder_chunk=10, block_duration=6.0, speaker_norm=False
+    )
     assert n_alone == len(alone.windows) >= 12
     assert len(calls) < n_alone and max(calls) <= 10 * SR
     assert [(w.start, w.end) for w in chunked.windows] == [(w.start, w.end) for w in alone.windows]
@@ -115,6 +119,7 @@ def test_timeline_encodes_stretches_once(
     assert first.probabilities == pytest.approx(chunked.windows[0].probabilities, abs=1e-6)
     normed = predict_timeline(rec, (long_signal, SR), speaker_norm=True)
     assert normed.settings["speaker_norm"] and len(normed.windows) == len(chunked.windows)
+    assert normed.settings["encoder_chunk"] is None  # the default: every window alone
     with pytest.raises(ParameterError, match="encoder_chunk must lie in"):
         predict_timeline(rec, (long_signal, SR), encoder_chunk=31)
 
@@ -128,10 +133,10 @@ def test_cli_timeline_with_a_whisper_model(
     wav = tmp_path / "call.wav"
     sf.write(wav, long_signal, SR)
     assert main(["timeline", str(wav), "--model", str(bundle), "--json", "-q"]) == 0
-    chunked = json.loads(capsys.readouterr().out)
-    argv = ["timeline", str(wav), "--model", str(bundle), "--json", "-q", "--encoder-chunk", "0"]
-    assert main(argv) == 0
     alone = json.loads(capsys.readouterr().out)
+    argv = ["timeline", str(wav), "--model", str(bundle), "--json", "-q", "--encoder-chunk", "10"]
+    assert main(argv) == 0
+    chunked = json.loads(capsys.readouterr().out)
     assert chunked["settings"]["encoder_chunk"] == 10.0
     assert alone["settings"]["encoder_chunk"] is None
     assert len(chunked["windows"]) == len(alone["windows"]) >= 12
@@ -202,7 +207,8 @@ def test_service_predict_and_timeline_with_a_whisper_model(
         )
         assert long.status_code == 200, long.text
         body = long.json()
-        assert len(body["windows"]) >= 12 and body["settings"]["encoder_chunk"] == 10.0
+        assert len(body["windows"]) >= 12 and body["settings"]["encoder_chunk"] is None
+        assert body["settings"]["speaker_norm"] is True  # the default over a long recording
 
 
 @needs_encoder

@@ -508,8 +508,7 @@ def prepare_signal(
 def _scale_to_peak(y: np.ndarray, peak: float, label: str) -> np.ndarray:
     """Warn that a signal of ``peak`` was scaled to peak 1.0 (``y`` is already scaled)."""
     warnings.warn(
-        f"{label}: samples reach {peak:.3g}, far beyond the +/-1 of audio; "
-        "scaled to a peak of 1.0",
+        f"{label}: samples reach {peak:.3g}, far beyond the +/-1 of audio; scaled to a peak of 1.0",
         SerkitWarning,
         stacklevel=3,
     )

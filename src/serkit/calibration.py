@@ -19,6 +19,15 @@ same. :class:`CalibratedClassifier` wraps any serkit estimator: in ``fit`` it
 predicts the training clips out-of-fold with inner folds grouped by speaker, fits
 the temperature on those predictions, then fits the estimator on all the training
 clips. Nothing here reads test data.
+
+A temperature fitted on the training corpus does not carry over to another corpus
+(accuracy falls, confidence does not). The *shift-aware blend*
+(:func:`apply_shift_blend`, ``shift`` in a bundle's calibration) mixes a share of the
+uniform distribution into each clip's probabilities that grows with the clip's
+distance from the training features (:func:`shift_score`); its three numbers
+(:data:`DEFAULT_SHIFT`) were fitted on a development pair of corpora
+(``benchmarks/calibration_shift.py``). :func:`fit_uniform_blend` and
+:class:`VectorScaling` are the alternatives measured against it.
 """
 
 from __future__ import annotations
@@ -386,11 +395,14 @@ def apply_shift_blend(proba: ArrayLike, score: ArrayLike, shift: Mapping[str, An
 DEFAULT_SHIFT: dict[str, float] = {"blend": 0.726, "center": 1.186, "slope": 8.0}
 
 
-def _shift_matrix(X: Any, width: int) -> np.ndarray:
-    """The vector feature set the shift score reads: ``X`` itself, or the one entry of a
-    mapping (an ensemble's or an ONNX model's inputs) that is 2-D with ``width`` columns."""
+def _shift_matrix(X: Any, width: int, key: str | None = None) -> np.ndarray:
+    """The vector feature set the shift score reads: ``X`` itself, or from a mapping (an
+    ensemble's or an ONNX model's inputs) the entry ``key``, else the first 2-D entry with
+    ``width`` columns."""
     if isinstance(X, Mapping):
-        for value in X.values():
+        named = X.get(key) if key is not None else None
+        candidates = ([named] if named is not None else []) + list(X.values())
+        for value in candidates:
             if isinstance(value, np.ndarray) and value.ndim == 2 and value.shape[1] == width:
                 return value
         raise ParameterError(
@@ -405,28 +417,33 @@ def _shift_matrix(X: Any, width: int) -> np.ndarray:
     return x
 
 
-def shift_reference(X: Any) -> dict[str, list[float]]:
+def shift_reference(X: Any) -> dict[str, Any]:
     """``mean`` and ``scale`` (standard deviation) of training features for
-    :func:`shift_score`, from ``X`` or the first vector feature set of a mapping.
+    :func:`shift_score`, from ``X`` or the first vector feature set of a mapping (its
+    key then stored as ``features``).
 
     Raises
     ------
     ParameterError
         No vector feature set (a network's frame sequences only).
     """
+    key: str | None = None
     if isinstance(X, Mapping):
-        matrices = [v for v in X.values() if isinstance(v, np.ndarray) and v.ndim == 2]
+        matrices = [(str(k), v) for k, v in X.items() if isinstance(v, np.ndarray) and v.ndim == 2]
         if not matrices:
             raise ParameterError(
                 "the shift-aware calibration needs a vector feature set (not frames only)"
             )
-        X = matrices[0]
+        key, X = matrices[0]
     x = np.asarray(X, dtype=np.float64)
     if x.ndim != 2 or len(x) < 2:
         raise ParameterError(
             "the shift-aware calibration needs a vector feature set (not frames only)"
         )
-    return {"mean": x.mean(axis=0).tolist(), "scale": x.std(axis=0).tolist()}
+    out: dict[str, Any] = {"mean": x.mean(axis=0).tolist(), "scale": x.std(axis=0).tolist()}
+    if key is not None:
+        out["features"] = key
+    return out
 
 
 def calibrate_proba(
@@ -449,7 +466,7 @@ def calibrate_proba(
     if shift:
         if X is None:
             raise ParameterError("the shift-aware calibration needs the clips' features")
-        matrix = _shift_matrix(X, len(shift["mean"]))
+        matrix = _shift_matrix(X, len(shift["mean"]), shift.get("features"))
         p = apply_shift_blend(p, shift_score(matrix, shift["mean"], shift["scale"]), shift)
     return p
 
@@ -462,6 +479,8 @@ def _check_shift(shift: Any) -> None:
         value = shift.get(key)
         if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
             raise ParameterError(f"calibration shift {key} must be a number, got {value!r}")
+    if shift.get("features") is not None and not isinstance(shift["features"], str):
+        raise ParameterError("calibration shift features must be a feature key (a string)")
     if not 0 <= shift["blend"] < 1 or shift["slope"] < 0:
         raise ParameterError("calibration shift needs 0 <= blend < 1 and slope >= 0")
     mean, scale = shift.get("mean"), shift.get("scale")

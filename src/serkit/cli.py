@@ -493,6 +493,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             partition_size=args.partition_size,
             progress=not args.quiet,
             announce=_announce_dashboard,
+            calibrated=not args.no_calibration,
         )
         _print_job(summary, "predictions", args.json)
         return 0
@@ -589,6 +590,7 @@ def cmd_info(args: argparse.Namespace) -> int:
                         f"    {norm:<12} UAR {100 * row['uar']:.1f} % "
                         f"(± {100 * row['uar_std']:.1f}), accuracy {100 * row['accuracy']:.1f} %, "
                         f"macro-F1 {100 * row['macro_f1']:.1f} %"
+                        + (f", ECE {row['ece']:.3f}" if "ece" in row else "")
                     )
             if evaluation.get("command"):
                 print(f"    measured by: {evaluation['command']}")
@@ -730,7 +732,12 @@ def cmd_timeline(args: argparse.Namespace) -> int:
             f"{args.file}: {_format_duration(timeline.duration)}, "
             f"{len(timeline.speech)} speech segments "
             f"({_format_duration(timeline.speech_duration)} of speech), "
-            f"{len(timeline.windows)} windows"
+            f"{len(timeline.windows)} windows, "
+            + (
+                "normalised over the recording"
+                if timeline.settings["speaker_norm"]
+                else "each window on its own"
+            )
         )
         print(f"{'start':>10} {'end':>10}  {'emotion':<10} {'conf':>5}")
         for row in rows:
@@ -1246,13 +1253,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--smooth", type=int, default=3, help="windows in the moving average over time (3; 1: off)"
     )
-    p.add_argument(
+    norm = p.add_mutually_exclusive_group()
+    norm.add_argument(
         "--speaker-norm",
         "--session-norm",  # the older name, kept as an alias
         dest="speaker_norm",
-        action="store_true",
-        help="per-speaker normalisation: normalise all windows' features together (the "
-        "recording is one speaker or call; --session-norm: the same)",
+        action="store_const",
+        const=True,
+        default=None,
+        help="normalise all windows' features together (the recording is one speaker or "
+        "call). The default when the model has a speaker-normalised part and the recording "
+        "gives at least 8 windows: on long one-speaker recordings it beat "
+        "the per-window model for both the stats and the whisper model "
+        "(benchmarks/RESULTS.md, 'Timeline default')",
+    )
+    norm.add_argument(
+        "--per-window",
+        dest="speaker_norm",
+        action="store_const",
+        const=False,
+        help="predict every window on its own (the global model), e.g. for a recording of "
+        "several speakers",
     )
     p.add_argument(
         "--vad",
@@ -1276,11 +1297,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--encoder-chunk",
         type=float,
-        default=10.0,
+        default=0.0,
         metavar="SECONDS",
         help="encoder feature sets (whisper) only: encode up to this many seconds of one "
-        "speech stretch at once and pool each window's frames from it (10; 0: one encoder "
-        "pass per window, as clips are encoded in training, several times slower)",
+        "speech stretch at once and pool each window's frames from it; 3-5x faster at 10, "
+        "but less accurate on one of two test corpora (0, the default: one encoder pass "
+        "per window, as clips are encoded in training)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument(

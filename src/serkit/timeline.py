@@ -41,15 +41,27 @@ from ._inputs import stack_rows
 from .results import EmotionScores
 from .vad import METHODS, SpeechDetector
 
-__all__ = ["ENCODER_CHUNK", "Segment", "Timeline", "predict_timeline", "window_batcher"]
+__all__ = [
+    "ENCODER_CHUNK",
+    "MIN_NORM_WINDOWS",
+    "Segment",
+    "Timeline",
+    "predict_timeline",
+    "window_batcher",
+]
 
 logger = logging.getLogger(__name__)
 
 MIN_REGION = 0.25
 """Speech regions shorter than this many seconds get no window."""
 
-ENCODER_CHUNK = 10.0
-"""Default seconds of speech per encoder pass for encoder feature sets (``whisper``)."""
+MIN_NORM_WINDOWS = 8
+"""Fewest windows for which ``speaker_norm=None`` normalises over the recording."""
+
+ENCODER_CHUNK = 0.0
+"""Default seconds of speech per encoder pass for encoder feature sets (``whisper``): 0, one
+pass per window. Encoding 10 s stretches once was 3-5 times cheaper but lost 26 points of
+per-window UAR on EmoDB-2s recordings (``benchmarks/RESULTS.md``, "Timeline default")."""
 
 
 @dataclass(kw_only=True)
@@ -474,7 +486,7 @@ def predict_timeline(
     win_dur: float = 3.0,
     hop_dur: float = 1.0,
     smooth: int = 3,
-    speaker_norm: bool = False,
+    speaker_norm: bool | None = None,
     vad: str = "energy",
     block_duration: float = 60.0,
     progress: bool = False,
@@ -500,9 +512,15 @@ def predict_timeline(
     smooth : int >= 1
         Windows in the centred moving average of window probabilities
         (1: no smoothing).
-    speaker_norm : bool
-        Standardise the features of all windows together (the recording is one
-        speaker or call) and use the recognizer's speaker-normalised model.
+    speaker_norm : bool or None
+        ``True``: standardise the features of all windows together (the recording
+        is one speaker or call) and use the recognizer's speaker-normalised model.
+        ``False``: every window on its own (the global model). ``None`` (default):
+        ``True`` when the recognizer has a speaker-normalised model and the
+        recording gives at least :data:`MIN_NORM_WINDOWS` windows, else ``False``;
+        normalising over the recording beat the per-window model on long one-speaker
+        recordings of both development corpora (``benchmarks/timeline_norm.py``).
+        ``settings["speaker_norm"]`` says which was used.
     vad : str
         Voice activity method (:data:`serkit.vad.METHODS`).
     block_duration : float > 0
@@ -520,8 +538,10 @@ def predict_timeline(
         For encoder feature sets (``whisper``): the consecutive windows of one speech
         region spanning at most this many seconds are encoded in one pass and each
         window pools its own frames, instead of one encoder pass per window. ``0``
-        encodes every window alone (as a clip is at training time; slower). Other
-        feature sets ignore it.
+        (the default) encodes every window alone, as clips are encoded in training;
+        a chunk of 10 s costs 3-5 times less encoder time but changes the features
+        (frames then attend to the neighbouring speech) and was measured less
+        accurate on one of two corpora. Other feature sets ignore it.
 
     Returns
     -------
@@ -561,6 +581,8 @@ def predict_timeline(
 
     check_is_fitted(recognizer, "pipeline_")
     _check_settings(win_dur, hop_dur, smooth, block_duration, vad, max_gap)
+    if speaker_norm is not None and not isinstance(speaker_norm, (bool, np.bool_)):
+        raise ParameterError(f"speaker_norm must be True, False or None; got {speaker_norm!r}")
     if speaker_norm and not recognizer.supports_speaker_norm:
         raise ParameterError(
             "speaker_norm needs a recognizer with a speaker-normalised model; train it with "
@@ -613,6 +635,8 @@ def predict_timeline(
     if total == 0:
         raise AudioEmptyError(name, "contains no samples")
 
+    if speaker_norm is None:
+        speaker_norm = recognizer.supports_speaker_norm and len(builder.windows) >= MIN_NORM_WINDOWS
     classes = [str(c) for c in recognizer.classes_]
     settings = {
         "win_dur": float(win_dur),

@@ -17,6 +17,8 @@ corpus map onto one vocabulary, :data:`EMOTIONS` (+ :data:`EXTRA_EMOTIONS`).
     load_emodb
     load_folder
     load_csv
+    label_file
+    file_labeller
     download_ravdess
     normalize_emotion
     parse_emotions
@@ -35,6 +37,7 @@ from ._cremad import load_cremad
 from ._download import download_ravdess
 from ._emodb import load_emodb
 from ._emotions import EMOTIONS, EXTRA_EMOTIONS, normalize_emotion, parse_emotions
+from ._files import FILE_CORPORA, file_labeller, label_file
 from ._generic import load_csv, load_folder
 from ._ravdess import load_ravdess
 from ._record import AUDIO_EXTENSIONS, CorpusScan, Problem, Utterance
@@ -46,10 +49,13 @@ __all__ = [
     "CORPORA",
     "EMOTIONS",
     "EXTRA_EMOTIONS",
+    "FILE_CORPORA",
     "CorpusScan",
     "Problem",
     "Utterance",
     "download_ravdess",
+    "file_labeller",
+    "label_file",
     "load_corpus",
     "load_cremad",
     "load_csv",

@@ -27,6 +27,7 @@ from .._version import __version__
 from ._dataset import JobFolder
 from ._listing import iter_audio_files, iter_files_from, partition_key, partitions
 from ._tasks import LABELLED_CORPORA, bundle_digest, features_partition, predict_partition
+from ._worker import malloc_state
 
 __all__ = ["JobSummary", "connect", "run_features", "run_predictions"]
 
@@ -125,7 +126,8 @@ def _keep_malloc_dynamic() -> None:
     threshold, so every large numpy buffer of an STFT is mapped and unmapped afresh: feature
     extraction ran 40 % slower with it (480 RAVDESS clips, ``stats``, ``--jobs 2``: 16.5 s
     against 11.8 s). Only the LocalCluster serkit starts itself is affected; a user's own
-    workers keep their configuration.
+    workers keep their configuration, and serkit's tasks reset glibc's thresholds there at
+    run time instead (:mod:`serkit.distributed._worker`).
     """
     import dask
 
@@ -138,20 +140,32 @@ def _keep_malloc_dynamic() -> None:
             del os.environ["MALLOC_TRIM_THRESHOLD_"]
 
 
-def _warn_if_malloc_trimmed(client: Any) -> None:
-    """Warn when a running cluster's workers have ``MALLOC_TRIM_THRESHOLD_`` set (Dask's nanny
-    default): it halved their feature-extraction rate here (see :func:`_keep_malloc_dynamic`)."""
+def _check_worker_malloc(client: Any) -> None:
+    """Reset glibc's malloc thresholds on a running cluster's workers now (each task does it
+    too, for workers that join later) and warn where a worker's environment set
+    ``MALLOC_TRIM_THRESHOLD_`` (Dask's nanny default) and that was not possible: there,
+    feature extraction ran about half as fast (see :mod:`serkit.distributed._worker`)."""
     try:
-        values = client.run(os.getenv, "MALLOC_TRIM_THRESHOLD_")
+        states = client.run(malloc_state)
     except Exception:  # a worker that cannot answer is the job's business, not this check's
         return
-    trimmed = [worker for worker, value in values.items() if value is not None]
-    if trimmed:
+    trimmed = [worker for worker, state in states.items() if state.get("trimmed")]
+    slow = [worker for worker in trimmed if not states[worker].get("tuned")]
+    if trimmed and not slow:
+        logger.info(
+            "%d of %d Dask workers run with a malloc threshold set (Dask's nanny default); "
+            "serkit reset glibc's mmap and trim thresholds there with mallopt",
+            len(trimmed),
+            len(states),
+        )
+    if slow:
         warnings.warn(
-            f"{len(trimmed)} of {len(values)} Dask workers run with MALLOC_TRIM_THRESHOLD_ set "
-            "(Dask's nanny default), which made serkit's feature extraction about half as fast; "
-            "start them with `dask worker --no-nanny` or remove MALLOC_TRIM_THRESHOLD_ from "
-            "distributed.nanny.pre-spawn-environ in their Dask configuration",
+            f"{len(slow)} of {len(states)} Dask workers run with MALLOC_TRIM_THRESHOLD_ set "
+            "(Dask's nanny default) and serkit could not reset glibc's malloc thresholds there "
+            "(not glibc, or SERKIT_DASK_MALLOPT=0); with that variable serkit's feature "
+            "extraction ran about half as fast. Start them with `dask worker --no-nanny` or "
+            "remove MALLOC_TRIM_THRESHOLD_ from distributed.nanny.pre-spawn-environ in their "
+            "Dask configuration",
             SerkitWarning,
             stacklevel=3,
         )
@@ -199,7 +213,7 @@ def connect(address: str, *, announce: Callable[[str], None] | None = None) -> I
             if announce is not None:
                 announce(client.dashboard_link)
             if not n_workers:
-                _warn_if_malloc_trimmed(client)
+                _check_worker_malloc(client)
             yield client
         finally:
             client.close()
@@ -246,7 +260,9 @@ def _run(
                 f"{WORKER_WAIT_S} s; start workers with 'dask worker ADDRESS'"
             ) from exc
     start = time.perf_counter()
-    total = sum(1 for _ in listing()) if progress else None
+    # a first pass counts the files (streamed): the progress total, and where the finer
+    # tail partitions begin (see partitions)
+    total = sum(1 for _ in listing())
     nthreads = sum(client.nthreads().values()) or 1
     window = max(4, 2 * nthreads)
     job = _job_key(folder.root, kind, folder.identity)
@@ -285,7 +301,7 @@ def _run(
         bar.set_postfix(failed=summary.n_failed, refresh=False)
 
     try:
-        for index, paths in enumerate(partitions(listing(), partition_size)):
+        for index, paths in enumerate(partitions(listing(), partition_size, total)):
             summary.n_partitions += 1
             key = partition_key(paths)
             entry = folder.finished(index, key)
@@ -400,37 +416,32 @@ def run_features(
         "features": spec_of(extractor),
         "corpus": corpus,
         "root": root_text,
-        "inputs": [str(Path(p).resolve()) for p in inputs] if files_from is None else None,
-        "files_from": None if files_from is None else str(Path(files_from).resolve()),
         "emotions": None if emotions is None else list(emotions),
         "speaker_pattern": speaker_pattern,
-        "partition_size": partition_size,
-        "serkit": __version__,
     }
-    folder = JobFolder(out, "features", identity)
-
-    with connect(address, announce=announce) as client:
-        summary = _run(
-            client,
-            folder,
-            "features",
-            _inputs(inputs, files_from),
-            partition_size,
-            features_partition,
-            {
-                "out": str(folder.root.resolve()),
-                "features": spec_of(extractor),
-                "corpus": corpus,
-                "root": root_text,
-                "speaker_pattern": speaker_pattern,
-                "emotions": None if emotions is None else list(emotions),
-                "cache_dir": None if cache_dir is None else str(cache_dir),
-                "max_duration": max_duration,
-            },
-            progress=progress,
-        )
-    _finish(folder, summary, feature_names=extractor.feature_names())
-    return summary
+    task_kwargs = {
+        "features": spec_of(extractor),
+        "corpus": corpus,
+        "root": root_text,
+        "speaker_pattern": speaker_pattern,
+        "emotions": None if emotions is None else list(emotions),
+        "max_duration": max_duration,
+    }
+    return _job(
+        "features",
+        features_partition,
+        task_kwargs,
+        identity,
+        inputs=inputs,
+        out=out,
+        address=address,
+        files_from=files_from,
+        partition_size=partition_size,
+        cache_dir=cache_dir,
+        progress=progress,
+        announce=announce,
+        feature_names=extractor.feature_names(),
+    )
 
 
 def run_predictions(
@@ -444,13 +455,15 @@ def run_predictions(
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
     announce: Callable[[str], None] | None = None,
+    calibrated: bool = True,
 ) -> JobSummary:
     """Predict every audio file on a Dask cluster into a partitioned Parquet dataset.
 
     Each worker loads the model once (checked against the client's digest) and
     keeps it for every partition it runs. Parameters as :func:`run_features`;
     ``model`` is a bundle folder visible to the workers at the same path
-    (``None``: the model shipped with serkit).
+    (``None``: the model shipped with serkit); ``calibrated=False`` drops the bundle's
+    calibration (``--no-calibration``).
 
     Returns
     -------
@@ -473,29 +486,68 @@ def run_predictions(
         "model": str(model_dir),
         "model_digest": digest,
         "classes": manifest.get("classes"),
+    }
+    task_kwargs = {"model_path": str(model_dir), "model_digest": digest, "calibrated": calibrated}
+    if not calibrated:  # only then, so folders of earlier calibrated jobs still resume
+        identity["calibrated"] = False
+    return _job(
+        "predictions",
+        predict_partition,
+        task_kwargs,
+        identity,
+        inputs=inputs,
+        out=out,
+        address=address,
+        files_from=files_from,
+        partition_size=partition_size,
+        cache_dir=cache_dir,
+        progress=progress,
+        announce=announce,
+    )
+
+
+def _job(
+    kind: str,
+    task: Callable[..., dict[str, Any]],
+    task_kwargs: dict[str, Any],
+    identity: dict[str, Any],
+    *,
+    inputs: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    address: str,
+    files_from: str | os.PathLike | None,
+    partition_size: int,
+    cache_dir: str | os.PathLike | None,
+    progress: bool,
+    announce: Callable[[str], None] | None,
+    **finish: Any,
+) -> JobSummary:
+    """What both kinds of job share: the job's identity, its folder, the cluster, the run."""
+    identity = {
+        **identity,
         "inputs": [str(Path(p).resolve()) for p in inputs] if files_from is None else None,
         "files_from": None if files_from is None else str(Path(files_from).resolve()),
         "partition_size": partition_size,
         "serkit": __version__,
     }
-    folder = JobFolder(out, "predictions", identity)
+    folder = JobFolder(out, kind, identity)
+    task_kwargs = {
+        **task_kwargs,
+        "out": str(folder.root.resolve()),
+        "cache_dir": None if cache_dir is None else str(cache_dir),
+    }
     with connect(address, announce=announce) as client:
         summary = _run(
             client,
             folder,
-            "predictions",
+            kind,
             _inputs(inputs, files_from),
             partition_size,
-            predict_partition,
-            {
-                "out": str(folder.root.resolve()),
-                "model_path": str(model_dir),
-                "model_digest": digest,
-                "cache_dir": None if cache_dir is None else str(cache_dir),
-            },
+            task,
+            task_kwargs,
             progress=progress,
         )
-    _finish(folder, summary)
+    _finish(folder, summary, **finish)
     return summary
 
 

