@@ -12,6 +12,9 @@ when idle (model loaded, warm-up done), divided by ``c``. Uploads:
 
 then, on the ``c=1`` server, one ``POST /v1/timeline`` of ``speech59``.
 
+``--timeline-minutes M`` instead posts one M-minute FLAC (``speech59`` repeated; 60 is
+the timeline's limit, ~27 MB) to ``/v1/timeline`` of a fresh server per model.
+
 ``--library SPEC`` instead measures one feature extraction of ``speech59`` in a
 fresh process (VmHWM growth over the process before extracting), for the
 feature sets a served model may use (``stats``, ``seed``, ``egemaps``, ``whisper``).
@@ -20,6 +23,7 @@ Usage::
 
     python benchmarks/long_clip_rss.py [--model DIR ...] [--concurrency 1 3 8]
         [--inference-threads N] [--json out.json]
+    python benchmarks/long_clip_rss.py --timeline-minutes 60 [--model DIR ...]
     python benchmarks/long_clip_rss.py --library stats:denoise=true,active_db=20 seed egemaps
 """
 
@@ -173,6 +177,27 @@ def library_growth(spec: str, signal: Path) -> dict:
             "growth_mb": round(peak - before, 1)}  # fmt: skip
 
 
+def timeline_growth(model: str | None, y: np.ndarray, minutes: float) -> dict:
+    """Idle RSS and peak after one ``/v1/timeline`` of ``y`` repeated to ``minutes``."""
+    reps = int(np.ceil(minutes * 60 * 16000 / len(y)))
+    flac = io.BytesIO()
+    sf.write(flac, np.tile(y, reps)[: int(minutes * 60 * 16000)], 16000, format="FLAC")
+    proc, base = serve(model, None)
+    try:
+        time.sleep(1.0)
+        idle = rss_mb(proc.pid)
+        codes: list = []
+        t0 = time.perf_counter()
+        post(base + "/v1/timeline", flac.getvalue(), codes)
+        return {"model": model or "shipped", "minutes": minutes, "bytes": len(flac.getvalue()),
+                "idle_rss_mb": round(idle, 1), "peak_rss_mb": round(hwm_mb(proc.pid), 1),
+                "growth_mb": round(hwm_mb(proc.pid) - idle, 1),
+                "wall_s": round(time.perf_counter() - t0, 1), "codes": codes}  # fmt: skip
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
 def main() -> None:
     """Measure and print JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -180,13 +205,16 @@ def main() -> None:
     parser.add_argument("--concurrency", nargs="*", type=int, default=[1, 3, 8])
     parser.add_argument("--uploads", nargs="*", default=["speech59", "wav192k"])
     parser.add_argument("--inference-threads", type=int, default=None)
+    parser.add_argument("--timeline-minutes", type=float, default=None)
     parser.add_argument("--library", nargs="*", metavar="SPEC", help="feature specs instead")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     y = speech()
     report: dict = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     with tempfile.TemporaryDirectory() as tmp:
-        if args.library:
+        if args.timeline_minutes:
+            report["timeline"] = [timeline_growth(m, y, args.timeline_minutes) for m in args.model]
+        elif args.library:
             np.save(Path(tmp) / "y.npy", y)
             report["library"] = [library_growth(s, Path(tmp) / "y.npy") for s in args.library]
         else:

@@ -56,8 +56,10 @@ import json, resource, subprocess, sys, time
 start = time.perf_counter()
 done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 wall = time.perf_counter() - start
-peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+peak_kb = usage.ru_maxrss
 print(json.dumps({"rc": done.returncode, "wall_s": wall, "peak_mb": peak_kb / 1024,
+                  "cpu_s": usage.ru_utime + usage.ru_stime,
                   "stderr": done.stderr[-2000:]}))
 """
 
@@ -134,7 +136,8 @@ def speed(args: argparse.Namespace) -> None:
         whole_f64_mb = rec["seconds"] * SR * 8 / 1e6
         print(
             f"\nserkit timeline, {rec['seconds'] / 3600:.2f} h: wall {result['wall_s']:.1f} s "
-            f"({rec['seconds'] / result['wall_s']:.0f}x real time), peak RSS "
+            f"({rec['seconds'] / result['wall_s']:.0f}x real time), CPU {result['cpu_s']:.1f} s, "
+            f"peak RSS "
             f"{result['peak_mb']:.0f} MB (the whole signal as float64 would be "
             f"{whole_f64_mb:.0f} MB); {n_rows} speech segments\n{machine()}"
         )

@@ -388,7 +388,14 @@ def main() -> None:
     for name in args.models.split(","):
         if name == "shipped":
             rec = EmotionRecognizer.load(ROOT / "src" / "serkit" / "models" / "default")
-            rows += evaluate(name, rec, frames, SHIPPED_TEST, args.layout)
+            spec = rec.feature_spec_ or {}
+            label = f"shipped-{spec.get('name', 'model')}" if isinstance(spec, dict) else name
+            kw = {}
+            if label == "shipped-whisper":
+                from serkit.timeline import ENCODER_CHUNK
+
+                kw = {"encoder_chunk": ENCODER_CHUNK if args.chunk is None else args.chunk}
+            rows += evaluate(label, rec, frames, SHIPPED_TEST, args.layout, **kw)
         elif name == "whisper":
             rec = whisper_model(frames)
             from serkit.timeline import ENCODER_CHUNK

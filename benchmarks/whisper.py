@@ -171,8 +171,16 @@ Against `pad=10,pool=mean` the development columns do not agree: `pad=10` is ahe
 normalised), each within about one standard error; `pad=0` is ahead by 5.7 points on R8→E4
 per clip, the shipped form. Accuracy is level within the noise; `pad=0` costs a third
 (42.6 vs 133.9 ms per clip on one core) and is the only padding near the 40 ms warm and the
-3 s cold targets. Its figures, measured once by `scripts/build_default_model.py --measure`,
-are in the model card and the README.
+3 s cold targets. Its figures, measured once by `scripts/build_default_model.py --measure`
+(2026-12-02 04:45-04:49 UTC, `scripts/default_model_figures.json`), are in the model card and
+the README: SI-8 69.7 % (77.2 % speaker-normalised), ECE 0.028 after calibration (0.102
+before); RAVDESS→EmoDB-2s, four classes, 38.7 % per clip, 43.7 % normalised, ECE 0.48 on the
+six shared classes. The same run measured the shift-aware blend of `serkit.calibration`
+(`DEFAULT_SHIFT`) on this recipe: in-corpus ECE 0.026, RAVDESS→EmoDB-2s ECE 0.12 and no
+wrong answer at >= 0.9, but UAR 25.4 % on the six shared classes and 27.5 % on the four
+(34.5 and 38.7 % without it): the near-uniform probabilities it gives to unfamiliar clips,
+with calm's share added to neutral, send most answers to neutral. The shipped model uses the
+temperature alone.
 
 Not tried: per-utterance normalisation of the encoder frames before pooling (Whisper's
 encoder ends in a layer norm, so each frame is already normalised over its 384 values;

@@ -39,7 +39,7 @@ def _edit(folder: Path, **changes) -> None:
     path.write_text(json.dumps(manifest))
 
 
-WEIGHTS = "members/mlp.skops"  # the shipped bundle's weights file
+WEIGHTS = "members/logreg.skops"  # the shipped bundle's weights file
 
 
 def _refused(folder: Path, match: str) -> None:
@@ -62,9 +62,9 @@ def _refused(folder: Path, match: str) -> None:
         ({"classes": []}, "non-empty list"),
         ({"features": None}, "'features' must be an object or a list of objects; got null"),
         ({"features": [1]}, "'features' must be an object or a list of objects"),
-        ({"weights": "members/mlp.skops"}, r"'members\[0\]'.weights must be an object"),
+        ({"weights": "members/logreg.skops"}, r"'members\[0\]'.weights must be an object"),
         ({"weights__file": 5}, "not a usable name"),
-        ({"n_features": "571"}, "'n_features' must be an integer"),
+        ({"n_features": "384"}, "'n_features' must be an integer"),
         ({"versions": ["x"]}, "'versions' must be an object"),
     ],
 )
