@@ -14,8 +14,7 @@ from pathlib import Path
 
 from .._errors import ParameterError
 from ._emodb import _parse as _parse_emodb
-from ._emotions import normalize_emotion
-from ._generic import _UNKNOWN_SPEAKER, _compile_speaker_pattern, _speaker_from
+from ._generic import _compile_speaker_pattern, _folder_utterance
 from ._ravdess import _parse as _parse_ravdess
 from ._record import Utterance, _Unusable
 from ._savee import _parse as _parse_savee
@@ -83,20 +82,7 @@ def file_labeller(
                 rel = path.resolve().relative_to(base)
             except ValueError:
                 raise _Unusable(f"not inside the corpus folder {base}") from None
-            if len(rel.parts) < 2:
-                raise _Unusable("not inside a label folder (expected <root>/<label>/<clip>)")
-            folder = rel.parts[0]
-            speaker = (
-                _UNKNOWN_SPEAKER if pattern is None else _speaker_from(pattern, rel.as_posix())
-            )
-            return Utterance(
-                path=path,
-                emotion=normalize_emotion(folder),
-                speaker=speaker,
-                gender=None,
-                corpus="folder",
-                extra={"folder": folder},
-            )
+            return _folder_utterance(path, rel, pattern)
 
         parse = parse_folder
     elif corpus in _NAMED:

@@ -134,21 +134,29 @@ def load_folder(
     wanted = _wanted(emotions, allow_custom=True)
 
     def parse(file: Path) -> Utterance:
-        rel = file.relative_to(path)
-        if len(rel.parts) < 2:
-            raise _Unusable("not inside a label folder (expected <root>/<label>/<clip>)")
-        folder = rel.parts[0]
-        speaker = _UNKNOWN_SPEAKER if pattern is None else _speaker_from(pattern, rel.as_posix())
-        return Utterance(
-            path=file,
-            emotion=normalize_emotion(folder),
-            speaker=speaker,
-            gender=None,
-            corpus="folder",
-            extra={"folder": folder},
-        )
+        return _folder_utterance(file, file.relative_to(path), pattern)
 
     return _scan_files("folder", path, _audio_files(path), parse, wanted)
+
+
+def _folder_utterance(file: Path, rel: Path, pattern: re.Pattern[str] | None) -> Utterance:
+    """The record of ``file`` at ``rel`` (``<label>/.../<clip>``) below a folder corpus's root.
+
+    Shared by :func:`load_folder` and :func:`serkit.corpora.file_labeller`, so a clip is
+    labelled the same way whether the whole folder is read or one file at a time.
+    """
+    if len(rel.parts) < 2:
+        raise _Unusable("not inside a label folder (expected <root>/<label>/<clip>)")
+    folder = rel.parts[0]
+    speaker = _UNKNOWN_SPEAKER if pattern is None else _speaker_from(pattern, rel.as_posix())
+    return Utterance(
+        path=file,
+        emotion=normalize_emotion(folder),
+        speaker=speaker,
+        gender=None,
+        corpus="folder",
+        extra={"folder": folder},
+    )
 
 
 def _read_table(table: Path) -> tuple[list[str], list[dict[str, str]]]:
