@@ -18,13 +18,15 @@ Per row (a model on a feature set):
 Each result records UAR, ECE and share of confident (>= 0.9) errors before and
 after calibration, and the accuracy of the answers given with a confidence in
 [0.75, 0.85]. Results are stored per run in ``benchmarks/cross_corpus.json``
-(a rerun skips runs already there) and the Markdown table is printed.
+(a rerun skips runs already there) and two Markdown tables are printed: a summary
+(one line per row: UAR and ECE after calibration of every run, and the row's time)
+and the details (one line per run).
 
 Usage::
 
     python benchmarks/cross_corpus.py                  # all rows, in order
     python benchmarks/cross_corpus.py --rows stats-mlp,specnet
-    python benchmarks/cross_corpus.py --table          # only print the table
+    python benchmarks/cross_corpus.py --table          # only print the tables
 """
 
 from __future__ import annotations
@@ -189,6 +191,26 @@ def table(store: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def summary(store: dict[str, Any]) -> str:
+    """Markdown, one line per row: UAR and ECE after calibration of every run, in-corpus first,
+    and the time the row's runs took together (how many of its runs are done)."""
+    order = [r for r in RUNS if "in" in RUNS[r]] + [r for r in RUNS if "in" not in RUNS[r]]
+    lines = [
+        "| row | " + " | ".join(order) + " | time (runs done) |",
+        "|---|" + "---|" * len(order) + "---|",
+    ]
+    for row in ROWS:
+        done = store.get(row, {})
+        cells = [
+            f"{100 * done[run]['uar']:.1f} % · {done[run]['ece']:.2f}" if run in done else "–"
+            for run in order
+        ]
+        seconds = sum(done[run]["seconds"] for run in order if run in done)
+        n = sum(run in done for run in order)
+        lines.append(f"| {row} | " + " | ".join(cells) + f" | {seconds:.0f} s ({n}/{len(order)}) |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated row names")
@@ -219,7 +241,8 @@ def main() -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-    print(table({k: v for k, v in store.items() if not k.startswith("_")}))
+    rows = {k: v for k, v in store.items() if not k.startswith("_")}
+    print(summary(rows) + "\n\n" + table(rows))
     return 0
 
 
