@@ -27,6 +27,11 @@ Usage::
     python benchmarks/cross_corpus.py                  # all rows, in order
     python benchmarks/cross_corpus.py --rows stats-mlp,specnet
     python benchmarks/cross_corpus.py --table          # only print the tables
+    python benchmarks/cross_corpus.py --table --write  # and put them into RESULTS.md
+
+``--write`` replaces the text between ``<!-- cross-corpus:table:start -->`` and
+``<!-- cross-corpus:table:end -->`` in ``benchmarks/RESULTS.md`` (the prose around the
+tables is written by hand).
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ DATA = REPO.parent / "shared" / "data"
 RAVDESS = (DATA / "ravdess-speech-16k", "ravdess")
 EMODB = (DATA / "emodb-2s", "emodb")
 STORE = REPO / "benchmarks" / "cross_corpus.json"
+RESULTS = REPO / "benchmarks" / "RESULTS.md"
+TABLE_START, TABLE_END = "<!-- cross-corpus:table:start -->", "<!-- cross-corpus:table:end -->"
 FOUR = ("angry", "happy", "neutral", "sad")
 
 # row name -> (model, features, augment[, model parameters])
@@ -211,6 +218,16 @@ def summary(store: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def write_tables(text: str) -> None:
+    """Put ``text`` between the table markers of RESULTS.md; refuses when they are missing."""
+    body = RESULTS.read_text()
+    if TABLE_START not in body or TABLE_END not in body:
+        raise SystemExit(f"{RESULTS}: markers {TABLE_START} / {TABLE_END} not found")
+    start = body.index(TABLE_START) + len(TABLE_START)
+    body = body[:start] + "\n" + text + "\n" + body[body.index(TABLE_END) :]
+    RESULTS.write_text(body)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated row names")
@@ -218,7 +235,8 @@ def main() -> int:
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--jobs", type=int, default=None, help="extraction processes")
-    parser.add_argument("--table", action="store_true", help="only print the stored table")
+    parser.add_argument("--table", action="store_true", help="only print the stored tables")
+    parser.add_argument("--write", action="store_true", help="put the tables into RESULTS.md")
     args = parser.parse_args()
     store = _load()
     if not args.table:
@@ -242,7 +260,10 @@ def main() -> int:
                     flush=True,
                 )
     rows = {k: v for k, v in store.items() if not k.startswith("_")}
-    print(summary(rows) + "\n\n" + table(rows))
+    text = summary(rows) + "\n\n" + table(rows)
+    print(text)
+    if args.write:
+        write_tables(text)
     return 0
 
 
