@@ -261,3 +261,54 @@ def test_bundle_without_fallback_keeps_the_uniform_blend(fitted, tmp_path):
     np.testing.assert_allclose(
         again.predict_proba(other), (1 - a[:, None]) * t_only + a[:, None] / 4
     )
+
+
+def test_calibrated_classifier_with_shift():
+    from serkit.calibration import CalibratedClassifier, shift_score
+    from serkit.models import make_model
+
+    rng = np.random.default_rng(1)
+    classes = ["angry", "calm", "neutral", "sad"]
+    y = np.repeat(classes, 30)
+    X = rng.normal(0, 1, (120, 6)) + np.repeat(np.eye(4, 6), 30, axis=0) * 2
+    groups = np.tile([f"s{i}" for i in range(6)], 20)
+    far = rng.normal(0, 1, (10, 6)) * 3 + 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plain = CalibratedClassifier(make_model("logreg")).fit(X, y, groups)
+        shifted = CalibratedClassifier(make_model("logreg"), shift=SHIFT).fit(X, y, groups)
+    assert plain.shift_ is None
+    assert shifted.shift_["fallback"] == fallback_weights(classes)
+    np.testing.assert_allclose(shifted.shift_["mean"], X.mean(axis=0))
+    t = plain.predict_proba(far)
+    a = shift_blend_weight(shift_score(far, X.mean(axis=0), X.std(axis=0)), SHIFT)[:, None]
+    expected = (1 - a) * t + a * np.array(fallback_weights(classes))
+    np.testing.assert_allclose(shifted.predict_proba(far), expected, atol=1e-12)
+    assert a.min() > 0.5  # far from the training clips: mostly the fallback
+    np.testing.assert_array_equal(shifted.predict(far), plain.predict(far))
+
+
+def test_cross_validation_with_shift_calibration():
+    from sklearn.model_selection import GroupKFold
+
+    from serkit.calibration import CalibratedClassifier
+    from serkit.evaluation import cross_validate
+    from serkit.models import make_model
+    from serkit.workflows import _calibration_report
+
+    rng = np.random.default_rng(2)
+    y = np.repeat(["angry", "neutral", "sad"], 40)
+    X = rng.normal(0, 1, (120, 5)) + np.repeat(np.eye(3, 5), 40, axis=0) * 2
+    groups = np.tile([f"s{i}" for i in range(6)], 20)
+    splits = list(GroupKFold(3).split(X, y, groups))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = cross_validate(
+            lambda: CalibratedClassifier(make_model("logreg"), shift=SHIFT),
+            X, y, splits=splits, groups=groups,
+        )  # fmt: skip
+    # the blend cannot be undone from the calibrated probabilities: no "uncalibrated" part
+    report = _calibration_report(result, True, True)
+    assert "uncalibrated" not in report and len(report["temperatures"]) == 3
+    assert 0 <= report["ece"] <= 1
+    assert "uncalibrated" in _calibration_report(result, True)

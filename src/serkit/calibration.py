@@ -844,18 +844,32 @@ class CalibratedClassifier(ClassifierMixin, BaseEstimator):
         Cloned for each inner fold and for the final fit.
     inner_splits : int >= 2, default=3
         Inner folds (fewer when there are fewer training speakers).
+    shift : mapping, optional
+        ``blend``, ``center``, ``slope`` of the shift-aware blend applied after the
+        temperature (as a bundle's ``shift`` part: the training features' mean and
+        scale and :func:`fallback_weights` over ``classes_`` are taken in ``fit``).
+        Needs a vector feature set.
 
     Attributes
     ----------
     estimator_ : the estimator fitted on all training clips
     calibrator_ : TemperatureScaling
     temperature_ : float
+    shift_ : dict or None
+        The complete ``shift`` part (as stored in a bundle), when ``shift`` is given.
     classes_ : np.ndarray
     """
 
-    def __init__(self, estimator: Any = None, *, inner_splits: int = 3) -> None:
+    def __init__(
+        self,
+        estimator: Any = None,
+        *,
+        inner_splits: int = 3,
+        shift: Mapping[str, float] | None = None,
+    ) -> None:
         self.estimator = estimator
         self.inner_splits = inner_splits
+        self.shift = shift
 
     def fit(
         self,
@@ -921,6 +935,16 @@ class CalibratedClassifier(ClassifierMixin, BaseEstimator):
             self.calibrator_.nll_after_,
         )
         self.estimator_ = fit_one(np.arange(n))
+        self.shift_ = None
+        if self.shift is not None:
+            self.shift_ = {
+                "blend": float(self.shift["blend"]),
+                "center": float(self.shift["center"]),
+                "slope": float(self.shift["slope"]),
+                "fallback": fallback_weights(self.classes_.tolist()),
+                **shift_reference(X),
+            }
+            _check_shift(self.shift_)
         return self
 
     def _raw(self, X: Any) -> np.ndarray:
@@ -933,11 +957,19 @@ class CalibratedClassifier(ClassifierMixin, BaseEstimator):
         return out
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Temperature-scaled probabilities [shape=(n_clips, n_classes)] in ``classes_`` order."""
-        return self.calibrator_.predict_proba(self._raw(X))
+        """Temperature-scaled probabilities [shape=(n_clips, n_classes)] in ``classes_`` order,
+        then the shift-aware blend when ``shift`` was given."""
+        proba = self.calibrator_.predict_proba(self._raw(X))
+        shift = getattr(self, "shift_", None)
+        if not shift:
+            return proba
+        return calibrate_proba(
+            proba, {"method": "temperature", "temperature": 1.0, "shift": shift}, X
+        )
 
     def predict(self, X: Any) -> np.ndarray:
-        """The estimator's own prediction (temperature scaling keeps the arg-max)."""
+        """The estimator's own prediction (temperature scaling keeps the arg-max; the
+        shift-aware blend keeps it for classes of equal fallback weight)."""
         if not hasattr(self, "estimator_"):
             raise NotFittedError("CalibratedClassifier is not fitted yet; call fit first")
         return np.asarray(self.estimator_.predict(X))
