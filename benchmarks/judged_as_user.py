@@ -97,6 +97,7 @@ def printed(rows: list[dict[str, Any]], truth: np.ndarray) -> dict[str, Any]:
         "ece": round(float(ece), 4),
         "confident_errors": round(float((conf[~right] >= 0.9).mean()), 4),
         "mean_confidence": round(float(conf.mean()), 4),
+        "max_confidence": round(float(conf.max()), 4),
         "share_confidence_ge_0.8": round(float((conf >= 0.8).mean()), 4),
         "band_0.75_0.85": {
             "n": int(band.sum()),

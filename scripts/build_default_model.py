@@ -363,8 +363,11 @@ def card(rec: EmotionRecognizer, metrics: dict[str, Any]) -> dict[str, Any]:
         },
         "limits": (
             "Acted North-American English, two sentences; expect lower "
-            "accuracy on spontaneous speech and other recording conditions, and confidences "
-            "that are too high on unfamiliar recordings (cross-corpus ECE above). Single clips "
+            "accuracy on spontaneous speech and other recording conditions. Clips unlike the "
+            "training recordings get flatter probabilities (shift-aware calibration: on "
+            "EmoDB-2s no answer of this model reaches a confidence of 0.5), so a low "
+            "confidence on every clip of a recording means the model is out of its depth; "
+            "--no-calibration shows the raw probabilities. Single clips "
             "of unknown speakers use the global model; --session-norm needs several clips of "
             "one speaker or call."
         ),
