@@ -453,7 +453,9 @@ def apply_shift_blend(proba: ArrayLike, score: ArrayLike, shift: Mapping[str, An
 # Shift-aware blend fitted on development data only (``python benchmarks/calibration_shift.py``,
 # 2026-12-02): a whisper:pad=10,pool=mean + logreg(C=0.1) model trained on EmoDB-2s, its
 # held-out speakers against its predictions of RAVDESS (the development direction E>R, 6
-# shared classes). ``center`` and ``slope`` are in units of :func:`shift_score`.
+# shared classes). ``center`` and ``slope`` are in units of :func:`shift_score`. The shipped
+# default model uses its own recipe's fit (``scripts/default_model_shift.json``, written by
+# ``python benchmarks/calibration_shift.py --refit --recipe default``).
 DEFAULT_SHIFT: dict[str, float] = {"blend": 0.726, "center": 1.186, "slope": 8.0}
 
 
