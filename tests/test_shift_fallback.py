@@ -314,3 +314,19 @@ def test_cross_validation_with_shift_calibration():
     assert "uncalibrated" not in report and len(report["temperatures"]) == 3
     assert 0 <= report["ece"] <= 1
     assert "uncalibrated" in _calibration_report(result, True)
+
+
+def test_onnx_export_applies_the_group_fallback(fitted, tmp_path):
+    pytest.importorskip("onnx", reason="the onnx extra is not installed")
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    pytest.importorskip("skl2onnx", reason="the onnx extra is not installed")
+    from serkit.export import export_onnx, onnx_metadata, run_onnx
+
+    rec, X, other = fitted
+    path = export_onnx(rec.save(tmp_path / "m"), tmp_path / "m.onnx")
+    assert (
+        onnx_metadata(path)["calibration"]["shift"]["fallback"]
+        == rec.calibration_["shift"]["fallback"]
+    )
+    both = np.vstack([X[:10], other[:10]])
+    np.testing.assert_allclose(run_onnx(path, both), rec.predict_proba(both), atol=1e-5)
