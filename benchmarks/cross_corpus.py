@@ -224,7 +224,8 @@ def table(store: dict[str, Any]) -> str:
 
 def summary(store: dict[str, Any]) -> str:
     """Markdown, one line per row: UAR and ECE after calibration of every run, in-corpus first,
-    and the time the row's runs took together (how many of its runs are done)."""
+    and the time the row's runs took together (how many of its runs are done; a shift row
+    has only :data:`SHIFT_RUNS`, its other cells read ``n/a``)."""
     order = [r for r in RUNS if "in" in RUNS[r]] + [r for r in RUNS if "in" not in RUNS[r]]
     lines = [
         "| row | " + " | ".join(order) + " | time (runs done) |",
@@ -232,13 +233,16 @@ def summary(store: dict[str, Any]) -> str:
     ]
     for row in ROWS:
         done = store.get(row, {})
+        runs = SHIFT_RUNS if row in SHIFT_ROWS else tuple(order)
         cells = [
-            f"{100 * done[run]['uar']:.1f} % · {done[run]['ece']:.2f}" if run in done else "–"
+            f"{100 * done[run]['uar']:.1f} % · {done[run]['ece']:.2f}"
+            if run in done
+            else ("–" if run in runs else "n/a")
             for run in order
         ]
-        seconds = sum(done[run]["seconds"] for run in order if run in done)
-        n = sum(run in done for run in order)
-        lines.append(f"| {row} | " + " | ".join(cells) + f" | {seconds:.0f} s ({n}/{len(order)}) |")
+        seconds = sum(done[run]["seconds"] for run in runs if run in done)
+        n = sum(run in done for run in runs)
+        lines.append(f"| {row} | " + " | ".join(cells) + f" | {seconds:.0f} s ({n}/{len(runs)}) |")
     return "\n".join(lines)
 
 
