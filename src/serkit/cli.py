@@ -155,14 +155,14 @@ def _quiet_dask(args: argparse.Namespace) -> None:
 
 def _check_dask_args(args: argparse.Namespace) -> None:
     """Options that only mean something with --dask; fills in the partition size."""
-    from .distributed import DEFAULT_PARTITION_SIZE
-
     if args.dask is None:
         if args.files_from is not None:
             raise SerkitParameterError("--files-from needs --dask")
         if args.partition_size is not None:
             raise SerkitParameterError("--partition-size needs --dask")
         return
+    from .distributed import DEFAULT_PARTITION_SIZE
+
     if args.partition_size is None:
         args.partition_size = DEFAULT_PARTITION_SIZE
     if args.partition_size < 1:
