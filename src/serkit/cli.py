@@ -471,8 +471,6 @@ def _load_recognizer(value: str | None, *, calibrated: bool = True) -> Any:
 def cmd_predict(args: argparse.Namespace) -> int:
     import csv
 
-    from .batch import predict_paths
-
     _check_dask_args(args)
     if args.dask is not None:
         if args.speaker_norm or args.group_by is not None:
@@ -501,6 +499,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise SerkitParameterError("--out needs --dask (without it predictions go to stdout)")
     if not args.inputs:
         raise SerkitParameterError("give audio files or folders")
+    from .batch import predict_paths  # not before: a Dask client never loads the model
+
     rec = _load_recognizer(args.model, calibrated=not args.no_calibration)
     preds = predict_paths(
         rec,

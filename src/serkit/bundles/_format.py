@@ -27,16 +27,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._errors import BundleError, SerkitWarning
 from .._manifest import check_bundle_manifest, read_json_manifest
 from .._version import __version__
-from ..models import Member, ProbabilityEnsemble
 from ._linear import linear_parts, load_linear, write_linear
 from ._skops import load_skops, verified_bytes, write_skops
+
+if TYPE_CHECKING:
+    from ..models import Member
+
+# serkit.models (and with it scikit-learn) is imported where a model is rebuilt, not here:
+# a Dask client reads manifests without ever loading a model
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -292,6 +297,8 @@ def _version(manifest: Mapping[str, Any]) -> int:
 
 def _as_format2(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """A format-1 manifest (one classic model) in format 2's shape: one skops member."""
+    from ..models import Member
+
     spec = manifest["features"]
     name = manifest["model"]["name"]
     key = Member(name, name, spec).key
@@ -321,6 +328,8 @@ def read_bundle(path: str | os.PathLike) -> LoadedBundle:
     BundleError
         Missing files, malformed manifest, checksum mismatch, or types not on the allow list.
     """
+    from ..models import Member, ProbabilityEnsemble
+
     folder = Path(path)
     manifest = read_manifest(folder)
     _warn_on_version_change(folder, manifest.get("versions", {}))
