@@ -14,8 +14,9 @@ cold ``serkit predict``. Here it is two files instead:
     plain little-endian arrays.
 
 :func:`load_linear` rebuilds the same scikit-learn objects with the same attribute
-values (not a re-implementation), so predictions are identical to the bit; nothing in
-either file is executed. :func:`linear_parts` says whether a model can be stored this way
+values and the same memory order (lbfgs leaves ``coef_`` Fortran-ordered, and the order
+changes BLAS's rounding), not a re-implementation, so predictions are identical to the bit;
+nothing in either file is executed. :func:`linear_parts` says whether a model can be stored this way
 (exact types, plain values); anything else stays a skops member.
 """
 
