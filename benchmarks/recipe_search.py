@@ -358,6 +358,103 @@ def score(members: list[dict[str, Any]]) -> dict[str, float]:
 _MEMBERS: dict[str, dict[str, Any]] = {}
 
 
+def _member_path(spec: str) -> Path:
+    import hashlib
+
+    digest = hashlib.sha256(spec.encode()).hexdigest()[:16]
+    return _cache_dir().parent / "recipe-search" / f"{digest}.npz"
+
+
+def load_member(spec: str) -> dict[str, Any]:
+    """A member's probabilities: from memory, from the store of earlier runs (keyed by the
+    spec string; delete ``~/.cache/serkit/recipe-search`` after changing this script or
+    the features), or computed and stored."""
+    if spec in _MEMBERS:
+        return _MEMBERS[spec]
+    path = _member_path(spec)
+    if path.exists():
+        with np.load(path) as data:
+            stored = {k: data[k] for k in data.files}
+        out: dict[str, Any] = {k: v for k, v in stored.items() if not k.startswith("_")}
+        out["classes_r"] = stored["_classes_r"].tolist()
+        out["classes_e"] = stored["_classes_e"].tolist()
+        out["chosen_C"] = json.loads(str(stored["_chosen_C"]))
+    else:
+        t0 = time.perf_counter()
+        out = member(spec)
+        print(f"  member {spec}: {time.perf_counter() - t0:.0f} s", flush=True)
+        arrays = {k: v for k, v in out.items() if isinstance(v, np.ndarray)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + ".tmp.npz")
+        np.savez(
+            tmp,
+            _classes_r=np.array(out["classes_r"]),
+            _classes_e=np.array(out["classes_e"]),
+            _chosen_C=np.array(json.dumps(out["chosen_C"])),
+            **arrays,
+        )
+        tmp.replace(path)
+    _MEMBERS[spec] = out
+    return out
+
+
+def _columns(members: list[dict[str, Any]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per protocol: whether each test clip is right, and the clip's class (for UAR)."""
+    yR, _ = labels("ravdess")
+    yE, _ = labels("emodb")
+    cr, ce = members[0]["classes_r"], members[0]["classes_e"]
+    tR = np.where(yR == "calm", "neutral", yR)
+    kR, kE = np.isin(tR, FOUR), np.isin(yE, FOUR)
+    out = {}
+    for tag in ("", "_norm"):
+        mean = {
+            k: np.mean([m[f"{k}{tag}"] for m in members], axis=0) for k in ("si8", "r2e", "e2r")
+        }
+        out[f"si8{tag}"] = (np.array(cr)[mean["si8"].argmax(1)] == yR, yR)
+        e2r = np.full(len(yR), False)
+        e2r[kR] = _four(mean["e2r"][kR], ce) == tR[kR]
+        out[f"e2r{tag}"] = (e2r, np.where(kR, tR, ""))
+        r2e = np.full(len(yE), False)
+        r2e[kE] = _four(mean["r2e"][kE], cr) == yE[kE]
+        out[f"r2e{tag}"] = (r2e, np.where(kE, yE, ""))
+        for c in ROBUST:
+            if all(f"si8{tag}@{c}" in m for m in members):
+                p = np.mean([m[f"si8{tag}@{c}"] for m in members], axis=0)
+                out[f"si8{tag}@{c}"] = (np.array(cr)[p.argmax(1)] == yR, yR)
+    return out
+
+
+def _uar_of(right: np.ndarray, truth: np.ndarray, rows: np.ndarray) -> float:
+    classes = [c for c in np.unique(truth[rows]) if c]
+    return float(np.mean([right[rows][truth[rows] == c].mean() for c in classes]))
+
+
+def compare(a: str, b: str, n_boot: int = 2000) -> None:
+    """Paired difference B - A per column with a 95 % interval from resampling the test
+    side's speakers (clips of one speaker move together)."""
+    from threadpoolctl import threadpool_limits
+
+    _, gR = labels("ravdess")
+    _, gE = labels("emodb")
+    with threadpool_limits(1):
+        ca = _columns([load_member(n.strip()) for n in a.split(" + ")])
+        cb = _columns([load_member(n.strip()) for n in b.split(" + ")])
+    rng = np.random.default_rng(0)
+    for key in ca:
+        groups = gE if key.startswith("r2e") else gR
+        speakers = np.unique(groups)
+        index = {s: np.flatnonzero(groups == s) for s in speakers}
+        (ra, truth), (rb, _) = ca[key], cb[key]
+        everyone = np.arange(len(truth))
+        diff = _uar_of(rb, truth, everyone) - _uar_of(ra, truth, everyone)
+        boots = []
+        for _ in range(n_boot):
+            rows = np.concatenate([index[s] for s in rng.choice(speakers, len(speakers))])
+            boots.append(_uar_of(rb, truth, rows) - _uar_of(ra, truth, rows))
+        lo, hi = np.percentile(boots, [2.5, 97.5])
+        print(f"{key:36s} {100 * diff:+5.1f}  [{100 * lo:+5.1f}, {100 * hi:+5.1f}]")
+
+
 def run(recipes: list[str], note: str = "") -> None:
     from threadpoolctl import threadpool_limits
 
@@ -365,12 +462,7 @@ def run(recipes: list[str], note: str = "") -> None:
         start = time.perf_counter()
         names = [part.strip() for part in recipe.split(" + ")]
         with threadpool_limits(1):
-            for name in names:
-                if name not in _MEMBERS:
-                    t0 = time.perf_counter()
-                    _MEMBERS[name] = member(name)
-                    print(f"  member {name}: {time.perf_counter() - t0:.0f} s", flush=True)
-            figures = score([_MEMBERS[n] for n in names])
+            figures = score([load_member(n) for n in names])
         row = {
             "recipe": recipe,
             **figures,
@@ -420,9 +512,14 @@ def main() -> None:
     p.add_argument("recipes", nargs="+")
     p.add_argument("--note", default="")
     sub.add_parser("render", help="print the markdown table")
+    p = sub.add_parser("compare", help="paired B - A per column, speaker-bootstrap 95 %% CI")
+    p.add_argument("a")
+    p.add_argument("b")
     args = parser.parse_args()
     if args.cmd == "run":
         run(args.recipes, args.note)
+    elif args.cmd == "compare":
+        compare(args.a, args.b)
     else:
         sys.stdout.write(render())
 
