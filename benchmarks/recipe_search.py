@@ -440,7 +440,7 @@ def compare(a: str, b: str, n_boot: int = 2000) -> None:
         ca = _columns([load_member(n.strip()) for n in a.split(" + ")])
         cb = _columns([load_member(n.strip()) for n in b.split(" + ")])
     rng = np.random.default_rng(0)
-    for key in ca:
+    for key in [k for k in ca if k in cb]:
         groups = gE if key.startswith("r2e") else gR
         speakers = np.unique(groups)
         index = {s: np.flatnonzero(groups == s) for s in speakers}
