@@ -72,7 +72,7 @@ HELD_OUT = {"ravdess": ("23", "24")}
 # per speaker copy drawn by serkit.augment.sample_chain with serkit train's default mix,
 # seed 0; each copy is z-scored as its own session). 0 = clean clips only. Measured in
 # benchmarks/recipe_search.py (RESULTS.md "Accuracy and robustness attempts")
-AUGMENT = 0
+AUGMENT = 2
 # "speaker": a temperature from inner folds grouped by speaker; "speaker+shift": plus the
 # shift-aware blend (clips unlike the training data get flatter probabilities); "corpus":
 # inner folds grouped by corpus (several training corpora). Not the shift blend: measured on
