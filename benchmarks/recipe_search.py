@@ -237,7 +237,9 @@ def augmented(corpus: str, source: str, copies: int, mix: str) -> dict[str, np.n
 
 
 ROBUST = ("telephone 8 kHz", "pink noise 10 dB")
-"""Test conditions of ``benchmarks/robustness.py`` measured for ``wmean`` members."""
+"""Test conditions of ``benchmarks/robustness.py``, measured for members reading one of
+``ROBUST_SOURCES`` (the others' degraded features would cost a long extraction)."""
+ROBUST_SOURCES = ("wmean", "stats")
 
 
 def degraded(corpus: str, source: str, condition: str) -> np.ndarray:
@@ -300,7 +302,8 @@ def member(spec: str) -> dict[str, Any]:
     cr = sorted(set(yR.tolist()))
     ce = sorted(set(yE.tolist()))
     out: dict[str, Any] = {"classes_r": cr, "classes_e": ce, "chosen_C": {}}
-    conditions = {c: degraded("ravdess", feats, c) for c in ROBUST} if feats == "wmean" else {}
+    robust = feats in ROBUST_SOURCES
+    conditions = {c: degraded("ravdess", feats, c) for c in ROBUST} if robust else {}
     for norm in (False, True):
         tag = "_norm" if norm else ""
         xr = speaker_normalize(XR, gR) if norm else XR
