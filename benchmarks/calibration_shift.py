@@ -29,9 +29,24 @@ answers with confidence >= 0.9, accuracy of answers with confidence in [0.75, 0.
 6 shared classes, per clip; plus the in-corpus cost: RAVDESS speaker-kfold (5 folds, the
 method fitted inside each training fold; ``a`` fixed from E>R).
 
+Refit for a recipe (``--refit``): the shift-aware blend's ``blend``, ``center``, ``slope`` for
+one recipe, fitted on the development direction only (the recipe trained on EmoDB-2s,
+temperature-calibrated as ``EmotionRecognizer.calibrate`` does, predicting RAVDESS), never on
+RAVDESS -> EmoDB-2s. The blend moves towards :func:`serkit.calibration.fallback_weights` (calm
+and neutral share one share) and the other corpus's clips are scored the way the default
+model is judged: calm counted as neutral, the arg-max restricted to the shared classes. The
+held-out speakers of EmoDB-2s (5 folds by speaker, the recipe and its temperature fitted on
+the other speakers) are the clips without shift. ``--recipe default`` uses the build script's
+own recipe (``scripts/build_default_model.py``: its ``FEATURES`` and ``fit``, so a changed
+recipe is refitted by the same command) and writes ``scripts/default_model_shift.json``, which
+the build reads.
+
 Usage::
 
     python benchmarks/calibration_shift.py --rows stats-logreg,whisper-logreg
+    python benchmarks/calibration_shift.py --refit --recipe default      # the shipped recipe
+    python benchmarks/calibration_shift.py --refit --features whisper:pad=10,pool=mean \
+        --model logreg --params C=0.1 --out shift.json
 """
 
 from __future__ import annotations
@@ -351,6 +366,192 @@ def bundle_check(cache: Path) -> dict[str, Any]:
     return out
 
 
+DEFAULT_SHIFT_FILE = REPO / "scripts" / "default_model_shift.json"
+Data = tuple[np.ndarray, np.ndarray, np.ndarray]  # features, labels, speaker groups
+
+
+def _judged(
+    proba: np.ndarray, classes: list[str], y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """How another corpus judges a model: each column's group (calm -> neutral) among the
+    shared groups (``-1``: dropped), the rows whose true group is shared, their group
+    index, and the shared groups."""
+    from serkit.corpora._emotions import emotion_group
+
+    col = [emotion_group(c) for c in classes]
+    truth = np.array([emotion_group(v) for v in y.tolist()])
+    shared = sorted(set(col) & set(truth.tolist()))
+    groups = np.array([shared.index(g) if g in shared else -1 for g in col])
+    rows = np.isin(truth, shared)
+    return groups, rows, np.searchsorted(np.asarray(shared), truth[rows]), shared
+
+
+def _merged(proba: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
+    """Columns summed into their groups, dropped ones left out, renormalised."""
+    out = np.zeros((len(proba), n))
+    for j, g in enumerate(groups.tolist()):
+        if g >= 0:
+            out[:, g] += proba[:, j]
+    return out / np.maximum(out.sum(1, keepdims=True), 1e-12)
+
+
+def refit_shift(fit: Any, train: Data, other: Data, *, folds: int = 5) -> dict[str, Any]:
+    """Shift-blend parameters for a recipe from the development direction.
+
+    ``fit(X, y, groups)`` returns a fitted, temperature-calibrated recognizer; ``train``
+    is the corpus it is trained on (EmoDB-2s), ``other`` the corpus it predicts (RAVDESS).
+    """
+    from sklearn.model_selection import GroupKFold
+
+    from serkit.calibration import (
+        apply_shift_blend,
+        fallback_weights,
+        fit_shift_blend,
+        shift_reference,
+    )
+
+    X, y, g = train
+    rec = fit(X, y, g)
+    classes = np.asarray(rec.classes_).astype(str).tolist()
+    pos = {c: j for j, c in enumerate(classes)}
+    p_in, s_in = np.zeros((len(y), len(classes))), np.zeros(len(y))
+    for tr, te in GroupKFold(n_splits=folds).split(X, y, g):
+        inner = fit(X[tr], y[tr], g[tr])
+        cols = [pos[str(c)] for c in np.asarray(inner.classes_).tolist()]
+        p_in[np.ix_(te, cols)] = _temperature_only(inner, X[te])
+        ref = shift_reference(X[tr])
+        s_in[te] = shift_score(X[te], ref["mean"], ref["scale"])
+    Xo, yo, _ = other
+    p_out = _temperature_only(rec, Xo)
+    ref = shift_reference(X)
+    s_out = shift_score(Xo, ref["mean"], ref["scale"])
+    groups, rows, truth, shared = _judged(p_out, classes, yo)
+    fallback = fallback_weights(classes)
+    y_in = np.array([pos[c] for c in y.astype(str).tolist()])
+    shift = fit_shift_blend(
+        p_in, s_in, y_in, p_out[rows], s_out[rows], truth, fallback=fallback, out_groups=groups
+    )
+    full = {**shift, "fallback": fallback}
+    judged = {
+        "temperature": _merged(p_out[rows], groups, len(shared)),
+        "temperature+shift": _merged(
+            apply_shift_blend(p_out[rows], s_out[rows], full), groups, len(shared)
+        ),
+    }
+    held_out = {"temperature": p_in, "temperature+shift": apply_shift_blend(p_in, s_in, full)}
+    return {
+        **shift,
+        "classes": classes,
+        "fallback": fallback,
+        "development": {
+            "other corpus (judged: calm as neutral, shared classes)": {
+                k: _dev_scores(v, truth) for k, v in judged.items()
+            },
+            "held-out speakers of the training corpus": {
+                k: _dev_scores(v, y_in) for k, v in held_out.items()
+            },
+            "shared classes": shared,
+            "shift score quantiles 10/50/90": {
+                "held-out speakers": np.percentile(s_in, [10, 50, 90]).round(3).tolist(),
+                "other corpus": np.percentile(s_out, [10, 50, 90]).round(3).tolist(),
+            },
+        },
+    }
+
+
+def _temperature_only(rec: Any, X: np.ndarray) -> np.ndarray:
+    """The recognizer's probabilities with its temperature and without any shift part."""
+    cal = {k: v for k, v in (rec.calibration_ or {}).items() if k != "shift"}
+    return apply_calibration(rec.predict_uncalibrated(X), cal or None)
+
+
+def _dev_scores(p: np.ndarray, idx: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import balanced_accuracy_score
+
+    return {
+        "uar": round(float(balanced_accuracy_score(idx, p.argmax(axis=1))), 4),
+        "ece": round(expected_calibration_error(p, idx), 4),
+        "confident_errors": round(confident_error_share(p, idx), 4),
+    }
+
+
+def _recipe(args: argparse.Namespace) -> tuple[Any, Any, str]:
+    """``fit(X, y, groups)`` (fitted + temperature-calibrated), a loader of (train, other)
+    arrays, and the recipe's description."""
+    from serkit.recognizer import EmotionRecognizer
+    from serkit.workflows import load_table
+
+    if args.recipe == "default":
+        sys.path.insert(0, str(REPO / "scripts"))
+        import build_default_model as build
+
+        def fit(X: np.ndarray, y: np.ndarray, g: np.ndarray) -> Any:
+            return build.calibrate(build.fit(X, y, g), X, y, g, "speaker")
+
+        def load(cache: Path) -> tuple[Data, Data]:
+            tables = build.load(cache)
+            return build._xyg(tables["emodb"]), build._xyg(tables["ravdess"])
+
+        desc = f"scripts/build_default_model.py: {build.FEATURES} + {build.MODEL} {build.PARAMS}"
+        return fit, load, desc
+    params = {}
+    for item in [i for i in args.params.split(",") if i]:
+        key, _, value = item.partition("=")
+        params[key] = json.loads(value)
+
+    def fit(X: np.ndarray, y: np.ndarray, g: np.ndarray) -> Any:
+        rec = EmotionRecognizer(features=args.features, model=args.model, params=params)
+        return rec.fit(X, y, groups=g).calibrate(X, y, groups=g)
+
+    def load(cache: Path) -> tuple[Data, Data]:
+        out = []
+        for corpus in ("emodb", "ravdess"):
+            t = load_table(CORPORA[corpus], corpus=corpus, features=args.features,
+                           cache_dir=cache, progress=True)  # fmt: skip
+            out.append((
+                np.asarray(t.features, dtype=np.float64),
+                t.meta["emotion"].astype(str).to_numpy(),
+                t.meta["speaker"].astype(str).to_numpy(),
+            ))  # fmt: skip
+        return out[0], out[1]
+
+    return fit, load, f"{args.features} + {args.model} {params}"
+
+
+def refit_main(args: argparse.Namespace) -> int:
+    """``--refit``: fit the recipe's shift-blend parameters, print and write them."""
+    import warnings
+
+    from threadpoolctl import threadpool_limits
+
+    start = time.perf_counter()
+    fit, load, desc = _recipe(args)
+    train, other = load(args.cache_dir)
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = refit_shift(fit, train, other)
+    out = {
+        "blend": round(result.pop("blend"), 4),
+        "center": round(result.pop("center"), 4),
+        "slope": round(result.pop("slope"), 4),
+        "recipe": desc,
+        "fitted_on": "EmoDB-2s -> RAVDESS (development direction) and held-out EmoDB-2s "
+        "speakers; never RAVDESS -> EmoDB-2s",
+        "command": "python benchmarks/calibration_shift.py " + " ".join(sys.argv[1:]),
+        **result,
+        "seconds": round(time.perf_counter() - start, 1),
+        "load_1min": round(os.getloadavg()[0], 2),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    text = json.dumps(out, indent=1) + "\n"
+    print(text, end="")
+    target = args.out or (DEFAULT_SHIFT_FILE if args.recipe == "default" else None)
+    if target is not None:
+        target.write_text(text)
+        print(f"wrote {target}", file=sys.stderr)
+    return 0
+
+
 def table(store: dict[str, Any]) -> str:
     lines = [
         "| row | method | R>E UAR | R>E ECE | R>E wrong >= 0.9 | R>E acc. at 0.75-0.85 (n) "
@@ -383,7 +584,20 @@ def main() -> int:
     parser.add_argument(
         "--bundle", action="store_true", help="check the EmotionRecognizer implementation"
     )
+    refit = parser.add_argument_group("--refit: shift-blend parameters for one recipe")
+    refit.add_argument("--refit", action="store_true", help="fit the blend for a recipe")
+    refit.add_argument(
+        "--recipe", choices=("default",), default=None,
+        help="the default model's recipe (scripts/build_default_model.py); writes "
+        f"{DEFAULT_SHIFT_FILE.relative_to(REPO)}",
+    )  # fmt: skip
+    refit.add_argument("--features", default="whisper:pad=0,pool=mean")
+    refit.add_argument("--model", default="logreg")
+    refit.add_argument("--params", default="C=0.1", help="KEY=JSON,... model parameters")
+    refit.add_argument("--out", type=Path, default=None, help="write the fitted JSON here")
     args = parser.parse_args()
+    if args.refit:
+        return refit_main(args)
     store = json.loads(STORE.read_text()) if STORE.exists() else {}
     if args.bundle:
         result = bundle_check(args.cache_dir)

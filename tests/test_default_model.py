@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from serkit.bundles import default_model_path, read_manifest
+from serkit.calibration import fallback_weights
 from serkit.cli import main
 from serkit.corpora import EMOTIONS, load_corpus
 from serkit.recognizer import EmotionRecognizer
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +46,30 @@ def test_card_and_bundle(default):
         # temperature scaling never changes the arg-max
         folds = evaluation["ravdess_folds"][norm]
         assert folds["uncalibrated"]["uar"] == folds["calibrated_by_speaker"]["uar"]
-        # what `serkit info` prints: the calibrated RAVDESS folds
+        # what `serkit info` prints: the RAVDESS folds calibrated as shipped (temperature,
+        # then the shift-aware blend, which keeps the arg-max on these folds)
         info_row = evaluation["speaker_norm" if norm == "session_norm" else "global"]
-        assert info_row["uar"] == folds["calibrated_by_speaker"]["uar"]
-        assert info_row["ece"] == folds["calibrated_by_speaker"]["ece"]
+        assert info_row["uar"] == folds["calibrated_by_speaker+shift"]["uar"]
+        assert info_row["ece"] == folds["calibrated_by_speaker+shift"]["ece"]
+        assert folds["calibrated_by_speaker+shift"]["uar"] == folds["uncalibrated"]["uar"]
     for key in ("ravdess_to_emodb", "emodb_to_ravdess"):
         assert evaluation[key]["four_global"]["uar"] > 0.25  # chance is 0.25
     # calibrated: one temperature per clip, one for the session-normalised model
     assert default.calibration_ is not None
     assert default.calibration_["temperature"] > 0
     assert default.calibration_["session_temperature"] > 0
-    assert card["calibration"] == default.calibration_
+    # the shift-aware blend towards one share per group (calm and neutral share one)
+    shift = default.calibration_["shift"]
+    assert shift["fallback"] == fallback_weights(list(default.classes_))
+    assert len(shift["mean"]) == len(shift["scale"]) == 384
+    fitted = json.loads((REPO / "scripts" / "default_model_shift.json").read_text())
+    assert all(shift[k] == fitted[k] for k in ("blend", "center", "slope"))
+    # the card holds the calibration without the 2 x 384 reference numbers
+    summary = {k: v for k, v in shift.items() if k not in ("mean", "scale")}
+    assert {k: v for k, v in card["calibration"]["shift"].items() if k != "reference"} == summary
+    assert {k: v for k, v in card["calibration"].items() if k != "shift"} == {
+        k: v for k, v in default.calibration_.items() if k != "shift"
+    }
     assert default.supports_speaker_norm
     size = sum(p.stat().st_size for p in default_model_path().rglob("*") if p.is_file())
     # a standardised logistic regression over 384 values for 8 classes, twice (global and

@@ -22,11 +22,15 @@ clips. Nothing here reads test data.
 
 A temperature fitted on the training corpus does not carry over to another corpus
 (accuracy falls, confidence does not). The *shift-aware blend*
-(:func:`apply_shift_blend`, ``shift`` in a bundle's calibration) mixes a share of the
-uniform distribution into each clip's probabilities that grows with the clip's
+(:func:`apply_shift_blend`, ``shift`` in a bundle's calibration) mixes a share of a
+fallback distribution into each clip's probabilities that grows with the clip's
 distance from the training features (:func:`shift_score`); its three numbers
 (:data:`DEFAULT_SHIFT`) were fitted on a development pair of corpora
-(``benchmarks/calibration_shift.py``). :func:`fit_uniform_blend` and
+(``benchmarks/calibration_shift.py``). The fallback (:func:`fallback_weights`, stored
+as ``shift["fallback"]``) gives one equal share to each group of classes that other
+corpora do not tell apart (calm and neutral share one), so every arg-max over merged
+groups is kept; a ``shift`` part without it blends towards the uniform distribution
+(bundles written before the fallback existed). :func:`fit_uniform_blend` and
 :class:`VectorScaling` are the alternatives measured against it.
 """
 
@@ -55,6 +59,7 @@ __all__ = [
     "calibration_scores",
     "confident_error_share",
     "expected_calibration_error",
+    "fallback_weights",
     "fit_shift_blend",
     "fit_uniform_blend",
     "reliability_bins",
@@ -373,9 +378,58 @@ def shift_blend_weight(score: ArrayLike, shift: Mapping[str, Any]) -> np.ndarray
     return float(shift["blend"]) * expit(float(shift["slope"]) * (s - float(shift["center"])))
 
 
+def fallback_weights(classes: Sequence[Any]) -> list[float]:
+    """The distribution the shift-aware blend moves towards, one weight per class.
+
+    Classes that other corpora do not tell apart form one group
+    (:func:`serkit.corpora._emotions.emotion_group`: calm and neutral); each of the ``G``
+    groups present gets ``1 / G``, split equally between its classes. A model without
+    calm gives neutral a full share; without merged classes this is the uniform
+    distribution.
+
+    Why: a model is judged on another corpus with its classes merged into groups (calm
+    answers counted as neutral) and the arg-max restricted to the classes that corpus
+    has. Blending towards the uniform distribution would give the merged neutral twice
+    the share of any other group and turn uncertain answers into neutral; with one share
+    per group, every such judged arg-max is kept (:func:`apply_shift_blend`).
+
+    Examples
+    --------
+    >>> fallback_weights(["angry", "calm", "neutral", "sad"])
+    [0.3333333333333333, 0.16666666666666666, 0.16666666666666666, 0.3333333333333333]
+    >>> fallback_weights(["angry", "neutral"])
+    [0.5, 0.5]
+    """
+    from collections import Counter
+
+    from .corpora._emotions import emotion_group
+
+    groups = [emotion_group(c) for c in classes]
+    if not groups:
+        raise ParameterError("fallback weights need at least one class")
+    size = Counter(groups)
+    return [1.0 / (len(size) * size[g]) for g in groups]
+
+
 def apply_shift_blend(proba: ArrayLike, score: ArrayLike, shift: Mapping[str, Any]) -> np.ndarray:
-    """``(1 - a(s)) * proba + a(s) / K`` with ``a`` from :func:`shift_blend_weight`: clips
-    unlike the training data get flatter probabilities; the arg-max is kept.
+    """``(1 - a(s)) * proba + a(s) * f`` with ``a`` from :func:`shift_blend_weight` and ``f``
+    the stored ``shift["fallback"]`` (:func:`fallback_weights`), or ``1 / K`` for each of
+    the ``K`` classes when there is none: clips unlike the training data get flatter
+    probabilities.
+
+    What the blend keeps (``0 <= a < 1``; ``f`` gives each group of merged classes the
+    same total ``1 / G``): merge any groups' columns by summing them, keep any set of
+    groups, and compare two of them, ``g`` and ``h``::
+
+        q(g) - q(h) = (1 - a) * (p(g) - p(h)) + a * (1/G - 1/G) = (1 - a) * (p(g) - p(h))
+
+    so the order of every two merged groups, hence every arg-max restricted to a set of
+    merged groups (renormalised or not: a positive factor), is that of ``proba``; so is
+    the order of two classes of equal weight (two unmerged classes, the arg-max of any
+    model without merged classes). Only the order of a member of a merged group (calm or
+    neutral, weight ``1 / (2G)``) and another class can change: ``q(c) - q(d) =
+    (1 - a) * (p(c) - p(d)) - a / (2G)``, so it flips only where ``p(d) < p(c) < p(d) +
+    a / (2G (1 - a))``.
 
     Examples
     --------
@@ -385,13 +439,23 @@ def apply_shift_blend(proba: ArrayLike, score: ArrayLike, shift: Mapping[str, An
     """
     p = np.asarray(proba, dtype=np.float64)
     a = shift_blend_weight(score, shift)[:, None]
-    return (1.0 - a) * p + a / p.shape[1]
+    fallback = shift.get("fallback")
+    if fallback is None:
+        return (1.0 - a) * p + a / p.shape[1]
+    f = np.asarray(fallback, dtype=np.float64)
+    if f.shape != (p.shape[1],):
+        raise ParameterError(
+            f"the shift-aware calibration has {f.size} fallback weights for {p.shape[1]} classes"
+        )
+    return (1.0 - a) * p + a * f
 
 
 # Shift-aware blend fitted on development data only (``python benchmarks/calibration_shift.py``,
 # 2026-12-02): a whisper:pad=10,pool=mean + logreg(C=0.1) model trained on EmoDB-2s, its
 # held-out speakers against its predictions of RAVDESS (the development direction E>R, 6
-# shared classes). ``center`` and ``slope`` are in units of :func:`shift_score`.
+# shared classes). ``center`` and ``slope`` are in units of :func:`shift_score`. The shipped
+# default model uses its own recipe's fit (``scripts/default_model_shift.json``, written by
+# ``python benchmarks/calibration_shift.py --refit --recipe default``).
 DEFAULT_SHIFT: dict[str, float] = {"blend": 0.726, "center": 1.186, "slope": 8.0}
 
 
@@ -483,6 +547,19 @@ def _check_shift(shift: Any) -> None:
         raise ParameterError("calibration shift features must be a feature key (a string)")
     if not 0 <= shift["blend"] < 1 or shift["slope"] < 0:
         raise ParameterError("calibration shift needs 0 <= blend < 1 and slope >= 0")
+    fallback = shift.get("fallback")
+    if fallback is not None and (
+        not isinstance(fallback, list)
+        or not fallback
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in fallback)
+        or not np.isfinite(np.asarray(fallback, dtype=float)).all()
+        or min(fallback) < 0
+        or abs(sum(fallback) - 1.0) > 1e-6
+    ):
+        raise ParameterError(
+            "calibration shift fallback must be a list of non-negative numbers summing to 1, "
+            f"one per class; got {fallback!r}"
+        )
     mean, scale = shift.get("mean"), shift.get("scale")
     if (
         not isinstance(mean, list)
@@ -504,6 +581,8 @@ def fit_shift_blend(
     y_out: ArrayLike,
     *,
     max_slope: float = 8.0,
+    fallback: ArrayLike | None = None,
+    out_groups: ArrayLike | None = None,
 ) -> dict[str, float]:
     """Fit ``blend``, ``center``, ``slope`` of :func:`apply_shift_blend` by maximum likelihood.
 
@@ -511,14 +590,48 @@ def fit_shift_blend(
     predicting another corpus (shift). The two sets weigh equally (mean NLL of each,
     averaged). ``slope`` is bounded by ``max_slope`` (the sets are often separable,
     which would otherwise make it a step).
+
+    Parameters
+    ----------
+    fallback : array-like [shape=(n_classes,)], optional
+        The distribution blended towards (:func:`fallback_weights`); uniform if omitted.
+    out_groups : array-like of int [shape=(n_classes,)], optional
+        How the other corpus judges the model: column ``j`` counts towards group
+        ``out_groups[j]`` (columns summed), ``-1`` drops it (a class that corpus does
+        not have), and the probabilities are renormalised over the groups kept; ``y_out``
+        then holds group indices. Omitted: ``y_out`` holds column indices.
     """
     from scipy.optimize import minimize
 
-    sets = []
-    for proba, score, y in ((proba_in, score_in, y_in), (proba_out, score_out, y_out)):
-        p, yi = _check(proba, y)
-        s = np.asarray(score, dtype=np.float64)
-        sets.append((p[np.arange(len(yi)), yi], s, p.shape[1]))
+    p_in, yi_in = _check(proba_in, y_in)
+    k = p_in.shape[1]
+    f = np.full(k, 1.0 / k) if fallback is None else np.asarray(fallback, dtype=np.float64)
+    if f.shape != (k,):
+        raise ParameterError(f"fallback needs {k} weights, got shape {f.shape}")
+    p_out = np.asarray(proba_out, dtype=np.float64)
+    if out_groups is None:
+        p_out, yo = _check(p_out, y_out)
+        member = np.zeros_like(p_out)
+        member[np.arange(len(yo)), yo] = 1.0
+        kept = np.ones(k)
+    else:
+        groups = np.asarray(out_groups)
+        yo = np.asarray(y_out).astype(np.intp)
+        if groups.shape != (k,) or p_out.ndim != 2 or p_out.shape[1] != k:
+            raise ParameterError(f"out_groups and proba_out need {k} columns")
+        if yo.shape != (len(p_out),) or not np.isin(yo, groups[groups >= 0]).all():
+            raise ParameterError("y_out must hold one kept group index per row of proba_out")
+        member = (groups[None, :] == yo[:, None]).astype(np.float64)
+        kept = (groups >= 0).astype(np.float64)
+
+    # per clip: probability and fallback mass of the true class (or group), and of all
+    # the columns kept (1 without out_groups)
+    sets = [
+        (p_in[np.arange(len(yi_in)), yi_in], np.ones(len(yi_in)), f[yi_in],
+         np.ones(len(yi_in)), np.asarray(score_in, dtype=np.float64)),
+        ((p_out * member).sum(1), p_out @ kept, member @ f, np.full(len(yo), f @ kept),
+         np.asarray(score_out, dtype=np.float64)),
+    ]  # fmt: skip
 
     def unpack(theta: np.ndarray) -> dict[str, float]:
         return {
@@ -530,12 +643,13 @@ def fit_shift_blend(
     def nll(theta: np.ndarray) -> float:
         shift = unpack(theta)
         total = 0.0
-        for p_true, s, k in sets:
+        for p_true, p_all, f_true, f_all, s in sets:
             a = shift_blend_weight(s, shift)
-            total += -np.log(np.clip((1 - a) * p_true + a / k, _EPS, None)).mean()
+            q = ((1 - a) * p_true + a * f_true) / ((1 - a) * p_all + a * f_all)
+            total += -np.log(np.clip(q, _EPS, None)).mean()
         return total / 2
 
-    centre = float(np.mean([np.median(sets[0][1]), np.median(sets[1][1])]))
+    centre = float(np.mean([np.median(sets[0][4]), np.median(sets[1][4])]))
     found = minimize(
         nll,
         np.array([0.0, centre, 0.0]),
@@ -732,18 +846,32 @@ class CalibratedClassifier(ClassifierMixin, BaseEstimator):
         Cloned for each inner fold and for the final fit.
     inner_splits : int >= 2, default=3
         Inner folds (fewer when there are fewer training speakers).
+    shift : mapping, optional
+        ``blend``, ``center``, ``slope`` of the shift-aware blend applied after the
+        temperature (as a bundle's ``shift`` part: the training features' mean and
+        scale and :func:`fallback_weights` over ``classes_`` are taken in ``fit``).
+        Needs a vector feature set.
 
     Attributes
     ----------
     estimator_ : the estimator fitted on all training clips
     calibrator_ : TemperatureScaling
     temperature_ : float
+    shift_ : dict or None
+        The complete ``shift`` part (as stored in a bundle), when ``shift`` is given.
     classes_ : np.ndarray
     """
 
-    def __init__(self, estimator: Any = None, *, inner_splits: int = 3) -> None:
+    def __init__(
+        self,
+        estimator: Any = None,
+        *,
+        inner_splits: int = 3,
+        shift: Mapping[str, float] | None = None,
+    ) -> None:
         self.estimator = estimator
         self.inner_splits = inner_splits
+        self.shift = shift
 
     def fit(
         self,
@@ -809,6 +937,16 @@ class CalibratedClassifier(ClassifierMixin, BaseEstimator):
             self.calibrator_.nll_after_,
         )
         self.estimator_ = fit_one(np.arange(n))
+        self.shift_ = None
+        if self.shift is not None:
+            self.shift_ = {
+                "blend": float(self.shift["blend"]),
+                "center": float(self.shift["center"]),
+                "slope": float(self.shift["slope"]),
+                "fallback": fallback_weights(self.classes_.tolist()),
+                **shift_reference(X),
+            }
+            _check_shift(self.shift_)
         return self
 
     def _raw(self, X: Any) -> np.ndarray:
@@ -821,11 +959,19 @@ class CalibratedClassifier(ClassifierMixin, BaseEstimator):
         return out
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Temperature-scaled probabilities [shape=(n_clips, n_classes)] in ``classes_`` order."""
-        return self.calibrator_.predict_proba(self._raw(X))
+        """Temperature-scaled probabilities [shape=(n_clips, n_classes)] in ``classes_`` order,
+        then the shift-aware blend when ``shift`` was given."""
+        proba = self.calibrator_.predict_proba(self._raw(X))
+        shift = getattr(self, "shift_", None)
+        if not shift:
+            return proba
+        return calibrate_proba(
+            proba, {"method": "temperature", "temperature": 1.0, "shift": shift}, X
+        )
 
     def predict(self, X: Any) -> np.ndarray:
-        """The estimator's own prediction (temperature scaling keeps the arg-max)."""
+        """The estimator's own prediction (temperature scaling keeps the arg-max; the
+        shift-aware blend keeps it for classes of equal fallback weight)."""
         if not hasattr(self, "estimator_"):
             raise NotFittedError("CalibratedClassifier is not fitted yet; call fit first")
         return np.asarray(self.estimator_.predict(X))
@@ -864,8 +1010,9 @@ def fit_recognizer_calibration(
         ``blend``, ``center``, ``slope`` of the shift-aware blend
         (:func:`apply_shift_blend`; :data:`DEFAULT_SHIFT` holds values fitted on
         development data). Given, the calibration also stores the training clips'
-        feature ``mean`` and ``scale`` (:func:`shift_reference`), so clips unlike the
-        training data (another corpus, microphone, language) get flatter
+        feature ``mean`` and ``scale`` (:func:`shift_reference`) and the ``fallback``
+        distribution over the recognizer's classes (:func:`fallback_weights`), so clips
+        unlike the training data (another corpus, microphone, language) get flatter
         probabilities. Needs a vector feature set.
 
     Returns
@@ -926,6 +1073,7 @@ def fit_recognizer_calibration(
             "blend": float(shift["blend"]),
             "center": float(shift["center"]),
             "slope": float(shift["slope"]),
+            "fallback": fallback_weights(np.asarray(recognizer.classes_).tolist()),
             **shift_reference(take_rows(X, rows)),
         }
         _check_shift(extra["shift"])

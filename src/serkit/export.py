@@ -42,8 +42,10 @@ Calibration: a bundle with temperature scaling (``calibration.json``, see
 :mod:`serkit.calibration`) keeps it outside the graph: the graph's
 ``probabilities`` are the model's own, and the metadata's ``calibration`` holds
 ``temperature``. :func:`run_onnx` applies it, as serkit does natively
-(``p = softmax(log(probabilities) / temperature)``, the log clipped at 1e-12);
-another runtime must do the same to get serkit's calibrated probabilities.
+(``p = softmax(log(probabilities) / temperature)``, the log clipped at 1e-12), then,
+when it has a ``shift`` part, the shift-aware blend towards ``shift["fallback"]``
+(:func:`serkit.calibration.apply_shift_blend`; uniform when absent); another runtime
+must do the same to get serkit's calibrated probabilities.
 
 Sequence (log-mel) inputs are trimmed of leading and trailing silence before the
 network, outside the graph (``trim_db`` / ``trim_margin`` in the layout;

@@ -273,7 +273,7 @@ def evaluate_table(
     threads: int | None = None,
     progress: bool = False,
     test_corpus: str | None = None,
-    calibrate: bool = False,
+    calibrate: bool | Mapping[str, float] = False,
 ) -> tuple[dict[str, Any], dict[str, EvaluationResult]]:
     """Cross-validate named models on feature tables; returns (report, results per model).
 
@@ -300,7 +300,10 @@ def evaluate_table(
     :class:`~serkit.calibration.CalibratedClassifier`: the temperature is fitted in
     each training fold on out-of-fold predictions of that fold's training speakers
     only; the report then also holds the ``uncalibrated`` scores (each fold's
-    probabilities with its temperature undone) and each fold's ``temperature``.
+    probabilities with its temperature undone) and each fold's ``temperature``. A mapping
+    ``{"blend", "center", "slope"}`` adds the shift-aware blend after the temperature
+    (:func:`serkit.calibration.apply_shift_blend`); the ``uncalibrated`` scores are then
+    left out (the blend cannot be undone from the calibrated probabilities).
 
     ``protocol="cross-corpus"`` (with ``test_corpus``) and
     ``"leave-one-corpus-out"`` split on ``meta["corpus"]`` (see
@@ -362,7 +365,11 @@ def evaluate_table(
                 plan, model_params, execution={"threads": threads, "verbose": progress}
             )
             model = AugmentedTraining(model, **extra) if augments and extra else model
-            return CalibratedClassifier(model) if calibrate else model
+            if not calibrate:
+                return model
+            return CalibratedClassifier(
+                model, shift=calibrate if isinstance(calibrate, Mapping) else None
+            )
 
         result = cross_validate(
             factory,
@@ -384,7 +391,7 @@ def evaluate_table(
             "confusion": result.overall["confusion"],
             "folds": result.folds,
             "params": model_params,
-            **_calibration_report(result, calibrate),
+            **_calibration_report(result, bool(calibrate), isinstance(calibrate, Mapping)),
         }
         logger.info("%s: UAR %.3f, accuracy %.3f", name, summary["uar"], summary["accuracy"])
     classes = sorted(set(y))
@@ -415,12 +422,16 @@ def evaluate_table(
     return report, results
 
 
-def _calibration_report(result: EvaluationResult, calibrated: bool) -> dict[str, Any]:
+def _calibration_report(
+    result: EvaluationResult, calibrated: bool, shifted: bool = False
+) -> dict[str, Any]:
     """ECE, Brier, confident errors and reliability bins of one model's predictions."""
     if result.proba is None:
         return {}
     out = calibration_scores(result.proba, result.y_true, result.labels)
-    if calibrated:
+    if calibrated and shifted:
+        out["temperatures"] = [fold.get("temperature", 1.0) for fold in result.folds]
+    elif calibrated:
         temperatures = [fold.get("temperature", 1.0) for fold in result.folds]
         raw = result.proba.copy()
         for k, t in enumerate(temperatures):
@@ -452,7 +463,7 @@ def evaluate_corpus(
     search: bool = False,
     random_state: int = 7,
     threads: int | None = None,
-    calibrate: bool = False,
+    calibrate: bool | Mapping[str, float] = False,
 ) -> tuple[dict[str, Any], dict[str, EvaluationResult]]:
     """Extract what the models read (:func:`load_tables`), then :func:`evaluate_table`.
 

@@ -10,7 +10,14 @@ from collections.abc import Iterable, Mapping
 
 from .._errors import ParameterError
 
-__all__ = ["EMOTIONS", "EXTRA_EMOTIONS", "normalize_emotion", "parse_emotions"]
+__all__ = [
+    "EMOTIONS",
+    "EXTRA_EMOTIONS",
+    "MERGED_EMOTIONS",
+    "emotion_group",
+    "normalize_emotion",
+    "parse_emotions",
+]
 
 EMOTIONS: tuple[str, ...] = (
     "neutral",
@@ -27,7 +34,28 @@ EMOTIONS: tuple[str, ...] = (
 EXTRA_EMOTIONS: tuple[str, ...] = ("bored",)
 """Canonical names outside RAVDESS (EmoDB's boredom)."""
 
+MERGED_EMOTIONS: Mapping[str, str] = {"calm": "neutral"}
+"""Emotions that other corpora do not tell apart from another one, and the one they are
+read as: RAVDESS's ``calm`` has no counterpart in other corpora, so a model's calm answers
+are counted as ``neutral`` when it is judged on them (the cross-corpus protocol of the
+default model's card). The shift-aware calibration gives such a group one share of its
+fallback distribution (:func:`serkit.calibration.fallback_weights`)."""
+
 _ALL = EMOTIONS + EXTRA_EMOTIONS
+
+
+def emotion_group(label: object) -> str:
+    """The group an emotion label belongs to: :data:`MERGED_EMOTIONS`'s target, else the
+    label itself (as a string; labels outside the vocabulary are their own group).
+
+    Examples
+    --------
+    >>> emotion_group("calm"), emotion_group("neutral"), emotion_group("angry")
+    ('neutral', 'neutral', 'angry')
+    """
+    name = str(label)
+    return MERGED_EMOTIONS.get(name, name)
+
 
 # Names and synonyms that mean the same in every corpus (looked up case-insensitively,
 # with "-" and " " read as "_").
