@@ -20,6 +20,12 @@ over the training speakers only, separately for every outer fold and cross-corpu
 ``lsvm`` (LinearSVC C=0.01, balanced, sigmoid-calibrated on 5 inner folds), ``lda``
 (shrinkage auto), ``mlp64`` (one hidden layer of 64, alpha 1, early stopping).
 
+``si8@telephone 8 kHz`` / ``si8@pink noise 10 dB`` (members reading ``wmean`` or ``stats``):
+the ``si8`` folds with the test clips degraded as in ``benchmarks/robustness.py`` (same
+chains, same cache entries). ``FEATURES@augN[:MIX]`` adds N degraded copies of every
+training clip to each training side (``serkit.workflows.augment_table``; ``MIX`` names a
+``MIXES`` entry; copies z-scored per session in the normalised protocols).
+
 Feature sources: serkit's feature cache (``whisper:pad=0,pool=mean`` = ``wmean``, ``egemaps``,
 ``compare``, ``stats``) and ``benchmarks/whisper.py encode``'s store (``wstd``: the std of
 the same encoder states over the clip's frames; ``w3``: means of the clip's thirds), so
@@ -31,7 +37,9 @@ Usage::
 
     python benchmarks/recipe_search.py run "wmean/logreg:C=0.1" "wmean/logreg:C=inner" \\
         "wmean/logreg:C=0.1 + egemaps/logreg:C=0.1" ...
+    python benchmarks/recipe_search.py run "wmean@aug2/logreg:C=0.1"   # augmented training
     python benchmarks/recipe_search.py render      # the RESULTS table from recipe_search.json
+    python benchmarks/recipe_search.py compare "wmean/logreg:C=0.1" "wmean/lda"  # paired, CI
 """
 
 from __future__ import annotations
