@@ -11,6 +11,14 @@ emotions; today RAVDESS alone: adding EmoDB-2s lowered every development figure)
 RAVDESS actors 23 (male) and 24 (female) are held out for ``examples/``. ``TEST_CORPORA``
 are only measured on (the card's cross-corpus figures).
 
+Each training side also gets ``AUGMENT`` degraded copies of every clip (random channels:
+EQ, reverberation, noise, telephone band, MP3, gain; ``serkit.workflows.augment_table``,
+cached in the feature cache), in the bundle, in every training fold and in every
+cross-corpus fit; the copies of a clip always sit with the clip (calibration's inner folds
+group them with their speaker). Chosen in ``benchmarks/recipe_search.py`` (RESULTS.md
+"Accuracy and robustness attempts"): two copies meet the robustness target with the
+development accuracy figures level.
+
 Probabilities are calibrated by temperature scaling fitted on out-of-fold predictions of
 the training clips (``CALIBRATION``: inner folds grouped by speaker, or by corpus so the
 held-out part carries a corpus shift), one temperature per-clip and one session-normalised,
