@@ -37,7 +37,9 @@ and neutral share one share) and the other corpus's clips are scored the way the
 model is judged: calm counted as neutral, the arg-max restricted to the shared classes. The
 held-out speakers of EmoDB-2s (5 folds by speaker, the recipe and its temperature fitted on
 the other speakers) are the clips without shift. ``--recipe default`` uses the build script's
-own recipe (``scripts/build_default_model.py``: its ``FEATURES`` and ``fit``, so a changed
+own recipe (``scripts/build_default_model.py``: its ``fit``, its ``AUGMENT`` degraded copies
+of every training clip, added to each training fold for exactly that fold's clips, and its
+``calibrate`` with ``CALIBRATION``, whose stored reference scores the shift, so a changed
 recipe is refitted by the same command) and writes ``scripts/default_model_shift.json``, which
 the build reads.
 
@@ -57,6 +59,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -395,11 +398,22 @@ def _merged(proba: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
     return out / np.maximum(out.sum(1, keepdims=True), 1e-12)
 
 
-def refit_shift(fit: Any, train: Data, other: Data, *, folds: int = 5) -> dict[str, Any]:
+def refit_shift(
+    fit: Any,
+    train: Data,
+    other: Data,
+    *,
+    folds: int = 5,
+    training: Callable[[np.ndarray], Data] | None = None,
+) -> dict[str, Any]:
     """Shift-blend parameters for a recipe from the development direction.
 
     ``fit(X, y, groups)`` returns a fitted, temperature-calibrated recognizer; ``train``
     is the corpus it is trained on (EmoDB-2s), ``other`` the corpus it predicts (RAVDESS).
+    ``training(rows)`` gives the training rows for the clips ``rows`` of ``train`` (a
+    recipe with augmented copies adds the copies of exactly those clips); by default the
+    clips themselves. The shift scores use the reference the recognizer stores when its
+    calibration has a shift part (what the bundle will use), else the training rows'.
     """
     from sklearn.model_selection import GroupKFold
 
@@ -407,24 +421,26 @@ def refit_shift(fit: Any, train: Data, other: Data, *, folds: int = 5) -> dict[s
         apply_shift_blend,
         fallback_weights,
         fit_shift_blend,
-        shift_reference,
     )
 
     X, y, g = train
-    rec = fit(X, y, g)
+
+    def rows_of(idx: np.ndarray) -> Data:
+        return training(idx) if training is not None else (X[idx], y[idx], g[idx])
+
+    rec = fit(*rows_of(np.arange(len(y))))
     classes = np.asarray(rec.classes_).astype(str).tolist()
     pos = {c: j for j, c in enumerate(classes)}
     p_in, s_in = np.zeros((len(y), len(classes))), np.zeros(len(y))
     for tr, te in GroupKFold(n_splits=folds).split(X, y, g):
-        inner = fit(X[tr], y[tr], g[tr])
+        Xt, yt, gt = rows_of(tr)
+        inner = fit(Xt, yt, gt)
         cols = [pos[str(c)] for c in np.asarray(inner.classes_).tolist()]
         p_in[np.ix_(te, cols)] = _temperature_only(inner, X[te])
-        ref = shift_reference(X[tr])
-        s_in[te] = shift_score(X[te], ref["mean"], ref["scale"])
+        s_in[te] = _shift_scores(inner, Xt, X[te])
     Xo, yo, _ = other
     p_out = _temperature_only(rec, Xo)
-    ref = shift_reference(X)
-    s_out = shift_score(Xo, ref["mean"], ref["scale"])
+    s_out = _shift_scores(rec, rows_of(np.arange(len(y)))[0], Xo)
     groups, rows, truth, shared = _judged(p_out, classes, yo)
     fallback = fallback_weights(classes)
     y_in = np.array([pos[c] for c in y.astype(str).tolist()])
@@ -459,6 +475,15 @@ def refit_shift(fit: Any, train: Data, other: Data, *, folds: int = 5) -> dict[s
     }
 
 
+def _shift_scores(rec: Any, X_train: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """:func:`shift_score` of ``X`` against the reference ``rec`` stores in its calibration
+    (the bundle's), or against ``X_train`` when it stores none."""
+    from serkit.calibration import shift_reference
+
+    ref = (rec.calibration_ or {}).get("shift") or shift_reference(X_train)
+    return shift_score(X, np.asarray(ref["mean"]), np.asarray(ref["scale"]))
+
+
 def _temperature_only(rec: Any, X: np.ndarray) -> np.ndarray:
     """The recognizer's probabilities with its temperature and without any shift part."""
     cal = {k: v for k, v in (rec.calibration_ or {}).items() if k != "shift"}
@@ -486,13 +511,26 @@ def _recipe(args: argparse.Namespace) -> tuple[Any, Any, str]:
         import build_default_model as build
 
         def fit(X: np.ndarray, y: np.ndarray, g: np.ndarray) -> Any:
-            return build.calibrate(build.fit(X, y, g), X, y, g, "speaker")
+            # the build's own calibration (its temperature and, with "shift", the
+            # reference the bundle stores; the blend parameters read here do not enter)
+            return build.calibrate(build.fit(X, y, g), X, y, g, build.CALIBRATION)
 
-        def load(cache: Path) -> tuple[Data, Data]:
+        def load(cache: Path) -> tuple[Data, Data, Callable[[np.ndarray], Data]]:
             tables = build.load(cache)
-            return build._xyg(tables["emodb"]), build._xyg(tables["ravdess"])
+            train = build._xyg(tables["emodb"])
+            augmented = build.augment({"emodb": tables["emodb"]}, cache)
+            copies = build._copies(augmented["emodb"]) if augmented else None
 
-        desc = f"scripts/build_default_model.py: {build.FEATURES} + {build.MODEL} {build.PARAMS}"
+            def training(rows: np.ndarray) -> Data:  # the clips and their copies
+                return build._stack(build._rows(train, copies, rows))
+
+            return train, build._xyg(tables["ravdess"]), training
+
+        desc = (
+            f"scripts/build_default_model.py: {build.FEATURES} + {build.MODEL} {build.PARAMS}, "
+            f"{build.AUGMENT} augmented copies per training clip, calibration "
+            f"{build.CALIBRATION!r}"
+        )
         return fit, load, desc
     params = {}
     for item in [i for i in args.params.split(",") if i]:
@@ -503,7 +541,7 @@ def _recipe(args: argparse.Namespace) -> tuple[Any, Any, str]:
         rec = EmotionRecognizer(features=args.features, model=args.model, params=params)
         return rec.fit(X, y, groups=g).calibrate(X, y, groups=g)
 
-    def load(cache: Path) -> tuple[Data, Data]:
+    def load(cache: Path) -> tuple[Data, Data, None]:
         out = []
         for corpus in ("emodb", "ravdess"):
             t = load_table(CORPORA[corpus], corpus=corpus, features=args.features,
@@ -513,7 +551,7 @@ def _recipe(args: argparse.Namespace) -> tuple[Any, Any, str]:
                 t.meta["emotion"].astype(str).to_numpy(),
                 t.meta["speaker"].astype(str).to_numpy(),
             ))  # fmt: skip
-        return out[0], out[1]
+        return out[0], out[1], None
 
     return fit, load, f"{args.features} + {args.model} {params}"
 
@@ -526,10 +564,10 @@ def refit_main(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     fit, load, desc = _recipe(args)
-    train, other = load(args.cache_dir)
+    train, other, training = load(args.cache_dir)
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = refit_shift(fit, train, other)
+        result = refit_shift(fit, train, other, training=training)
     out = {
         "blend": round(result.pop("blend"), 4),
         "center": round(result.pop("center"), 4),

@@ -8,6 +8,10 @@
 Usage::
 
     python benchmarks/prediction.py [--repeat 100] [--write]
+    python benchmarks/prediction.py --cold-only --python /tmp/fresh/bin/python  # a fresh venv
+
+``--python`` times the cold start with another interpreter, e.g. a fresh venv made by
+``pip install .`` (``PYTHONPATH`` is dropped for it, so that venv's installed serkit runs).
 """
 
 from __future__ import annotations
@@ -52,18 +56,23 @@ def warm(repeat: int, model: str | None = None) -> dict:
     }
 
 
-def cold(runs: int, model: str | None = None) -> dict:
+def cold(runs: int, model: str | None = None, python: str | None = None) -> dict:
     import resource
 
     walls, cpus = [], []
     extra = ["--model", model] if model else []
+    env = dict(os.environ)
+    if python is not None:  # that interpreter's own installed serkit, not this checkout's
+        env.pop("PYTHONPATH", None)
+    command = [python or sys.executable, "-m", "serkit", "predict", str(REPO / "examples"), "-q"]
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "serkit", "predict", str(REPO / "examples"), "-q", *extra],
+            [*command, *extra],
             check=True,
             capture_output=True,
+            env=env,
         )
         walls.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -95,11 +104,22 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     parser.add_argument("--model", help="time this bundle instead of the shipped default")
+    parser.add_argument(
+        "--python", help="time the cold start with this interpreter (e.g. a fresh venv's)"
+    )
+    parser.add_argument("--cold-only", action="store_true", help="skip the warm measurement")
     args = parser.parse_args()
-    if args.write and args.model:
-        parser.error("--write records the shipped model only; drop --model")
+    if args.write and (args.model or args.python or args.cold_only):
+        parser.error("--write records the shipped model, this interpreter, warm and cold")
     where = machine()  # before warm() pins this process to one core
-    c = cold(args.runs, args.model)
+    c = cold(args.runs, args.model, args.python)
+    if args.cold_only:
+        print(
+            f"cold `serkit predict examples/` ({args.python or sys.executable}): median "
+            f"{c['median_s']:.2f} s, best {c['min_s']:.2f} s of {c['runs']} (CPU median "
+            f"{c['cpu_median_s']:.2f} s); load average {os.getloadavg()[0]:.1f}"
+        )
+        return
     w = warm(args.repeat, args.model)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     text = "\n".join(

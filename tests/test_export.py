@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 from serkit import ParameterError
+from serkit.bundles import read_manifest
 from serkit.recognizer import EmotionRecognizer
 
 pytest.importorskip("onnx")
@@ -328,6 +329,9 @@ def test_ensemble_bundle_matches_onnx_runtime(
     assert {entry["key"]: entry["features"] for entry in meta["inputs"]} == rec.input_specs_
     assert [m["name"] for m in meta["members"]] == [m.name for m in rec.members_]
     assert [m["weight"] for m in meta["members"]] == [0.5, 0.5]
+    # each member's kind is the one its bundle stores it as
+    stored = {m["name"]: m["kind"] for m in read_manifest(folder)["members"]}
+    assert {m["name"]: m["kind"] for m in meta["members"]} == stored
     assert meta["classes"] == rec.classes_.tolist() and meta["model"] == model
 
     # a plain ONNX Runtime batch: sequence inputs need equal lengths and no silence to trim

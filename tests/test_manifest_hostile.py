@@ -39,7 +39,7 @@ def _edit(folder: Path, **changes) -> None:
     path.write_text(json.dumps(manifest))
 
 
-WEIGHTS = "members/logreg.skops"  # the shipped bundle's weights file
+WEIGHTS = "members/logreg.json"  # the shipped bundle's weights file (a linear member)
 
 
 def _refused(folder: Path, match: str) -> None:
@@ -94,10 +94,10 @@ def test_a_huge_manifest_is_not_read_whole(bundle):
 
 
 def test_paths_outside_the_bundle_are_refused_before_opening(bundle):
-    # a valid skops file outside, with the right checksum: it must still not load
-    outside = bundle.parent / "outside.skops"
+    # a valid weights file outside, with the right checksum: it must still not load
+    outside = bundle.parent / "outside.json"
     shutil.copy(bundle / WEIGHTS, outside)
-    _edit(bundle, weights__file="../outside.skops")
+    _edit(bundle, weights__file="../outside.json")
     _refused(bundle, "leaves the bundle folder")
     for name in ("/etc/passwd", "/etc/shadow", "/no/such/file", "C:\\\\x.skops"):
         _edit(bundle, weights__file=name)
@@ -108,7 +108,7 @@ def test_paths_outside_the_bundle_are_refused_before_opening(bundle):
 
 
 def test_a_symlink_out_of_the_bundle_is_refused(bundle):
-    outside = bundle.parent / "outside.skops"
+    outside = bundle.parent / "outside.json"
     shutil.copy(bundle / WEIGHTS, outside)
     (bundle / WEIGHTS).unlink()
     (bundle / WEIGHTS).symlink_to(outside)

@@ -72,7 +72,7 @@ def test_ensemble_recognizer_round_trip(tmp_path):
     folder = rec.save(tmp_path / "ens")
     manifest = json.loads((folder / "model.json").read_text())
     assert manifest["format_version"] == 2
-    assert [m["kind"] for m in manifest["members"]] == ["network", "skops"]
+    assert [m["kind"] for m in manifest["members"]] == ["network", "linear"]
     assert manifest["members"][0]["session_weights"] is None  # networks are shared
     summary = describe_manifest(manifest)
     assert summary["speaker_norm"] and summary["n_features"] is None

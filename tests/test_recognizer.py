@@ -90,15 +90,25 @@ class _Boom:
         return (Path.touch, (self.marker,))
 
 
-WEIGHTS = "members/logreg.skops"
-"""Where a saved one-model bundle keeps its weights."""
+WEIGHTS = "members/logreg.json"
+"""Where a saved logreg bundle keeps its weights (a linear member: JSON + safetensors)."""
+
+SKOPS_WEIGHTS = "members/knn.skops"
+"""Where a saved knn bundle keeps its weights (a skops member)."""
 
 
-def test_malicious_pickle_is_refused_and_runs_nothing(fitted, tmp_path):
-    folder = fitted.save(tmp_path / "model")
+@pytest.fixture(scope="module")
+def fitted_skops(example_features):
+    """A model that is stored as skops (not a linear one)."""
+    _, X, y = example_features
+    return EmotionRecognizer("seed", "knn", params={"n_neighbors": 1}).fit(X, y)
+
+
+def test_malicious_pickle_is_refused_and_runs_nothing(fitted_skops, tmp_path):
+    folder = fitted_skops.save(tmp_path / "model")
     marker = tmp_path / "pwned"
     payload = pickle.dumps(_Boom(marker))
-    (folder / WEIGHTS).write_bytes(payload)
+    (folder / SKOPS_WEIGHTS).write_bytes(payload)
     manifest = json.loads((folder / "model.json").read_text())
     import hashlib
 
@@ -110,7 +120,7 @@ def test_malicious_pickle_is_refused_and_runs_nothing(fitted, tmp_path):
     assert not marker.exists()
 
 
-def test_untrusted_type_in_skops_is_refused(fitted, tmp_path):
+def test_untrusted_type_in_skops_is_refused(fitted_skops, tmp_path):
     import hashlib
     import os
 
@@ -118,10 +128,10 @@ def test_untrusted_type_in_skops_is_refused(fitted, tmp_path):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    folder = fitted.save(tmp_path / "model")
+    folder = fitted_skops.save(tmp_path / "model")
     evil = make_pipeline(FunctionTransformer(os.system))
     data = sio.dumps(evil)
-    (folder / WEIGHTS).write_bytes(data)
+    (folder / SKOPS_WEIGHTS).write_bytes(data)
     manifest = json.loads((folder / "model.json").read_text())
     manifest["members"][0]["weights"]["sha256"] = hashlib.sha256(data).hexdigest()
     (folder / "model.json").write_text(json.dumps(manifest))
@@ -129,11 +139,21 @@ def test_untrusted_type_in_skops_is_refused(fitted, tmp_path):
         EmotionRecognizer.load(folder)
 
 
-def test_modified_weights_fail_the_checksum(fitted, tmp_path):
+@pytest.mark.parametrize("weights", [WEIGHTS, "members/logreg.safetensors"])
+def test_modified_weights_fail_the_checksum(fitted, tmp_path, weights):
     folder = fitted.save(tmp_path / "model")
-    data = bytearray((folder / WEIGHTS).read_bytes())
+    data = bytearray((folder / weights).read_bytes())
     data[-10] ^= 0xFF
-    (folder / WEIGHTS).write_bytes(bytes(data))
+    (folder / weights).write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="checksum"):
+        EmotionRecognizer.load(folder)
+
+
+def test_modified_skops_weights_fail_the_checksum(fitted_skops, tmp_path):
+    folder = fitted_skops.save(tmp_path / "model")
+    data = bytearray((folder / SKOPS_WEIGHTS).read_bytes())
+    data[-10] ^= 0xFF
+    (folder / SKOPS_WEIGHTS).write_bytes(bytes(data))
     with pytest.raises(BundleError, match="checksum"):
         EmotionRecognizer.load(folder)
 
@@ -199,7 +219,9 @@ def test_bundles_are_reproducible_byte_for_byte(example_features, tmp_path):
         ".save(d + '/c')"
     )
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True)
-    for name in (WEIGHTS, "members/logreg.session.skops", "model.json"):
+    stems = ("members/logreg", "members/logreg.session")
+    names = ["model.json"] + [f"{s}.{ext}" for s in stems for ext in ("json", "safetensors")]
+    for name in names:
         data = (first / name).read_bytes()
         assert data == (second / name).read_bytes() == (tmp_path / "c" / name).read_bytes()
 
@@ -223,12 +245,12 @@ def test_session_normalised_prediction(example_features, tmp_path):
         plain.predict_proba(X, speakers=sessions)
 
 
-def test_loading_a_bundle_does_not_import_torch(fitted, tmp_path):
+def test_loading_a_bundle_does_not_import_torch(fitted_skops, tmp_path):
     """skops' estimator walk would import torch where installed (hundreds of MB)."""
     import subprocess
     import sys
 
-    folder = fitted.save(tmp_path / "model")
+    folder = fitted_skops.save(tmp_path / "model")
     code = (
         "import sys; from serkit.recognizer import EmotionRecognizer;"
         f"EmotionRecognizer.load({str(folder)!r}); print('torch' in sys.modules)"
@@ -268,6 +290,6 @@ def test_format_1_bundles_are_still_read(example_features, tmp_path):
     )
     summary = describe_manifest(manifest)
     assert summary["speaker_norm"] and summary["weights_sha256"] == manifest["weights"]["sha256"]
-    # saving it again writes the one current format
+    # saving it again writes the one current format (a logreg: a linear member, not skops)
     again = read_manifest(old.save(tmp_path / "new"))
-    assert again["format_version"] == 2 and again["members"][0]["kind"] == "skops"
+    assert again["format_version"] == 2 and again["members"][0]["kind"] == "linear"

@@ -155,14 +155,14 @@ def _quiet_dask(args: argparse.Namespace) -> None:
 
 def _check_dask_args(args: argparse.Namespace) -> None:
     """Options that only mean something with --dask; fills in the partition size."""
-    from .distributed import DEFAULT_PARTITION_SIZE
-
     if args.dask is None:
         if args.files_from is not None:
             raise SerkitParameterError("--files-from needs --dask")
         if args.partition_size is not None:
             raise SerkitParameterError("--partition-size needs --dask")
         return
+    from .distributed import DEFAULT_PARTITION_SIZE
+
     if args.partition_size is None:
         args.partition_size = DEFAULT_PARTITION_SIZE
     if args.partition_size < 1:
@@ -471,8 +471,6 @@ def _load_recognizer(value: str | None, *, calibrated: bool = True) -> Any:
 def cmd_predict(args: argparse.Namespace) -> int:
     import csv
 
-    from .batch import predict_paths
-
     _check_dask_args(args)
     if args.dask is not None:
         if args.speaker_norm or args.group_by is not None:
@@ -501,6 +499,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise SerkitParameterError("--out needs --dask (without it predictions go to stdout)")
     if not args.inputs:
         raise SerkitParameterError("give audio files or folders")
+    from .batch import predict_paths  # not before: a Dask client never loads the model
+
     rec = _load_recognizer(args.model, calibrated=not args.no_calibration)
     preds = predict_paths(
         rec,

@@ -516,6 +516,15 @@ def _member_graph(member: Any, estimator: Any, input_name: str) -> tuple[Any, di
     return model, {"kind": "vector", "n_features": int(n_features)}
 
 
+def _member_kind(member: Any, estimator: Any) -> str:
+    """The member kind a bundle stores this member as (``network``, ``linear`` or ``skops``)."""
+    if member.neural:
+        return "network"
+    from .bundles._linear import linear_parts
+
+    return "linear" if linear_parts(estimator) is not None else "skops"
+
+
 def _ensemble_to_onnx(rec: Any, extra: Mapping[str, Any]) -> Any:
     ensemble = rec.pipeline_
     fitted = dict(ensemble.members_)
@@ -565,7 +574,7 @@ def _ensemble_to_onnx(rec: Any, extra: Mapping[str, Any]) -> Any:
             {
                 "name": member.name,
                 "model": member.model,
-                "kind": "network" if member.neural else "skops",
+                "kind": _member_kind(member, fitted[member.name]),
                 "input": names[member.key],
                 "weight": float(weight),
             }

@@ -2,9 +2,11 @@
 
 A bundle is a folder: ``model.json`` (a readable manifest: classes, feature specs, model
 name and parameters, training summary, metrics, library versions, the SHA-256 of every
-weights file) and the weights, one entry per member under ``members/``: skops files for
-classic members, ``network.safetensors`` + ``network.json`` for networks. Loading never
-unpickles: skops rebuilds only the types on :data:`TRUSTED_TYPES`, safetensors holds plain
+weights file) and the weights, one entry per member under ``members/``: a JSON document +
+safetensors arrays for standardised linear models (``logreg``, read without skops: fast to
+load), skops files for other classic members, ``network.safetensors`` + ``network.json`` for
+networks. Loading never unpickles: linear members rebuild fixed scikit-learn types from plain
+values, skops rebuilds only the types on :data:`TRUSTED_TYPES`, safetensors holds plain
 tensors, and every file's checksum is checked first, so a tampered bundle cannot run code.
 
 Modules
@@ -12,6 +14,8 @@ Modules
 ``_format``
     ``model.json``: writing (format 2), reading (formats 1 and 2), describing; the
     default-model lookup.
+``_linear``
+    Standardised linear models as plain JSON + safetensors arrays (no skops import).
 ``_skops``
     Reproducible skops files and the allow list.
 ``_torch``

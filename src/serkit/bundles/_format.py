@@ -1,10 +1,13 @@
 """A recognizer on disk: ``model.json`` plus one weights entry per member, and back.
 
 One format is written (``format_version`` 2): ``model.json`` lists the feature sets the model
-reads (``inputs``) and its members, each with its weights under ``members/`` -- skops files for
-classic members (and their per-speaker twin), a safetensors network folder for networks -- and
-the SHA-256 of every file. Format 1 (one classic model as ``pipeline.skops`` beside
-``model.json``, as serkit 0.1 wrote it and as the shipped default model may be) is still read.
+reads (``inputs``) and its members, each with its weights under ``members/`` -- for classic
+members (and their per-speaker twin) JSON + safetensors arrays when the model is a plain
+standardised linear one (member kind ``linear``), else skops files (kind ``skops``); a
+safetensors network folder for networks (kind ``network``) -- and the SHA-256 of every file.
+Format 1 (one classic model as ``pipeline.skops`` beside ``model.json``, as serkit 0.1 wrote
+it) is still read, and so are skops members of format 2 (every bundle written before the
+``linear`` kind existed).
 
 Nothing here imports the recognizer class: :func:`write_bundle` reads a fitted recognizer's
 attributes and :func:`read_bundle` returns its parts, which
@@ -24,15 +27,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._errors import BundleError, SerkitWarning
 from .._manifest import check_bundle_manifest, read_json_manifest
 from .._version import __version__
-from ..models import Member, ProbabilityEnsemble
+from ._linear import linear_parts, load_linear, write_linear
 from ._skops import load_skops, verified_bytes, write_skops
+
+if TYPE_CHECKING:
+    from ..models import Member
+
+# serkit.models (and with it scikit-learn) is imported where a model is rebuilt, not here:
+# a Dask client reads manifests without ever loading a model
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -121,12 +130,15 @@ def _member_entries(
             entry["session_weights"] = None
         else:
             (folder / "members").mkdir(exist_ok=True)
-            entry["kind"] = "skops"
-            entry["weights"] = write_skops(folder, f"{stem}.skops", models[member.name])
+            pair = [models[member.name], norm_models.get(member.name)]
+            write: Callable[[Path, str, Any], dict[str, str]]
+            if all(m is None or linear_parts(m) is not None for m in pair):
+                entry["kind"], write, ext = "linear", write_linear, ""
+            else:
+                entry["kind"], write, ext = "skops", write_skops, ".skops"
+            entry["weights"] = write(folder, f"{stem}{ext}", pair[0])
             entry["session_weights"] = (
-                write_skops(folder, f"{stem}.session.skops", norm_models[member.name])
-                if member.name in norm_models
-                else None
+                None if pair[1] is None else write(folder, f"{stem}.session{ext}", pair[1])
             )
         entries.append(entry)
     return entries
@@ -285,6 +297,8 @@ def _version(manifest: Mapping[str, Any]) -> int:
 
 def _as_format2(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """A format-1 manifest (one classic model) in format 2's shape: one skops member."""
+    from ..models import Member
+
     spec = manifest["features"]
     name = manifest["model"]["name"]
     key = Member(name, name, spec).key
@@ -299,6 +313,13 @@ def _as_format2(manifest: Mapping[str, Any]) -> dict[str, Any]:
     return {**manifest, "inputs": {key: spec}, "members": [member]}
 
 
+_CLASSIC_LOADERS: dict[str, Callable[[Path, Mapping[str, Any]], Any]] = {
+    "linear": load_linear,
+    "skops": load_skops,
+}
+"""Member kinds rebuilt from files without torch: plain linear arrays, or skops."""
+
+
 def read_bundle(path: str | os.PathLike) -> LoadedBundle:
     """Check and rebuild a bundle folder; nothing from it is executed.
 
@@ -307,6 +328,8 @@ def read_bundle(path: str | os.PathLike) -> LoadedBundle:
     BundleError
         Missing files, malformed manifest, checksum mismatch, or types not on the allow list.
     """
+    from ..models import Member, ProbabilityEnsemble
+
     folder = Path(path)
     manifest = read_manifest(folder)
     _warn_on_version_change(folder, manifest.get("versions", {}))
@@ -334,14 +357,15 @@ def read_bundle(path: str | os.PathLike) -> LoadedBundle:
             network = load_torch((folder / str(weights["file"])).parent)
             fitted.append((name, network))
             norm_models.append((name, network))  # networks serve both models
-        elif kind == "skops":
-            fitted.append((name, load_skops(folder, entry["weights"])))
+        elif kind in _CLASSIC_LOADERS:
+            load = _CLASSIC_LOADERS[kind]
+            fitted.append((name, load(folder, entry["weights"])))
             norm_entry = entry.get("session_weights")
             if norm_entry and len(entries) == 1:
                 verified_bytes(folder, norm_entry)  # checked now, rebuilt on first use
-                speaker_norm_loader = partial(load_skops, folder, norm_entry)
+                speaker_norm_loader = partial(load, folder, norm_entry)
             elif norm_entry:
-                norm_models.append((name, load_skops(folder, norm_entry)))
+                norm_models.append((name, load(folder, norm_entry)))
         else:
             raise BundleError(f"{where}: unknown member kind {kind!r}")
     norm_model = None

@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Collection
+from typing import Any
 
 from .._errors import ParameterError
 from ._cremad import load_cremad
-from ._download import download_ravdess
 from ._emodb import load_emodb
 from ._emotions import EMOTIONS, EXTRA_EMOTIONS, normalize_emotion, parse_emotions
 from ._files import FILE_CORPORA, file_labeller, label_file
@@ -67,6 +67,17 @@ __all__ = [
     "normalize_emotion",
     "parse_emotions",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # the downloader (urllib, http.client, zipfile) is imported on first use only: every
+    # ``serkit predict`` imports this package for its file listing, none downloads
+    if name == "download_ravdess":
+        from ._download import download_ravdess
+
+        return download_ravdess
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 CORPORA: tuple[str, ...] = ("ravdess", "cremad", "tess", "savee", "emodb", "folder", "csv")
 """Names :func:`load_corpus` accepts."""

@@ -177,7 +177,9 @@ def connect(address: str, *, announce: Callable[[str], None] | None = None) -> I
 
     ``local:N`` starts a :class:`distributed.LocalCluster` of N worker processes
     with one thread each (they inherit this process's environment) and stops it
-    on exit. ``announce`` receives the dashboard link.
+    on exit; its workers skip the interpreter's teardown once closed
+    (:class:`serkit.distributed._local.QuickExit`). ``announce`` receives the dashboard
+    link.
 
     Raises
     ------
@@ -212,7 +214,11 @@ def connect(address: str, *, announce: Callable[[str], None] | None = None) -> I
         try:
             if announce is not None:
                 announce(client.dashboard_link)
-            if not n_workers:
+            if n_workers:
+                from ._local import QuickExit
+
+                client.register_plugin(QuickExit())  # its workers end with the command
+            else:
                 _check_worker_malloc(client)
             yield client
         finally:
