@@ -50,3 +50,24 @@ def test_local_clusters_get_it_and_their_workers_are_gone_after_the_job():
         assert len(states) == 1 and states[0][1]
         process = psutil.Process(states[0][0])
     assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+
+
+def _profiling(dask_worker) -> tuple[bool, bool]:
+    import dask
+
+    return (
+        bool(dask.config.get("distributed.worker.profile.enabled")),
+        "profile" in dask_worker.periodic_callbacks,
+    )
+
+
+def test_local_clusters_run_without_the_statistical_profiler(monkeypatch):
+    from serkit.distributed._client import PROFILE_VARIABLE
+
+    monkeypatch.delenv(PROFILE_VARIABLE, raising=False)
+    with connect("local:1") as client:
+        assert list(client.run(_profiling).values()) == [(False, False)]
+    # a user who configured it keeps it
+    monkeypatch.setenv(PROFILE_VARIABLE, "True")
+    with connect("local:1") as client:
+        assert list(client.run(_profiling).values()) == [(True, True)]

@@ -140,6 +140,24 @@ def _keep_malloc_dynamic() -> None:
             del os.environ["MALLOC_TRIM_THRESHOLD_"]
 
 
+PROFILE_VARIABLE = "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED"
+
+
+def _local_config() -> dict[str, Any]:
+    """Dask settings for the LocalCluster serkit starts itself: no statistical profiler.
+
+    Every Dask worker samples its threads' stacks (``distributed.worker.profile``, every
+    10 ms) for the dashboard's profile page. On a small machine that sampling competes with
+    the clips for the CPU and the GIL: ``--dask local:2`` predicted the whole of RAVDESS at
+    80 % of local ``--jobs 2``'s rate with it and 90 % without it (2 cores,
+    ``benchmarks/distributed.py``). Setting ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED``
+    yourself keeps your choice; a user's own cluster keeps its configuration.
+    """
+    if PROFILE_VARIABLE in os.environ:
+        return {}
+    return {"distributed.worker.profile.enabled": False}
+
+
 def _check_worker_malloc(client: Any) -> None:
     """Reset glibc's malloc thresholds on a running cluster's workers now (each task does it
     too, for workers that join later) and warn where a worker's environment set
@@ -195,14 +213,17 @@ def connect(address: str, *, announce: Callable[[str], None] | None = None) -> I
     cluster = None
     n_workers = check_address(address)
     if n_workers:
+        import dask
+
         _keep_malloc_dynamic()
-        cluster = LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address="127.0.0.1:0",
-            host="127.0.0.1",
-        )
+        with dask.config.set(_local_config()):  # the nannies pass it to their workers
+            cluster = LocalCluster(
+                n_workers=n_workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address="127.0.0.1:0",
+                host="127.0.0.1",
+            )
         target: Any = cluster
     else:
         target = address
