@@ -15,6 +15,7 @@ naming the file and the problem (never a ``TypeError`` or ``RecursionError``):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -155,6 +156,26 @@ def bundle_file(
     if os.path.commonpath([real_root, real]) != real_root:
         raise error(f"{root}: file name {name!r} leaves the bundle folder (a symbolic link)")
     return root / name
+
+
+def verified_bytes(
+    folder: str | os.PathLike,
+    entry: Mapping[str, Any],
+    *,
+    manifest: str = "model.json",
+    what: str = "model weights",
+    error: type[BundleError] = BundleError,
+) -> bytes:
+    """Read one file that a manifest names (``entry``: ``file`` and ``sha256``) and check its
+    SHA-256, so nothing modified after saving is ever parsed."""
+    path = bundle_file(folder, entry.get("file"), error=error)
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what} ({exc})") from exc
+    if hashlib.sha256(blob).hexdigest() != entry.get("sha256"):
+        raise error(f"{path}: checksum does not match {manifest}; the bundle was modified")
+    return blob
 
 
 def _kind(value: Any) -> str:

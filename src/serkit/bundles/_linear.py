@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import BundleError
-from .._manifest import bundle_file, read_json_manifest
+from .._manifest import bundle_file, read_json_manifest, verified_bytes
 
 __all__ = ["LINEAR_FORMAT", "STEP_TYPES", "linear_parts", "load_linear", "write_linear"]
 
@@ -179,16 +179,11 @@ def _read_arrays(folder: Path, entry: Any, where: Path) -> dict[str, np.ndarray]
 
     if not isinstance(entry, Mapping):
         raise BundleError(f"{where}: 'arrays' must be an object with 'file' and 'sha256'")
-    path = bundle_file(folder, entry.get("file"))
-    try:
-        blob = path.read_bytes()
-    except OSError as exc:
-        raise BundleError(f"{path}: cannot read the model's arrays ({exc})") from exc
-    if hashlib.sha256(blob).hexdigest() != entry.get("sha256"):
-        raise BundleError(f"{path}: checksum does not match {where.name}; the bundle was modified")
+    blob = verified_bytes(folder, entry, manifest=where.name, what="model's arrays")
     try:
         return load(blob)
     except (SafetensorError, ValueError) as exc:
+        path = bundle_file(folder, entry.get("file"))
         raise BundleError(f"{path}: not a valid safetensors file ({exc})") from exc
 
 
@@ -233,8 +228,6 @@ def load_linear(folder: Path, entry: Mapping[str, Any]) -> Any:
         :data:`STEP_TYPES`.
     """
     from sklearn.pipeline import Pipeline
-
-    from ._skops import verified_bytes
 
     verified_bytes(folder, entry)
     where = bundle_file(folder, entry.get("file"))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import BundleError
-from .._manifest import bundle_file
+from .._manifest import bundle_file, verified_bytes
 
 __all__ = ["TRUSTED_TYPES", "load_skops", "verified_bytes", "write_skops"]
 
@@ -113,20 +113,6 @@ def _stable_zip(data: bytes) -> bytes:
             fixed.external_attr = 0o644 << 16
             dst.writestr(fixed, members[name])
     return out.getvalue()
-
-
-def verified_bytes(folder: Path, entry: Mapping[str, Any]) -> bytes:
-    """Read one weights file named in the manifest and check its SHA-256."""
-    weights_path = bundle_file(folder, entry.get("file"))
-    try:
-        weights = weights_path.read_bytes()
-    except OSError as exc:
-        raise BundleError(f"{weights_path}: cannot read the model weights ({exc})") from exc
-    if hashlib.sha256(weights).hexdigest() != entry.get("sha256"):
-        raise BundleError(
-            f"{weights_path}: checksum does not match model.json; the bundle was modified"
-        )
-    return weights
 
 
 def load_skops(folder: Path, entry: Mapping[str, Any]) -> Any:

@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .._errors import ParameterError, TorchBundleError
-from .._manifest import bundle_file, read_json_manifest
+from .._manifest import bundle_file, read_json_manifest, verified_bytes
 from .._version import __version__
 from ..models._torch import (
     _EXECUTION_PARAMS,
@@ -168,12 +168,13 @@ def load_torch(folder: str | os.PathLike, *, device: str = "cpu") -> TorchClassi
     if not isinstance(entry, dict):
         raise TorchBundleError(f"{root}: 'weights' in {NETWORK_MANIFEST} must be an object")
     path = bundle_file(root, entry.get("file", NETWORK_FILE), error=TorchBundleError)
-    try:
-        blob = path.read_bytes()
-    except OSError as exc:
-        raise TorchBundleError(f"{path}: cannot read the network weights ({exc})") from exc
-    if hashlib.sha256(blob).hexdigest() != entry.get("sha256"):
-        raise TorchBundleError(f"{path}: checksum does not match {NETWORK_MANIFEST}")
+    blob = verified_bytes(
+        root,
+        {**entry, "file": entry.get("file", NETWORK_FILE)},
+        manifest=NETWORK_MANIFEST,
+        what="network weights",
+        error=TorchBundleError,
+    )
     try:
         state = load(blob)
     except (SafetensorError, ValueError, RuntimeError) as exc:
