@@ -174,6 +174,16 @@ def part_clips(rec, frames) -> dict:
     return out
 
 
+def _run_record(start: float, command: str) -> dict[str, object]:
+    """How long a run took, at what load, when, and the command that repeats it."""
+    return {
+        "seconds": round(time.perf_counter() - start, 1),
+        "load_1min": round(os.getloadavg()[0], 2),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
+    }
+
+
 def main() -> int:
     from serkit.bundles import default_model_path
     from serkit.recognizer import EmotionRecognizer
@@ -185,12 +195,9 @@ def main() -> int:
     if "--clips" in sys.argv[1:]:
         store = json.loads(STORE.read_text()) if STORE.exists() else {}
         store["clips"] = part_clips(rec, tn._frames())
-        store["_run_clips"] = {
-            "seconds": round(time.perf_counter() - start, 1),
-            "load_1min": round(os.getloadavg()[0], 2),
-            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "command": "python benchmarks/timeline_shift_cause.py --clips",
-        }
+        store["_run_clips"] = _run_record(
+            start, "python benchmarks/timeline_shift_cause.py --clips"
+        )
         STORE.write_text(json.dumps(store, indent=1) + "\n")
         return 0
     shift = rec.calibration_["shift"]
@@ -244,12 +251,7 @@ def main() -> int:
     out["timeline"] = timeline
     if STORE.exists() and "clips" in (old := json.loads(STORE.read_text())):
         out["clips"], out["_run_clips"] = old["clips"], old["_run_clips"]
-    out["_run"] = {
-        "seconds": round(time.perf_counter() - start, 1),
-        "load_1min": round(os.getloadavg()[0], 2),
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": "python benchmarks/timeline_shift_cause.py",
-    }
+    out["_run"] = _run_record(start, "python benchmarks/timeline_shift_cause.py")
     STORE.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out["window reference"], indent=1))
     return 0
