@@ -241,6 +241,8 @@ def test_cli_dask_options_need_dask(
     assert "--out needs --dask" in capsys.readouterr().err
     assert main(["features", str(EXAMPLES), "--out", "x.parquet", "--files-from", "l"]) == 2
     assert "--files-from needs --dask" in capsys.readouterr().err
+    assert main(["predict", "--files-from", "nowhere.txt"]) == 2  # local: read, not refused
+    assert "nowhere.txt: cannot read the file list" in capsys.readouterr().err
     assert main(["features", str(EXAMPLES), "--out", "x", "--dask", "nowhere"]) == 2
     assert "give a scheduler address" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +125,40 @@ def test_collect_audio_files_keeps_explicit_paths(tmp_path):
     (tmp_path / "sub" / "b.FLAC").write_bytes(b"x")
     found = collect_audio_files([tmp_path, tmp_path / "notes.txt"])
     assert [p.name for p in found] == ["a.wav", "b.FLAC", "notes.txt"]
+
+
+def test_collect_audio_files_lists_as_dask_jobs_do(tmp_path, monkeypatch):
+    """The local path and ``--dask`` list the same files in the same order: links to
+    folders followed, hidden folders skipped, relative inputs kept relative."""
+    from serkit.distributed import iter_audio_files
+
+    archive = tmp_path / "archive"
+    (archive / "calls").mkdir(parents=True)
+    (archive / "calls" / "1.wav").write_bytes(b"x")
+    (archive / ".trash").mkdir()
+    (archive / ".trash" / "old.wav").write_bytes(b"x")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "2.flac").write_bytes(b"x")
+    (archive / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (archive / "linked" / "loop").symlink_to(archive, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    local = collect_audio_files(["archive"])
+    assert [str(p) for p in local] == [
+        os.path.join("archive", "calls", "1.wav"),
+        os.path.join("archive", "linked", "2.flac"),
+    ]
+    assert [os.path.abspath(p) for p in local] == list(iter_audio_files(["archive"]))
+
+
+def test_predict_reads_a_file_list_without_dask(capsys, tmp_path):
+    listing = tmp_path / "list.txt"
+    clip = EXAMPLES / "03-01-05-02-01-01-23.flac"
+    listing.write_text(f"# calls of Monday\n{clip}\n\nmissing.wav\n")
+    code, out, _ = run(capsys, "predict", "--files-from", str(listing), "--json", "-q")
+    rows = json.loads(out)
+    assert code == 0 and [row["path"] for row in rows] == [str(clip), str(tmp_path / "missing.wav")]
+    assert rows[0]["emotion"] and rows[1]["error"]
 
 
 def test_augmented_training_never_sees_test_clips(subset, cache, monkeypatch):

@@ -11,8 +11,8 @@ first use.
 
 Module map (which room does what)
 ---------------------------------
-``audio``, ``vad``
-    Decode, check, resample and stream audio; find speech.
+``audio``, ``vad``, ``files``
+    Decode, check, resample and stream audio; find speech; list the audio files of folders.
 ``features``
     Extractors (the table in ``features._table``), the feature cache, batch extraction,
     and ``extract_row``: the one path from a signal to a model's feature row.
@@ -30,8 +30,8 @@ Module map (which room does what)
     Prediction front ends: many files, one long recording, live input.
 ``corpora``, ``datasets``, ``augment``, ``evaluation``, ``workflows``, ``reports``, ``plots``
     Corpora, speaker-independent evaluation, training recipes and their reports.
-``export``, ``service``, ``cli``
-    ONNX export, the HTTP service, the ``serkit`` command.
+``export``, ``service``, ``cli``, ``distributed``
+    ONNX export, the HTTP service, the ``serkit`` command, scale-out on Dask.
 ``_errors``, ``_inputs``, ``_manifest``, ``_threads``
     The bottom layer: errors, model-input containers, JSON manifests, thread limits.
 """

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from ._errors import ParameterError
-from .corpora import AUDIO_EXTENSIONS
+from .files import iter_audio_files
 from .recognizer import EmotionRecognizer
 from .results import Prediction
 
@@ -21,24 +21,12 @@ __all__ = ["collect_audio_files", "predict_paths", "speaker_labels"]
 def collect_audio_files(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     """Expand files and folders (recursively, audio extensions only) into a sorted file list.
 
-    A path given explicitly is kept whatever its extension, so that a bad file
-    gets a clear error row instead of vanishing.
+    The same listing as ``--dask`` jobs (:func:`serkit.files.iter_audio_files`):
+    hidden files and folders skipped, links to folders followed. A path given
+    explicitly is kept whatever its extension, so that a bad file gets a clear
+    error row instead of vanishing.
     """
-    files: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix.lower().lstrip(".") in AUDIO_EXTENSIONS
-                and not p.name.startswith(".")
-            )
-            files.extend(found)
-        else:
-            files.append(path)
-    return files
+    return [Path(p) for p in iter_audio_files(inputs, absolute=False)]
 
 
 def speaker_labels(paths: Sequence[Path], group_by: str | None) -> list[str]:

@@ -153,10 +153,10 @@ def _quiet_dask(args: argparse.Namespace) -> None:
         logging.getLogger("distributed").setLevel(logging.WARNING)
 
 
-def _check_dask_args(args: argparse.Namespace) -> None:
+def _check_dask_args(args: argparse.Namespace, *, local_files_from: bool = False) -> None:
     """Options that only mean something with --dask; fills in the partition size."""
     if args.dask is None:
-        if args.files_from is not None:
+        if args.files_from is not None and not local_files_from:
             raise SerkitParameterError("--files-from needs --dask")
         if args.partition_size is not None:
             raise SerkitParameterError("--partition-size needs --dask")
@@ -471,7 +471,7 @@ def _load_recognizer(value: str | None, *, calibrated: bool = True) -> Any:
 def cmd_predict(args: argparse.Namespace) -> int:
     import csv
 
-    _check_dask_args(args)
+    _check_dask_args(args, local_files_from=True)
     if args.dask is not None:
         if args.speaker_norm or args.group_by is not None:
             raise SerkitParameterError("--speaker-norm and --group-by do not work with --dask yet")
@@ -497,14 +497,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return 0
     if args.out is not None:
         raise SerkitParameterError("--out needs --dask (without it predictions go to stdout)")
-    if not args.inputs:
-        raise SerkitParameterError("give audio files or folders")
+    inputs = list(args.inputs)
+    if args.files_from is not None:
+        from .files import iter_files_from
+
+        inputs.extend(iter_files_from(args.files_from))
+    if not inputs:
+        raise SerkitParameterError("give audio files or folders, or --files-from LIST")
     from .batch import predict_paths  # not before: a Dask client never loads the model
 
     rec = _load_recognizer(args.model, calibrated=not args.no_calibration)
     preds = predict_paths(
         rec,
-        args.inputs,
+        inputs,
         speaker_norm=args.speaker_norm or args.group_by is not None,
         group_by=args.group_by,
         jobs=args.jobs,
@@ -895,7 +900,7 @@ def _add_dask_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--files-from",
         metavar="LIST",
-        help="with --dask: read the audio paths from this text file, one per line",
+        help="read the audio paths from this text file, one per line (features: with --dask)",
     )
 
 

@@ -1,9 +1,8 @@
-"""Streamed file listings and partitions: never a list of the whole archive in memory.
+"""Partitions of a streamed file listing: never a list of the whole archive in memory.
 
-The walk visits folders with :func:`os.scandir`, names sorted at each level, so
-the same tree always yields the same order (partition ``i`` holds the same
-files on every run, which is what makes a job resumable). ``--files-from``
-lists are read line by line.
+The listing (:mod:`serkit.files`) gives the same tree in the same order on every
+run, so partition ``i`` holds the same files each time, which is what makes a job
+resumable.
 """
 
 from __future__ import annotations
@@ -11,91 +10,11 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from .._errors import ParameterError
-from ..corpora import AUDIO_EXTENSIONS
+from ..files import iter_audio_files, iter_files_from
 
 __all__ = ["iter_audio_files", "iter_files_from", "partition_key", "partitions"]
-
-
-def _is_hidden(name: str) -> bool:
-    return name.startswith(".") or name == "__MACOSX"
-
-
-def _is_audio(name: str) -> bool:
-    return "." in name and name.rsplit(".", 1)[-1].lower() in AUDIO_EXTENSIONS
-
-
-def _walk(folder: str, seen: set[tuple[int, int]]) -> Iterator[str]:
-    try:
-        st = os.stat(folder)
-        if (st.st_dev, st.st_ino) in seen:  # a link loop
-            return
-        seen.add((st.st_dev, st.st_ino))
-        with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError:
-        return  # an unreadable folder: nothing to list (the local path does the same)
-    for entry in entries:
-        if _is_hidden(entry.name):
-            continue
-        try:
-            is_dir = entry.is_dir()
-        except OSError:
-            continue
-        if is_dir:
-            yield from _walk(entry.path, seen)
-        elif _is_audio(entry.name):
-            yield entry.path
-
-
-def iter_audio_files(inputs: Iterable[str | os.PathLike]) -> Iterator[str]:
-    """Audio files under each input folder (recursive, sorted per folder); files as given.
-
-    A file named explicitly is kept whatever its extension, so that a bad file
-    gets an error row instead of vanishing (as :func:`serkit.batch.collect_audio_files`).
-    Only the folders on the current path are held in memory.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> for name in ("b.wav", "a.flac", "notes.txt", ".hidden.wav"):
-    ...     (d / name).touch()
-    >>> [pathlib.Path(p).name for p in iter_audio_files([d])]
-    ['a.flac', 'b.wav']
-    """
-    for item in inputs:
-        path = os.fspath(item)
-        if os.path.isdir(path):
-            yield from _walk(os.path.abspath(path), set())
-        else:
-            yield os.path.abspath(path)
-
-
-def iter_files_from(list_file: str | os.PathLike) -> Iterator[str]:
-    """Paths from a text file, one per line (blank lines and ``#`` comments skipped).
-
-    Relative paths are taken relative to the list file's folder.
-
-    Raises
-    ------
-    ParameterError
-        If the list file cannot be opened.
-    """
-    list_path = Path(list_file)
-    try:
-        handle = open(list_path, encoding="utf-8")  # noqa: SIM115 - closed by the generator
-    except OSError as exc:
-        raise ParameterError(f"{list_path}: cannot read the file list ({exc.strerror})") from exc
-    base = list_path.resolve().parent
-    with handle:
-        for line in handle:
-            text = line.strip()
-            if not text or text.startswith("#"):
-                continue
-            yield os.fspath(base / text) if not os.path.isabs(text) else text
 
 
 TAIL_DIVISOR = 8
