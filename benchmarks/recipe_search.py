@@ -69,7 +69,13 @@ SPECS = {
     "compare": "compare",
     "stats": "stats",
 }
-BENCH = {"wstd": ("std",), "wmeanstd": ("mean", "std"), "w3": ("w1", "w2", "w3")}
+BENCH = {
+    "wstd": ("std",),
+    "wmeanstd": ("mean", "std"),
+    "w3": ("w1", "w2", "w3"),
+    "wtrim": ("mean_trim",),  # mean over the frames from the first to the last active one
+    "wvoiced": ("mean_voiced",),  # mean over the frames within 30 dB of the loudest only
+}
 
 
 def _cache_dir() -> Path:

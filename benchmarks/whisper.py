@@ -195,6 +195,21 @@ def _store_path(store: Path, pad: float, ct: str) -> Path:
     return store / "whisper-bench" / f"pad{pad:g}-{ct}.npz"
 
 
+def _active_frames(y: np.ndarray, n_frames: int) -> tuple[slice, np.ndarray]:
+    """Encoder frames (20 ms, 320 samples at 16 kHz) of the speech: from the first to the last
+    frame within 30 dB of the loudest (``trim``), and only the frames within 30 dB (``voiced``).
+    Silence-independent pooling: a clip's silent lead-in and tail no longer enter the mean."""
+    n = min(n_frames, len(y) // 320)
+    if n == 0:
+        return slice(0, n_frames), np.ones(n_frames, dtype=bool)
+    rms = np.sqrt(np.mean(y[: n * 320].reshape(n, 320) ** 2, axis=1) + 1e-12)
+    on = 20 * np.log10(rms / rms.max()) > -30
+    first, last = np.flatnonzero(on)[[0, -1]]
+    voiced = np.zeros(n_frames, dtype=bool)
+    voiced[:n] = on
+    return slice(first, last + 1), voiced
+
+
 def encode(corpus: str, pad: float, ct: str, store: Path) -> None:
     """Encode every clip of one corpus and store the pooled statistics."""
     from tqdm import tqdm
@@ -209,7 +224,7 @@ def encode(corpus: str, pad: float, ct: str, store: Path) -> None:
         return
     frame = load_corpus(CORPORA[corpus], corpus).to_frame()
     extractor = WhisperFeatures(pad=pad, compute_type=ct, span="all")
-    keys = ("mean", "std", "w1", "w2", "w3", "mean_all", "std_all")
+    keys = ("mean", "std", "w1", "w2", "w3", "mean_all", "std_all", "mean_trim", "mean_voiced")
     out: dict[str, list] = {k: [] for k in keys}
     seconds, cpu = [], []
     y, sr = audio.load(frame["path"].iloc[0])
@@ -223,6 +238,7 @@ def encode(corpus: str, pad: float, ct: str, store: Path) -> None:
         n_valid = max(1, -(-(len(y) // 160) // 2))
         speech = states[: min(n_valid, len(states))] if len(y) <= 30 * sr else states
         thirds = np.array_split(speech, 3)
+        trim, voiced = _active_frames(y, len(speech))
         for key, value in zip(
             keys,
             (
@@ -231,6 +247,8 @@ def encode(corpus: str, pad: float, ct: str, store: Path) -> None:
                 *(t.mean(0) for t in thirds),
                 states.mean(0),
                 states.std(0),
+                speech[trim].mean(0),
+                speech[voiced].mean(0),
             ),
             strict=True,
         ):
