@@ -116,3 +116,53 @@ def test_cli_cross_corpus_and_leave_one_corpus_out(capsys, subset, emodb_subset,
     code = main(["evaluate", str(subset), "--protocol", "cross-corpus", "-q"])
     assert code == 2
     assert "--test-data" in capsys.readouterr().err
+
+
+def test_cross_corpus_network(subset, emodb_subset, cache):
+    """A network (cnn1d) trained on RAVDESS and tested on every EmoDB clip once."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        report, results = evaluate_corpora(
+            [(subset, "ravdess"), (emodb_subset, "emodb")],
+            test_corpus="emodb",
+            models=["cnn1d"],
+            emotions=["angry", "happy", "neutral", "sad"],
+            cache_dir=cache,
+            params={"cnn1d": {"max_epochs": 2, "channels": 8, "pool": 4, "val_fraction": 0.0}},
+        )
+    finally:
+        torch.set_num_threads(threads)
+    emodb = report["corpora"]["emodb"]
+    res = report["results"]["cnn1d"]
+    assert res["n_clips"] == emodb["n_clips"] == len(results["cnn1d"].y_true)
+    assert res["folds"][0]["n_train"] == report["corpora"]["ravdess"]["n_clips"]
+    assert {g.split(":")[0] for g in results["cnn1d"].groups} == {"emodb"}
+    proba = results["cnn1d"].proba
+    assert proba.shape == (emodb["n_clips"], 4) and np.allclose(proba.sum(axis=1), 1.0)
+
+
+def test_cross_corpus_augmented_training_degrades_the_training_side_only(
+    subset, emodb_subset, cache
+):
+    """``augment=1``: one degraded copy of every RAVDESS (training) clip joins the fit; the
+    EmoDB clips are tested once each, unaltered; a network refuses ``augment`` by name."""
+    sources = [(subset, "ravdess"), (emodb_subset, "emodb")]
+    four = ["angry", "happy", "neutral", "sad"]
+    report, results = evaluate_corpora(
+        sources, test_corpus="emodb", features="seed", models=["logreg"], emotions=four,
+        augment=1, cache_dir=cache,
+    )  # fmt: skip
+    ravdess, emodb = report["corpora"]["ravdess"], report["corpora"]["emodb"]
+    res = report["results"]["logreg"]
+    assert report["augmented_copies"] == 1
+    assert res["n_clips"] == emodb["n_clips"] == len(results["logreg"].y_true)
+    assert res["folds"][0]["n_train"] == ravdess["n_clips"]  # the copies are extra rows
+    plain, _ = evaluate_corpora(
+        sources, test_corpus="emodb", features="seed", models=["logreg"], emotions=four,
+        cache_dir=cache,
+    )  # fmt: skip
+    assert plain["augmented_copies"] == 0 and plain["results"]["logreg"]["uar"] != res["uar"]
+    with pytest.raises(ParameterError, match="cnn1d: --augment trains classic models only"):
+        evaluate_corpora(sources, test_corpus="emodb", models=["cnn1d"], augment=1, cache_dir=cache)
