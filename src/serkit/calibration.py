@@ -519,7 +519,10 @@ def calibrate_proba(
 ) -> np.ndarray:
     """Apply a bundle's calibration: its temperature (``session_temperature`` when
     ``session``), then, when it has a ``shift`` part, the shift-aware blend computed
-    from the clips' features ``X``. The arg-max never changes."""
+    from the clips' features ``X``. The temperature and a blend towards the uniform
+    distribution keep the arg-max; a blend towards a stored ``fallback`` keeps the arg-max
+    over its groups of classes (the top class may move from a member of a merged group,
+    calm or neutral, to another class: :func:`apply_shift_blend`)."""
     p = np.asarray(proba, dtype=np.float64)
     if not calibration:
         return p

@@ -459,7 +459,7 @@ def _model_dir(value: str | None) -> Path:
 
 def _load_recognizer(value: str | None, *, calibrated: bool = True) -> Any:
     """Load the named model folder, or the shipped default model; ``calibrated=False``
-    (``--no-calibration``) drops the bundle's temperature scaling."""
+    (``--no-calibration``) drops the bundle's calibration (temperature and shift step)."""
     from .recognizer import EmotionRecognizer
 
     rec = EmotionRecognizer.load(_model_dir(value))
@@ -1144,7 +1144,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-calibration",
         action="store_true",
-        help="the model's own probabilities, without the bundle's temperature scaling",
+        help="the model's own probabilities, without the bundle's calibration (temperature "
+        "scaling and, where stored, the shift-aware step)",
     )
     p.set_defaults(func=cmd_predict)
 
@@ -1313,7 +1314,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-calibration",
         action="store_true",
-        help="the model's own probabilities, without the bundle's temperature scaling",
+        help="the model's own probabilities, without the bundle's calibration (temperature "
+        "scaling and, where stored, the shift-aware step)",
     )
     p.set_defaults(func=cmd_timeline)
 
@@ -1336,7 +1338,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-calibration",
         action="store_true",
-        help="the model's own probabilities, without the bundle's temperature scaling",
+        help="the model's own probabilities, without the bundle's calibration (temperature "
+        "scaling and, where stored, the shift-aware step)",
     )
     p.set_defaults(func=cmd_listen)
     return parser

@@ -226,9 +226,12 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         With a calibration (``calibration_``, fitted by :meth:`calibrate` and saved
         in the bundle), the probabilities are temperature-scaled
         (:func:`serkit.calibration.calibrate_proba`, the session model's own
-        temperature for ``speakers``), and, with a shift-aware part, flattened for
-        clips unlike the training data; the arg-max never changes. Without one they
-        are the model's own. Parameters as :meth:`predict_uncalibrated`.
+        temperature for ``speakers``; the arg-max is kept), and, with a shift-aware
+        part, flattened for clips unlike the training data (the arg-max over groups of
+        classes is kept, calm and neutral being one group, so on such clips the top
+        class may move from calm or neutral to another; see
+        :func:`serkit.calibration.apply_shift_blend`). Without one they are the model's
+        own. Parameters as :meth:`predict_uncalibrated`.
         """
         proba = self.predict_uncalibrated(X, speakers=speakers)
         calibration = getattr(self, "calibration_", None)
