@@ -161,6 +161,38 @@ def test_predict_reads_a_file_list_without_dask(capsys, tmp_path):
     assert rows[0]["emotion"] and rows[1]["error"]
 
 
+def test_augmented_training_of_an_ensemble_on_one_feature_set(subset, cache, tmp_path, capsys):
+    """``--augment`` trains an ensemble whose members read one feature set: every member sees
+    the copies (evaluation and ``train``); members on two feature sets are refused by name."""
+    from serkit.bundles import read_manifest
+    from serkit.workflows import augment_table, evaluate_table, load_table
+
+    table = load_table(subset, features="seed", cache_dir=cache)
+    augmented = augment_table(table, copies=1, cache_dir=cache)
+    name = "ensemble:logreg+dt"
+    report, results = evaluate_table(table, models=[name], n_splits=4, augmented=augmented)
+    assert report["augmented_copies"] == 1 and len(results[name].y_true) == len(table)
+    plain, _ = evaluate_table(table, models=[name], n_splits=4)
+    assert plain["results"][name]["uar"] != report["results"][name]["uar"]
+
+    model = tmp_path / "ens-aug"
+    code, out, _ = run(
+        capsys, "train", str(subset), "--model", name, "--features", "seed", "--augment", "1",
+        "--out", str(model), "--cache-dir", str(cache), "-q",
+    )  # fmt: skip
+    assert code == 0
+    training = read_manifest(model)["training"]
+    assert training["augmented_copies"] == 1 and training["n_training_rows"] == 2 * 240
+    code, out, _ = run(capsys, "predict", "--model", str(model), str(EXAMPLES), "--json", "-q")
+    assert code == 0 and len(json.loads(out)) == 16
+
+    code, _, err = run(
+        capsys, "evaluate", str(subset), "--models", "ensemble:logreg+svm@stats",
+        "--features", "seed", "--augment", "1", "--cache-dir", str(cache), "-q",
+    )  # fmt: skip
+    assert code == 2 and "members to read one feature set; they read seed" in err
+
+
 def test_augmented_training_never_sees_test_clips(subset, cache, monkeypatch):
     from serkit.models import AugmentedTraining
     from serkit.workflows import augment_table, evaluate_table, load_table

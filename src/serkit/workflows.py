@@ -582,7 +582,11 @@ def train_corpus(
         extra = augment_table(
             table, copies=augment, jobs=jobs, cache_dir=cache_dir, progress=progress
         )
-        X = np.vstack([X, np.asarray(extra.features)])
+        copies = np.asarray(extra.features)
+        if isinstance(X, Mapping):  # an ensemble on one feature set: {key: matrix}
+            X = {key: np.vstack([matrix, copies]) for key, matrix in X.items()}
+        else:
+            X = np.vstack([X, copies])
         y = np.concatenate([y, extra.meta["emotion"].astype(str).to_numpy()])
         speakers = np.concatenate([speakers, extra.meta["session"].astype(str).to_numpy()])
         n_augment_skipped = len(extra.skipped)
@@ -649,9 +653,17 @@ def plan_evaluation(
 
 
 def _check_augmentable(name: str, plan: Sequence[Member]) -> None:
-    """Raise unless ``plan`` is one classic model, the only kind ``--augment`` trains."""
-    if len(plan) > 1 or plan[0].neural:
+    """Raise unless ``plan`` is classic models on one feature set (one model, or an ensemble
+    of them), what ``--augment`` trains: the copies hold one feature set."""
+    neural = [m.name for m in plan if m.neural]
+    if neural:
         raise ParameterError(
-            f"{name}: --augment trains classic models only (networks augment their own "
-            "frames; ensembles are not supported yet)"
+            f"{name}: --augment trains classic models only (networks such as "
+            f"{', '.join(neural)} augment their own frames)"
+        )
+    keys = sorted({m.key for m in plan})
+    if len(keys) > 1:
+        raise ParameterError(
+            f"{name}: --augment needs all of an ensemble's members to read one feature set; "
+            f"they read {', '.join(keys)}"
         )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .._errors import ParameterError
 
 __all__ = ["AugmentedTraining"]
 
@@ -54,27 +57,52 @@ class AugmentedTraining(ClassifierMixin, BaseEstimator):
         self.extra_source = extra_source
 
     def fit(
-        self, X: np.ndarray, y: np.ndarray, source_rows: np.ndarray | None = None
+        self, X: Any, y: np.ndarray, source_rows: np.ndarray | None = None
     ) -> AugmentedTraining:
-        """Fit on ``X, y`` plus the augmented copies of the rows listed in ``source_rows``."""
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        if self.extra_X is not None and source_rows is not None:
-            keep = np.isin(np.asarray(self.extra_source), np.asarray(source_rows))
-            X = np.vstack([X, np.asarray(self.extra_X, dtype=np.float64)[keep]])
-            y = np.concatenate([y, np.asarray(self.extra_y)[keep]])
-            self.n_extra_ = int(keep.sum())
+        """Fit on ``X, y`` plus the augmented copies of the rows listed in ``source_rows``.
+
+        ``X`` is a matrix, or (an ensemble whose members all read one feature set) a
+        mapping with that one feature set's matrix, to which the copies are added.
+        """
+        if isinstance(X, Mapping):
+            if len(X) != 1:
+                raise ParameterError(
+                    "augmented copies hold one feature set; this input has "
+                    f"{len(X)} ({', '.join(map(str, X))})"
+                )
+            ((key, matrix),) = X.items()
+            rows, y = self._with_copies(np.asarray(matrix, dtype=np.float64), y, source_rows)
+            self.estimator_ = clone(self.estimator).fit({key: rows}, y)
         else:
-            self.n_extra_ = 0
-        self.estimator_ = clone(self.estimator).fit(X, y)
+            X, y = validate_data(self, X, y, dtype=np.float64)
+            X, y = self._with_copies(X, y, source_rows)
+            self.estimator_ = clone(self.estimator).fit(X, y)
         self.classes_ = self.estimator_.classes_
         return self
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def _with_copies(
+        self, X: np.ndarray, y: Any, source_rows: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        y = np.asarray(y)
+        if self.extra_X is None or source_rows is None:
+            self.n_extra_ = 0
+            return X, y
+        keep = np.isin(np.asarray(self.extra_source), np.asarray(source_rows))
+        self.n_extra_ = int(keep.sum())
+        X = np.vstack([X, np.asarray(self.extra_X, dtype=np.float64)[keep]])
+        return X, np.concatenate([y, np.asarray(self.extra_y)[keep]])
+
+    def _input(self, X: Any) -> Any:
+        if isinstance(X, Mapping):
+            return X
+        return validate_data(self, X, reset=False, dtype=np.float64)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
         """Probabilities of the wrapped classifier, columns in ``classes_`` order."""
         check_is_fitted(self, "estimator_")
-        return self.estimator_.predict_proba(validate_data(self, X, reset=False, dtype=np.float64))
+        return self.estimator_.predict_proba(self._input(X))
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: Any) -> np.ndarray:
         """Labels of the wrapped classifier."""
         check_is_fitted(self, "estimator_")
-        return self.estimator_.predict(validate_data(self, X, reset=False, dtype=np.float64))
+        return self.estimator_.predict(self._input(X))
