@@ -1,11 +1,13 @@
 """Audio files under folders, and file lists: one listing for every path through serkit.
 
-``serkit predict`` / ``serkit features`` (local or ``--dask``) and the Python API list
-inputs the same way: folders are walked with :func:`os.scandir`, names sorted at each
-level (so the same tree always gives the same order), hidden files and folders and
-``__MACOSX`` skipped, links to folders followed (a link loop is visited once). Only
-the folders on the current path are held in memory, so a listing of millions of files
-streams. ``--files-from`` lists are read line by line.
+``serkit predict`` (local or ``--dask``), ``serkit features --dask`` and
+:func:`serkit.batch.collect_audio_files` list inputs the same way: folders are walked
+with :func:`os.scandir`, names sorted at each level (so the same tree always gives the
+same order), hidden files and folders and ``__MACOSX`` skipped, links to folders
+followed (a link loop is visited once). The corpus readers (:mod:`serkit.corpora`) walk
+a corpus folder by the same rules. Only the folders on the current path are held in
+memory, so a listing of millions of files streams. ``--files-from`` lists are read line
+by line.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def _walk(folder: str, seen: set[tuple[int, int]]) -> Iterator[str]:
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
     except OSError:
-        return  # an unreadable folder: nothing to list (the local path does the same)
+        return  # an unreadable folder: nothing to list
     for entry in entries:
         if _is_hidden(entry.name):
             continue
@@ -57,10 +59,9 @@ def iter_audio_files(
     """Audio files under each input folder (recursive, sorted per folder); files as given.
 
     A file named explicitly is kept whatever its extension, so that a bad file
-    gets an error row instead of vanishing .
-    Only the folders on the current path are held in memory. ``absolute=False``
-    keeps each path relative where its input was (``serkit predict``'s output names
-    files as the user gave them).
+    gets an error row instead of vanishing. Only the folders on the current path are
+    held in memory. ``absolute=False`` keeps each path relative where its input was
+    (``serkit predict``'s output names files as the user gave them).
 
     Examples
     --------
