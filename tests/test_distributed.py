@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from serkit._errors import ParameterError
 from serkit.distributed import (
     iter_audio_files,
     iter_files_from,
@@ -224,6 +225,19 @@ def test_listing_is_streamed_sorted_and_skips_hidden(tmp_path: Path) -> None:
     assert [len(p) for p in partitions(iter(map(str, range(17))), 5, total=17)] == [5, 5, 5, 2]
 
 
+def test_partitions_keep_each_session_whole() -> None:
+    from serkit.distributed._listing import check_groups
+
+    paths = [f"{s}/{i}.wav" for s, n in (("a", 5), ("b", 1), ("c", 7), ("d", 2)) for i in range(n)]
+    session = lambda path: path.split("/")[0]  # noqa: E731
+    parts = list(partitions(paths, 3, total=len(paths), group=session))
+    assert [p for part in parts for p in part] == paths  # every path once, in order
+    assert [sorted({session(p) for p in part}) for part in parts] == [["a"], ["b", "c"], ["d"]]
+    assert check_groups(paths, session) == len(paths)
+    with pytest.raises(ParameterError, match=r"a/0.wav: its session 'a' .* appeared earlier"):
+        check_groups([*paths, "a/0.wav"], session)
+
+
 def test_job_folder_refuses_another_job(tmp_path: Path) -> None:
     JobFolder(tmp_path / "out", "features", {"features": "stats"})
     JobFolder(tmp_path / "out", "features", {"features": "stats"})  # the same job: fine
@@ -243,6 +257,11 @@ def test_cli_dask_options_need_dask(
     assert "--files-from needs --dask" in capsys.readouterr().err
     assert main(["predict", "--files-from", "nowhere.txt"]) == 2  # local: read, not refused
     assert "nowhere.txt: cannot read the file list" in capsys.readouterr().err
+    dask_out = ["--dask", "local:1", "--out", "p"]
+    assert main(["predict", str(EXAMPLES), "--speaker-norm", *dask_out]) == 2
+    assert "--speaker-norm with --dask needs --group-by" in capsys.readouterr().err
+    assert main(["predict", str(EXAMPLES), "--group-by", "(", *dask_out]) == 2
+    assert "--group-by '(' is not a valid regular expression" in capsys.readouterr().err
     assert main(["features", str(EXAMPLES), "--out", "x", "--dask", "nowhere"]) == 2
     assert "give a scheduler address" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
@@ -335,6 +354,39 @@ def test_local_cluster_predictions_equal_the_local_path(local_cluster: str, tmp_
     for pred in predict_paths(rec, [EXAMPLES]):
         for label, p in pred.probabilities.items():
             assert raw_rows.loc[pred.path, label] == pytest.approx(p, rel=1e-6, abs=1e-9)
+
+
+def test_local_cluster_group_by_equals_the_local_path(local_cluster: str, tmp_path: Path) -> None:
+    """``group_by`` on the cluster: whole sessions per partition, each normalised with its
+    own files, the same probabilities as ``serkit predict --group-by`` without Dask; a
+    listing whose sessions are interleaved is refused before any job folder is made."""
+    from serkit.batch import predict_paths
+    from serkit.bundles import default_model_path
+    from serkit.distributed import run_predictions
+    from serkit.recognizer import EmotionRecognizer
+
+    actor = r"-(\d+)\.flac$"
+    with pytest.raises(ParameterError, match="appeared earlier in the listing"):
+        run_predictions([EXAMPLES], tmp_path / "mixed", address=local_cluster, group_by=actor)
+    assert not (tmp_path / "mixed").exists()
+    by_actor = sorted(map(str, EXAMPLES.glob("*.flac")), key=lambda p: (p[-7:], p))
+    listing = tmp_path / "by-actor.txt"
+    listing.write_text("\n".join(by_actor) + "\n")
+    out = tmp_path / "sessions"
+    summary = run_predictions(
+        [], out, address=local_cluster, files_from=listing, partition_size=3, group_by=actor
+    )
+    assert (summary.n_clips, summary.n_failed, summary.n_partitions) == (16, 0, 2)
+    rows = pd.read_parquet(out).set_index("path")
+    assert list(rows.columns[:2]) == ["session", "emotion"]
+    assert sorted(rows["session"].unique()) == ["23", "24"]
+    rec = EmotionRecognizer.load(default_model_path())
+    local = predict_paths(rec, by_actor, speaker_norm=True, group_by=actor)
+    alone = predict_paths(rec, by_actor)
+    assert any(a.probabilities != b.probabilities for a, b in zip(local, alone, strict=True))
+    for pred in local:
+        for label, p in pred.probabilities.items():
+            assert rows.loc[pred.path, label] == pytest.approx(p, rel=1e-6, abs=1e-9)
 
 
 @needs_dask

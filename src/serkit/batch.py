@@ -10,8 +10,7 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ._errors import ParameterError
-from .files import iter_audio_files
+from .files import iter_audio_files, session_key
 from .recognizer import EmotionRecognizer
 from .results import Prediction
 
@@ -33,26 +32,13 @@ def speaker_labels(paths: Sequence[Path], group_by: str | None) -> list[str]:
     """Speaker (or call) of each file for per-speaker normalisation: all one, or a regex group.
 
     ``group_by`` is searched in each file's path; its first group (or the group
-    named ``session``) is the speaker. A path it does not match is an error.
+    named ``session``) is the speaker (:func:`serkit.files.session_key`). A path it
+    does not match is an error.
     """
-    import re
-
     if group_by is None:
         return ["all"] * len(paths)
-    try:
-        pattern = re.compile(group_by)
-    except re.error as exc:
-        raise ParameterError(
-            f"--group-by {group_by!r} is not a valid regular expression: {exc}"
-        ) from exc
-    labels = []
-    for path in paths:
-        match = pattern.search(str(path))
-        if match is None:
-            raise ParameterError(f"{path}: does not match --group-by {group_by!r}")
-        groups = match.groupdict().get("session") or (match.group(1) if pattern.groups else None)
-        labels.append(groups or match.group(0))
-    return labels
+    key = session_key(group_by)
+    return [key(path) for path in paths]
 
 
 def predict_paths(

@@ -473,8 +473,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     _check_dask_args(args, local_files_from=True)
     if args.dask is not None:
-        if args.speaker_norm or args.group_by is not None:
-            raise SerkitParameterError("--speaker-norm and --group-by do not work with --dask yet")
+        if args.speaker_norm and args.group_by is None:
+            raise SerkitParameterError(
+                "--speaker-norm with --dask needs --group-by (each session's files are "
+                "normalised together inside one partition)"
+            )
         if args.out is None:
             raise SerkitParameterError("--dask needs --out (the Parquet dataset folder to write)")
         if not args.inputs and args.files_from is None:
@@ -492,6 +495,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             announce=_announce_dashboard,
             calibrated=not args.no_calibration,
+            group_by=args.group_by,
         )
         _print_job(summary, "predictions", args.json)
         return 0
@@ -1135,7 +1139,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="REGEX",
         help="per-speaker normalisation per group: the regex's first group (or group 'session') "
         "in each path, e.g. --group-by='-(\\d+)\\.\\w+$' for the RAVDESS actor (use the = form "
-        "when the regex starts with '-'); implies --speaker-norm",
+        "when the regex starts with '-'); implies --speaker-norm; with --dask it is searched "
+        "in absolute paths and each session's files must come together in the listing",
     )
     p.add_argument("--jobs", type=int, default=1, help="feature extraction processes (1)")
     _add_dask_args(p)

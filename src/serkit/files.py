@@ -13,13 +13,14 @@ by line.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ._errors import ParameterError
 from .corpora import AUDIO_EXTENSIONS
 
-__all__ = ["iter_audio_files", "iter_files_from"]
+__all__ = ["iter_audio_files", "iter_files_from", "session_key"]
 
 
 def _is_hidden(name: str) -> bool:
@@ -104,3 +105,37 @@ def iter_files_from(list_file: str | os.PathLike) -> Iterator[str]:
             if not text or text.startswith("#"):
                 continue
             yield os.fspath(base / text) if not os.path.isabs(text) else text
+
+
+def session_key(group_by: str) -> Callable[[str | os.PathLike], str]:
+    """The function that gives a path's session (speaker, call) under a ``--group-by`` regex.
+
+    The regex is searched in the path; its group named ``session``, else its first
+    group, else the whole match is the session.
+
+    Raises
+    ------
+    ParameterError
+        For an invalid regex; the returned function, for a path the regex does not match.
+
+    Examples
+    --------
+    >>> key = session_key(r"-(\\d+)\\.\\w+$")
+    >>> key("calls/03-01-05-02-01-01-23.flac")
+    '23'
+    """
+    try:
+        pattern = re.compile(group_by)
+    except re.error as exc:
+        raise ParameterError(
+            f"--group-by {group_by!r} is not a valid regular expression: {exc}"
+        ) from exc
+
+    def key(path: str | os.PathLike) -> str:
+        match = pattern.search(os.fspath(path))
+        if match is None:
+            raise ParameterError(f"{os.fspath(path)}: does not match --group-by {group_by!r}")
+        named = match.groupdict().get("session")
+        return named or (match.group(1) if pattern.groups else None) or match.group(0)
+
+    return key

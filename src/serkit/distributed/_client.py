@@ -24,8 +24,9 @@ from typing import Any
 
 from .._errors import ParameterError, SerkitError, SerkitWarning
 from .._version import __version__
+from ..files import session_key
 from ._dataset import JobFolder
-from ._listing import iter_audio_files, iter_files_from, partition_key, partitions
+from ._listing import check_groups, iter_audio_files, iter_files_from, partition_key, partitions
 from ._tasks import LABELLED_CORPORA, bundle_digest, features_partition, predict_partition
 from ._worker import malloc_state
 
@@ -273,6 +274,8 @@ def _run(
     task_kwargs: dict[str, Any],
     *,
     progress: bool,
+    group: Callable[[str], str] | None = None,
+    total: int | None = None,
 ) -> JobSummary:
     from distributed import as_completed
     from tqdm.auto import tqdm
@@ -288,8 +291,9 @@ def _run(
             ) from exc
     start = time.perf_counter()
     # a first pass counts the files (streamed): the progress total, and where the finer
-    # tail partitions begin (see partitions)
-    total = sum(1 for _ in listing())
+    # tail partitions begin (see partitions); with sessions the caller counted them already
+    if total is None:
+        total = sum(1 for _ in listing())
     nthreads = sum(client.nthreads().values()) or 1
     window = max(4, 2 * nthreads)
     job = _job_key(folder.root, kind, folder.identity)
@@ -328,7 +332,7 @@ def _run(
         bar.set_postfix(failed=summary.n_failed, refresh=False)
 
     try:
-        for index, paths in enumerate(partitions(listing(), partition_size, total)):
+        for index, paths in enumerate(partitions(listing(), partition_size, total, group)):
             summary.n_partitions += 1
             key = partition_key(paths)
             entry = folder.finished(index, key)
@@ -483,6 +487,7 @@ def run_predictions(
     progress: bool = False,
     announce: Callable[[str], None] | None = None,
     calibrated: bool = True,
+    group_by: str | None = None,
 ) -> JobSummary:
     """Predict every audio file on a Dask cluster into a partitioned Parquet dataset.
 
@@ -490,7 +495,11 @@ def run_predictions(
     keeps it for every partition it runs. Parameters as :func:`run_features`;
     ``model`` is a bundle folder visible to the workers at the same path
     (``None``: the model shipped with serkit); ``calibrated=False`` drops the bundle's
-    calibration (``--no-calibration``).
+    calibration (``--no-calibration``). ``group_by`` (``--group-by``, searched in each
+    file's absolute path) normalises each session's files together, as the local path
+    does: a partition then ends only where a session ends, and the listing must keep
+    each session's files together (checked before the job starts); rows gain a
+    ``session`` column.
 
     Returns
     -------
@@ -517,6 +526,12 @@ def run_predictions(
     task_kwargs = {"model_path": str(model_dir), "model_digest": digest, "calibrated": calibrated}
     if not calibrated:  # only then, so folders of earlier calibrated jobs still resume
         identity["calibrated"] = False
+    group, total = None, None
+    if group_by is not None:  # checked before the job folder exists: a typo costs nothing
+        group = session_key(group_by)
+        total = check_groups(_inputs(inputs, files_from)(), group)
+        identity["group_by"] = group_by
+        task_kwargs["group_by"] = group_by
     return _job(
         "predictions",
         predict_partition,
@@ -530,6 +545,8 @@ def run_predictions(
         cache_dir=cache_dir,
         progress=progress,
         announce=announce,
+        group=group,
+        total=total,
     )
 
 
@@ -547,6 +564,8 @@ def _job(
     cache_dir: str | os.PathLike | None,
     progress: bool,
     announce: Callable[[str], None] | None,
+    group: Callable[[str], str] | None = None,
+    total: int | None = None,
     **finish: Any,
 ) -> JobSummary:
     """What both kinds of job share: the job's identity, its folder, the cluster, the run."""
@@ -573,6 +592,8 @@ def _job(
             task,
             task_kwargs,
             progress=progress,
+            group=group,
+            total=total,
         )
     _finish(folder, summary, **finish)
     return summary

@@ -232,11 +232,14 @@ def predict_partition(
     model_digest: str,
     cache_dir: str | None,
     calibrated: bool = True,
+    group_by: str | None = None,
 ) -> dict[str, Any]:
     """Predictions of one partition's files -> ``OUT/part-index.parquet``; returns the summary.
 
     Columns: ``path, emotion, confidence``, one probability column per class,
-    ``sha256`` and ``error`` (the other columns null where the file failed).
+    ``sha256`` and ``error`` (the other columns null where the file failed); with
+    ``group_by``, the files of each session are normalised together (the partition
+    holds whole sessions) and a ``session`` column follows ``path``.
     """
     import pyarrow as pa
 
@@ -247,12 +250,20 @@ def predict_partition(
     rec = _recognizer(model_path, model_digest, calibrated)
     classes = [str(c) for c in rec.classes_]
     digests, read_errors = _digests(paths)
+    sessions = None
+    if group_by is not None:
+        from ..files import session_key
+
+        key = session_key(group_by)
+        sessions = [key(path) for path in paths]
     with one_blas_thread():
-        preds = rec.predict_files(list(paths), jobs=1, cache_dir=cache_dir)
+        preds = rec.predict_files(list(paths), speakers=sessions, jobs=1, cache_dir=cache_dir)
     errors = [read_errors.get(i) or p.error for i, p in enumerate(preds)]
     failed = [e is not None for e in errors]
-    columns: dict[str, Any] = {
-        "path": _string_array(list(paths)),
+    columns: dict[str, Any] = {"path": _string_array(list(paths))}
+    if sessions is not None:
+        columns["session"] = _string_array(sessions)
+    columns |= {
         "emotion": _string_array(
             [None if f else p.emotion for p, f in zip(preds, failed, strict=True)]
         ),
