@@ -17,6 +17,8 @@ Usage::
 
     python benchmarks/judged_as_user.py                              # shipped default model
     python benchmarks/judged_as_user.py --model OTHER_BUNDLE --name old --write
+    python benchmarks/judged_as_user.py --group-by '/(\\d\\d)[a-z]\\d\\d\\w+\\.\\w+$' \\
+        --name "shipped, --group-by speaker" --write
 """
 
 from __future__ import annotations
@@ -45,11 +47,13 @@ STORE = REPO / "benchmarks" / "judged_as_user.json"
 FOUR = ["angry", "happy", "neutral", "sad"]
 
 
-def predict(corpus: Path, model: str | None) -> list[dict[str, Any]]:
-    """``serkit predict CORPUS --json`` (with ``--model``), as a user runs it."""
+def predict(corpus: Path, model: str | None, group_by: str | None = None) -> list[dict[str, Any]]:
+    """``serkit predict CORPUS --json`` (with ``--model``, ``--group-by``), as a user runs it."""
     command = [sys.executable, "-m", "serkit", "predict", str(corpus), "--json", "-q"]
     if model:
         command += ["--model", model]
+    if group_by:
+        command.append(f"--group-by={group_by}")
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
     return json.loads(done.stdout)
@@ -111,11 +115,17 @@ def main() -> int:
     parser.add_argument("--model", default=None, help="bundle folder (default: shipped model)")
     parser.add_argument("--name", default="default", help="name of the result in the store")
     parser.add_argument("--corpus", default="emodb")
+    parser.add_argument(
+        "--group-by",
+        default=None,
+        help="per-speaker normalisation as `serkit predict --group-by` (e.g. the EmoDB speaker: "
+        "'/(\\d\\d)[a-z]\\d\\d\\w+\\.\\w+$')",
+    )
     parser.add_argument("--write", action="store_true", help=f"store the result in {STORE.name}")
     args = parser.parse_args()
     root = DATA / {"emodb": "emodb-2s", "ravdess": "ravdess-speech-16k"}[args.corpus]
     start = time.perf_counter()
-    rows = predict(root, args.model)
+    rows = predict(root, args.model, args.group_by)
     seconds = time.perf_counter() - start
     truth = np.array([emotion_group(label_file(r["path"], args.corpus).emotion) for r in rows])
     classes = {emotion_group(c) for c in rows[0]["probabilities"]}
@@ -123,6 +133,7 @@ def main() -> int:
     result = {
         "model": args.model or "shipped default",
         "corpus": args.corpus,
+        "group_by": args.group_by,
         "four": restricted(rows, truth, FOUR),
         "shared": {**restricted(rows, truth, shared), "classes": shared},
         "printed": printed(
