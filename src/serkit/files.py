@@ -14,16 +14,22 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from ._errors import ParameterError
-from .corpora import AUDIO_EXTENSIONS
+from ._errors import ParameterError, SerkitWarning
 
-__all__ = ["iter_audio_files", "iter_files_from", "session_key"]
+__all__ = ["AUDIO_EXTENSIONS", "iter_audio_files", "iter_files_from", "session_key", "walk_audio"]
+
+AUDIO_EXTENSIONS: frozenset[str] = frozenset(
+    {"wav", "flac", "mp3", "ogg", "oga", "aiff", "aif", "au", "w64", "rf64", "caf", "opus"}
+)
+"""File extensions (lower case, no dot) that serkit lists and the corpus readers treat as clips."""
 
 
 def _is_hidden(name: str) -> bool:
+    # ".DS_Store", "._x.wav" (macOS resource forks), ".partial" (the downloader's work area)
     return name.startswith(".") or name == "__MACOSX"
 
 
@@ -31,7 +37,29 @@ def _is_audio(name: str) -> bool:
     return "." in name and name.rsplit(".", 1)[-1].lower() in AUDIO_EXTENSIONS
 
 
-def _walk(folder: str, seen: set[tuple[int, int]]) -> Iterator[str]:
+def walk_audio(folder: str, on_error: Callable[[OSError], None] | None = None) -> Iterator[str]:
+    """Audio files under ``folder``, recursively, names sorted per folder, lazily.
+
+    Hidden files and folders (and ``__MACOSX``) are skipped and links to folders
+    followed, each folder once (a link loop ends there). A folder that cannot be read
+    is passed to ``on_error`` (its ``filename`` names it); without one, a
+    :class:`~serkit.SerkitWarning` names it. Either way its files are not listed and
+    the walk goes on.
+    """
+    yield from _walk(folder, set(), on_error or _warn_unreadable)
+
+
+def _warn_unreadable(exc: OSError) -> None:
+    warnings.warn(
+        f"{exc.filename}: folder cannot be read ({exc.strerror or exc}); its files were not listed",
+        SerkitWarning,
+        stacklevel=4,
+    )
+
+
+def _walk(
+    folder: str, seen: set[tuple[int, int]], on_error: Callable[[OSError], None]
+) -> Iterator[str]:
     try:
         st = os.stat(folder)
         if (st.st_dev, st.st_ino) in seen:  # a link loop
@@ -39,8 +67,11 @@ def _walk(folder: str, seen: set[tuple[int, int]]) -> Iterator[str]:
         seen.add((st.st_dev, st.st_ino))
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
-    except OSError:
-        return  # an unreadable folder: nothing to list
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = folder
+        on_error(exc)
+        return
     for entry in entries:
         if _is_hidden(entry.name):
             continue
@@ -49,7 +80,7 @@ def _walk(folder: str, seen: set[tuple[int, int]]) -> Iterator[str]:
         except OSError:
             continue
         if is_dir:
-            yield from _walk(entry.path, seen)
+            yield from _walk(entry.path, seen, on_error)
         elif _is_audio(entry.name):
             yield entry.path
 
@@ -62,7 +93,8 @@ def iter_audio_files(
     A file named explicitly is kept whatever its extension, so that a bad file
     gets an error row instead of vanishing. Only the folders on the current path are
     held in memory. ``absolute=False`` keeps each path relative where its input was
-    (``serkit predict``'s output names files as the user gave them).
+    (``serkit predict``'s output names files as the user gave them). A folder that
+    cannot be read is named in a :class:`~serkit.SerkitWarning` (:func:`walk_audio`).
 
     Examples
     --------
@@ -78,7 +110,7 @@ def iter_audio_files(
         if absolute:
             path = os.path.abspath(path)
         if os.path.isdir(path):
-            yield from _walk(path, set())
+            yield from walk_audio(path)
         else:
             yield path
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._errors import CorpusError, SerkitWarning
+from ..files import AUDIO_EXTENSIONS, walk_audio
 from ._emotions import EMOTIONS, EXTRA_EMOTIONS, parse_emotions
 
 if TYPE_CHECKING:  # pandas loads only when a table is asked for
@@ -26,10 +27,6 @@ __all__ = ["AUDIO_EXTENSIONS", "CorpusScan", "Problem", "Utterance"]
 
 logger = logging.getLogger(__name__)
 
-AUDIO_EXTENSIONS: frozenset[str] = frozenset(
-    {"wav", "flac", "mp3", "ogg", "oga", "aiff", "aif", "au", "w64", "rf64", "caf", "opus"}
-)
-"""File extensions (lower case, no dot) that the readers treat as clips."""
 
 _BASE_COLUMNS = ("path", "emotion", "speaker", "gender", "corpus")
 
@@ -223,11 +220,6 @@ def _check_dir(root: str | os.PathLike[str], corpus: str) -> Path:
     return path
 
 
-def _is_hidden(name: str) -> bool:
-    # ".DS_Store", "._x.wav" (macOS resource forks), ".partial" (the downloader's work area)
-    return name.startswith(".") or name == "__MACOSX"
-
-
 class _Found(list):
     """Audio files found, plus the folders that could not be read (``unreadable``)."""
 
@@ -242,25 +234,12 @@ def _audio_files(root: Path) -> _Found:
     """
     found = _Found()
     found.unreadable = []
-    seen: set[tuple[int, int]] = set()
 
     def unreadable(exc: OSError) -> None:
         reason = f"folder cannot be read ({exc.strerror or exc}); its files were not scanned"
         found.unreadable.append(Problem(Path(exc.filename or root), reason))
 
-    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
-        st = os.stat(dirpath)
-        if (st.st_dev, st.st_ino) in seen:  # a link loop
-            dirnames[:] = []
-            continue
-        seen.add((st.st_dev, st.st_ino))
-        dirnames[:] = [d for d in dirnames if not _is_hidden(d)]
-        for name in filenames:
-            if _is_hidden(name):
-                continue
-            ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-            if ext in AUDIO_EXTENSIONS:
-                found.append(Path(dirpath, name))
+    found.extend(Path(path) for path in walk_audio(os.fspath(root), on_error=unreadable))
     found.sort()
     return found
 
