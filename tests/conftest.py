@@ -103,3 +103,21 @@ def subset(ravdess_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A feature cache shared by the tests that extract features of ``subset``."""
     return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def lock_folder(monkeypatch: pytest.MonkeyPatch):
+    """``lock_folder(path)``: listing ``path`` raises PermissionError, as an unreadable folder
+    does for a user who is not root (tests run as root, where ``chmod`` cannot lock)."""
+    import os
+
+    locked: set[str] = set()
+    real = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path) in locked:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    return lambda path: locked.add(os.fspath(path))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -39,16 +38,9 @@ def test_corpus_counts_agree(folder, capsys):
     assert sum(report["emotions"].values()) == report["n_clips"]
 
 
-def test_an_unreadable_subfolder_is_a_problem(folder, monkeypatch):
+def test_an_unreadable_subfolder_is_a_problem(folder, lock_folder):
     locked = folder / "sad"
-    real = os.scandir
-
-    def scandir(path="."):
-        if os.fspath(path) == os.fspath(locked):
-            raise PermissionError(13, "Permission denied", os.fspath(path))
-        return real(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+    lock_folder(locked)
     scan = load_folder(folder)
     assert len(scan) == 3
     [problem] = scan.problems

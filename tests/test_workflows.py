@@ -152,20 +152,13 @@ def test_collect_audio_files_lists_as_dask_jobs_do(tmp_path, monkeypatch):
     assert [os.path.abspath(p) for p in local] == list(iter_audio_files(["archive"]))
 
 
-def test_an_unreadable_folder_is_named_not_dropped_silently(tmp_path, monkeypatch):
+def test_an_unreadable_folder_is_named_not_dropped_silently(tmp_path, lock_folder):
     (tmp_path / "ok").mkdir()
     (tmp_path / "ok" / "1.wav").write_bytes(b"x")
     locked = tmp_path / "locked"
     locked.mkdir()
     (locked / "2.wav").write_bytes(b"x")
-    real = os.scandir
-
-    def scandir(path="."):
-        if os.fspath(path) == os.fspath(locked):
-            raise PermissionError(13, "Permission denied", os.fspath(path))
-        return real(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+    lock_folder(locked)
     with pytest.warns(SerkitWarning, match=f"{locked}: folder cannot be read .Permission denied"):
         found = collect_audio_files([tmp_path])
     assert [p.name for p in found] == ["1.wav"]
