@@ -61,6 +61,9 @@ FEATURES: dict[str, str] = {
     "w3": "whisper:pad=0,pool=mean,layer=3",
     "w4": "whisper:pad=0,pool=mean",
     "w2ms": "whisper:pad=0,pool=meanstd,layer=2",
+    "w2L": "whisper:pad=0,pool=mean,layer=2,level=-25",
+    "w1L": "whisper:pad=0,pool=mean,layer=1,level=-25",
+    "w3L": "whisper:pad=0,pool=mean,layer=3,level=-25",
 }
 FOUR = ("angry", "happy", "neutral", "sad")
 # label sets: a map applied to training labels (None drops the class)

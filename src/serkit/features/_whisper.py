@@ -286,6 +286,34 @@ def _load_model(model: str, compute_type: str, layer: int = 0) -> tuple[Any, int
 # ---- the extractor -------------------------------------------------------------------------
 
 
+def set_level(y: np.ndarray, target_db: float, *, floor_db: float = 40.0) -> np.ndarray:
+    """``y`` scaled so that its RMS over its active frames is ``target_db`` dBFS.
+
+    Active frames (25 ms every 10 ms) are those within ``floor_db`` of the loudest, so
+    pauses do not count. A signal without energy is returned unchanged.
+
+    Examples
+    --------
+    >>> y = 0.5 * np.sin(np.arange(16000) / 5).astype(np.float32)
+    >>> round(float(20 * np.log10(np.sqrt(np.mean(set_level(y, -20.0) ** 2)))), 1)
+    -20.0
+    >>> bool(np.allclose(set_level(y, -20.0), set_level(0.01 * y, -20.0), atol=1e-6))
+    True
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if y.size < N_FFT:
+        frames = y[None, :]
+    else:
+        frames = np.lib.stride_tricks.sliding_window_view(y, N_FFT)[::HOP]
+    power = np.mean(frames.astype(np.float64) ** 2, axis=1)
+    if not np.any(power > 0):
+        return y
+    active = power[power >= power.max() * 10 ** (-floor_db / 10)]
+    gain = 10 ** (target_db / 20) / np.sqrt(np.mean(active))
+    return (y * gain).astype(np.float32)
+
+
+
 def _pool(states: np.ndarray, pool: str) -> np.ndarray:
     """Pool encoder frames [shape=(n, d)] into one vector."""
     mean = states.mean(axis=0)
@@ -344,6 +372,11 @@ class WhisperFeatures:
         K-th layer (with the encoder's final layer norm), 0 (the default) for the last.
         Middle layers keep more of the voice and less of the words, and cost less
         (tiny.en has 4 layers, base 6).
+    level : float <= 0
+        Loudness the signal is scaled to before the encoder, in dB relative to full scale
+        (RMS over its frames within 40 dB of the loudest); 0 (the default) leaves the
+        level as recorded. Whisper's log-mel input depends on the absolute level, which
+        differs between microphones and corpora more than between emotions of one voice.
 
     Notes
     -----
@@ -357,6 +390,7 @@ class WhisperFeatures:
     compute_type: str = "int8"
     model: str = ""
     layer: int = field(default=0, metadata={"spec": "omit_default"})
+    level: float = field(default=0.0, metadata={"spec": "omit_default"})
 
     name: ClassVar[str] = "whisper"
     kind: ClassVar[str] = "vector"
@@ -375,6 +409,12 @@ class WhisperFeatures:
                 raise ParameterError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
         if not isinstance(self.model, str):
             raise ParameterError(f"model must be a folder path or empty; got {self.model!r}")
+        if isinstance(self.level, bool) or not isinstance(self.level, (int, float)) or not (
+            -80 <= self.level <= 0
+        ):
+            raise ParameterError(
+                f"level must be a loudness in dBFS in [-80, 0] (0: as recorded); got {self.level!r}"
+            )
         if isinstance(self.layer, bool) or not isinstance(self.layer, int) or self.layer < 0:
             raise ParameterError(
                 f"layer must be a whole number >= 0 (0 = the last); got layer={self.layer!r}"
@@ -410,6 +450,8 @@ class WhisperFeatures:
             import librosa
 
             y = librosa.resample(y, orig_sr=sr, target_sr=SAMPLE_RATE, res_type="soxr_hq")
+        if self.level:
+            y = set_level(y, self.level)
         piece = int(CHUNK_S * SAMPLE_RATE)
         pad = round(self.pad * SAMPLE_RATE)
         states = []
