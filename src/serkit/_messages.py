@@ -39,8 +39,9 @@ EXIT_STATUS = (
 """The one exit-status rule of ``predict`` and ``timeline``, shown in both commands' help."""
 
 PREDICT_CEILING_S = 3600.0
-"""Largest ``predict --max-seconds``: a clip is decoded whole into memory and gets one
-label, so an hour is as far as it goes; ``timeline`` reads any length in blocks."""
+"""Largest ``predict --max-seconds``: a file is decoded whole into memory and gets one
+label (an hour took 2.0 GB with the shipped model: benchmarks/RESULTS.md, "One long file
+through serkit predict"); ``timeline`` reads any length in blocks."""
 
 
 def _show_warning(
