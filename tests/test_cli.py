@@ -290,19 +290,50 @@ def test_bad_inputs_get_one_line_without_internals(
     assert named in out + err
 
 
-def test_warnings_are_one_line_without_source(capsys, tmp_path, tiny_model, audio_files):
-    code, _, err = run(capsys, "corpus", str(tmp_path), "-q")
-    assert code == 0
-    assert err.splitlines() == [
+def _serkit(*argv: str) -> subprocess.CompletedProcess:
+    """The command in a fresh process: warnings shown as a user sees them (pytest records
+    the warnings of in-process calls instead of printing them)."""
+    return subprocess.run(
+        [sys.executable, "-m", "serkit", *argv], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_warnings_are_one_line_without_source(tmp_path, tiny_model, audio_files):
+    done = _serkit("corpus", str(tmp_path), "-q")
+    assert done.returncode == 0
+    assert done.stderr.splitlines() == [
         f"serkit: warning: no audio files found under {tmp_path} (extensions: aif, aiff, au, "
         "caf, flac, mp3, oga, ogg, opus, rf64, w64, wav)"
     ]
     # a warning raised while features are extracted (truncated WAV): the message, no source
-    code, _, err = run(capsys, "predict", str(audio_files["truncated"]), "--model",
-                         str(tiny_model), "-q")  # fmt: skip
-    assert code == 0 and err.startswith("serkit: warning: ") and "truncated" in err
-    assert len(err.splitlines()) == 1
-    _no_internals(err)
+    done = _serkit("predict", str(audio_files["truncated"]), "--model", str(tiny_model), "-q")
+    assert done.returncode == 0 and done.stderr.startswith("serkit: warning: ")
+    assert "truncated" in done.stderr and len(done.stderr.splitlines()) == 1
+    _no_internals(done.stderr)
+
+
+def test_warnings_still_reach_recorders_and_the_display_is_restored(tmp_path):
+    import warnings
+
+    from serkit import SerkitWarning
+
+    before = warnings.formatwarning
+    with pytest.warns(SerkitWarning, match="no audio files found"):
+        assert main(["corpus", str(tmp_path), "-q"]) == 0
+    assert warnings.formatwarning is before
+
+
+def test_log_lines_name_no_internal_logger():
+    import logging
+
+    from serkit._messages import _Formatter
+
+    def line(name: str) -> str:
+        record = logging.LogRecord(name, logging.WARNING, __file__, 1, "%d left", (3,), None)
+        return _Formatter().format(record)
+
+    assert line("serkit.corpora._record") == "serkit: warning: 3 left"
+    assert line("distributed.worker") == "serkit: warning (distributed.worker): 3 left"
 
 
 def test_an_output_that_cannot_be_written_is_one_line(capsys, tmp_path, tiny_model):

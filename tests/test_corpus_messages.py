@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -102,23 +104,35 @@ def test_no_hint_when_most_names_fit(tmp_path):
 
 def test_corpus_command_suggests_the_scheme(tmp_path, capsys):
     _touch(tmp_path, NAMES["emodb"])
-    assert main(["corpus", str(tmp_path), "-q"]) == 0
-    out, err = capsys.readouterr()
-    assert err.startswith("serkit: warning: ravdess: 3 of 3 files could not be used")
-    assert "these names fit --corpus emodb" in err and len(err.splitlines()) == 1
-    assert "serkit.corpora" not in err and "WARNING" not in err
+    with pytest.warns(SerkitWarning, match="ravdess: 3 of 3 files could not be used"):
+        assert main(["corpus", str(tmp_path), "-q"]) == 0
+    out = capsys.readouterr().out
     assert out.rstrip().endswith("hint      these names fit --corpus emodb")
-    assert main(["corpus", str(tmp_path), "--json", "-q"]) == 0
+    with pytest.warns(SerkitWarning, match="these names fit --corpus emodb"):
+        assert main(["corpus", str(tmp_path), "--json", "-q"]) == 0
     assert json.loads(capsys.readouterr().out)["better_corpus"] == "emodb"
+    # as a user sees it: one line, no logger or module name, no source line
+    done = subprocess.run(
+        [sys.executable, "-m", "serkit", "corpus", str(tmp_path), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and len(done.stderr.splitlines()) == 1
+    assert done.stderr.startswith("serkit: warning: ravdess: 3 of 3 files could not be used")
+    assert "these names fit --corpus emodb" in done.stderr
+    for internal in ("serkit.corpora", "WARNING", ".py:", "SerkitWarning"):
+        assert internal not in done.stderr
 
 
 def test_shared_emodb_read_as_ravdess_suggests_emodb(capsys):
     if not EMODB_SHARED.is_dir():
         pytest.skip(f"shared EmoDB not found at {EMODB_SHARED} (../shared is absent)")
-    assert main(["corpus", str(EMODB_SHARED), "--json", "-q"]) == 0
-    out, err = capsys.readouterr()
-    report = json.loads(out)
+    with pytest.warns(SerkitWarning) as caught:
+        assert main(["corpus", str(EMODB_SHARED), "--json", "-q"]) == 0
+    report = json.loads(capsys.readouterr().out)
     assert report["n_clips"] == 0 and report["n_problems"] == 535
     assert report["better_corpus"] == "emodb"
-    assert "535 of 535 files could not be used" in err
-    assert "these names fit --corpus emodb (535 of 535 checked" in err
+    [message] = [str(w.message) for w in caught]
+    assert "535 of 535 files could not be used" in message
+    assert "these names fit --corpus emodb (535 of 535 checked" in message

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
-from typing import TextIO
+from contextlib import contextmanager
 
 from .files import AUDIO_EXTENSIONS
 
@@ -44,18 +42,15 @@ label (an hour took 2.0 GB with the shipped model: benchmarks/RESULTS.md, "One l
 through serkit predict"); ``timeline`` reads any length in blocks."""
 
 
-def _show_warning(
+def _format_warning(
     message: Warning | str,
     category: type[Warning],
     filename: str,
     lineno: int,
-    file: TextIO | None = None,
     line: str | None = None,
-) -> None:
-    """``warnings.showwarning`` for the command: the message only, never the source line."""
-    stream = file if file is not None else sys.stderr
-    with suppress(OSError):  # stderr closed: a warning is not worth a crash
-        stream.write(f"serkit: warning: {message}\n")
+) -> str:
+    """``warnings.formatwarning`` for the command: the message only, never the source line."""
+    return f"serkit: warning: {message}\n"
 
 
 class _Formatter(logging.Formatter):
@@ -69,15 +64,20 @@ class _Formatter(logging.Formatter):
 
 @contextmanager
 def user_messages(*, verbose: bool) -> Iterator[None]:
-    """Within: warnings and log records go to stderr as one ``serkit: ...`` line each.
+    """Within: warnings and log records print to stderr as one ``serkit: ...`` line each.
 
-    The warning display and filters are restored on exit (``main`` is also called
-    in-process, by tests and scripts). ``verbose`` logs INFO records as well.
+    Only the display changes: warning filters and anything recording warnings
+    (``pytest.warns``, ``catch_warnings(record=True)``) work as before, and the
+    display is restored on exit (``main`` is also called in-process). ``verbose``
+    logs INFO records as well.
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[_handler()])
-    with warnings.catch_warnings():
-        warnings.showwarning = _show_warning
+    previous = warnings.formatwarning
+    warnings.formatwarning = _format_warning
+    try:
         yield
+    finally:
+        warnings.formatwarning = previous
 
 
 def _handler() -> logging.Handler:
