@@ -228,6 +228,9 @@ def test_a_long_recording_points_to_timeline_and_the_limit_is_an_option(
     with pytest.raises(SystemExit):
         main(["predict", "--help"])
     assert "--max-seconds S" in capsys.readouterr().out
+    code, _, err = run(capsys, "predict", str(clip), "--dask", "local:1", "--out",
+                       str(tmp_path / "out"), "--max-seconds", "10")  # fmt: skip
+    assert code == 2 and "--max-seconds is not supported with --dask" in err
 
 
 def test_no_audio_found_names_the_folder_and_the_extensions(capsys, tmp_path, tiny_model):

@@ -1,9 +1,11 @@
 """The ``serkit`` command: a thin front end over the library.
 
 Each subcommand parses its arguments, calls one library function, and prints
-a short table or JSON. A :class:`~serkit.SerkitError` becomes a one-line
-message and exit code 2. User-level defaults (the cache folder) are decided
-here, never inside the library.
+a short table or JSON. A :class:`~serkit.SerkitError`, or a file that cannot be
+read or written, becomes a one-line message and exit code 2; ``predict`` and
+``timeline`` exit 1 when there was nothing to predict (:data:`serkit._messages.EXIT_STATUS`).
+Warnings print as ``serkit: warning: ...`` (:mod:`serkit._messages`). User-level
+defaults (the cache folder) are decided here, never inside the library.
 """
 
 from __future__ import annotations
