@@ -170,7 +170,7 @@ def _scores(proba, classes, truth, shared) -> dict[str, Any]:
         "answered_share": {
             str(c): float(np.mean(answered == c)) for c in np.unique(answered)
         },
-        "n": int(len(truth)),
+        "n": len(truth),
     }
     ratio = [out["share4"][c] / out["true_share4"][c] for c in four]
     out["max_share_ratio4"] = float(max(ratio))
