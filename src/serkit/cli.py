@@ -644,7 +644,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         import textwrap
 
         print(f"\nmodel card: {card.get('name', '')}")
-        for key in ("summary", "training_data", "recipe", "licence", "limits", "build"):
+        for key in ("summary", "answers", "uncertain", "changes", "training_data", "recipe",
+                    "licence", "limits", "build"):
             if card.get(key):
                 text = textwrap.fill(str(card[key]), width=88, subsequent_indent=" " * 16)
                 print(f"  {key.replace('_', ' '):<13} {text}")
