@@ -166,7 +166,8 @@ def test_not_fitted_is_sklearns_error_or_serkits_own():
         try:
             EmotionRecognizer().predict_proba(np.zeros((1, 3)))
         except NotFittedError as exc:
-            print(type(exc).__module__, isinstance(exc, ValueError), isinstance(exc, AttributeError))
+            bases = isinstance(exc, ValueError), isinstance(exc, AttributeError)
+            print(type(exc).__module__, *bases)
         """,
         blocked=("sklearn",),
     )
