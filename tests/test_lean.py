@@ -287,3 +287,22 @@ def test_a_loaded_linear_model_saves_the_same_files(tmp_path):
     for name in ("logreg.json", "logreg.safetensors", "logreg.session.safetensors"):
         shipped = (default_model_path() / "members" / name).read_bytes()
         assert (folder / "members" / name).read_bytes() == shipped, name
+
+
+def test_the_service_predicts_without_the_training_stack():
+    pytest.importorskip("fastapi")
+    clip = sorted(EXAMPLES.glob("*.flac"))[0]
+    done = _run(
+        f"""
+        from fastapi.testclient import TestClient
+        from serkit.bundles import default_model_path
+        from serkit.service.app import create_app
+        with TestClient(create_app(default_model_path())) as client:
+            data = open({str(clip)!r}, "rb").read()
+            for route in ("/v1/predict", "/v1/timeline"):
+                reply = client.post(route, content=data, headers={{"Content-Type": "audio/flac"}})
+                print(route, reply.status_code)
+        """,
+        blocked=HEAVY,
+    )
+    assert done.stdout.split() == ["/v1/predict", "200", "/v1/timeline", "200"], done.stderr

@@ -94,13 +94,14 @@ def require(module: str, *, purpose: str | None = None) -> ModuleType:
         raise MissingDependencyError(_message(module, purpose)) from exc
 
 
-def explain(exc: BaseException) -> MissingDependencyError | None:
+def explain(exc: BaseException, *, purpose: str | None = None) -> MissingDependencyError | None:
     """The :class:`MissingDependencyError` for a ``ModuleNotFoundError`` of a module on
-    :data:`EXTRAS`; ``None`` for any other error."""
+    :data:`EXTRAS` (``purpose``: what needed it, for the message); ``None`` for any other
+    error."""
     if isinstance(exc, MissingDependencyError):
         return exc
     if not isinstance(exc, ModuleNotFoundError) or not exc.name:
         return None
     if exc.name.split(".")[0] not in EXTRAS:
         return None
-    return MissingDependencyError(_message(exc.name, None))
+    return MissingDependencyError(_message(exc.name, purpose))

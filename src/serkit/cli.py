@@ -1366,7 +1366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModuleNotFoundError as exc:  # an optional dependency: name the extra that has it
         from ._optional import explain
 
-        missing = explain(exc)
+        missing = explain(exc, purpose="this command")
         if missing is None:
             raise
         print(f"serkit {args.command}: error: {missing}", file=sys.stderr)
