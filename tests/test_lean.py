@@ -306,3 +306,35 @@ def test_the_service_predicts_without_the_training_stack():
         blocked=HEAVY,
     )
     assert done.stdout.split() == ["/v1/predict", "200", "/v1/timeline", "200"], done.stderr
+
+
+def test_live_input_works_without_the_training_stack():
+    """``serkit listen``'s loop with the shipped model, on a recorded stream (no microphone)."""
+    clip = sorted(EXAMPLES.glob("*.flac"))[0]
+    done = _run(
+        f"""
+        import numpy as np
+        import serkit
+        from serkit import audio
+        from serkit.listen import format_result, listen
+
+        class Recorded:  # stands in for sounddevice.InputStream
+            samplerate = 16000
+            def __init__(self, y): self.y = y
+            def __enter__(self): return self
+            def __exit__(self, *exc): pass
+            def read(self, n):
+                out, self.y = self.y[:n], self.y[n:]
+                return out[:, None], False
+
+        y, _ = audio.load({str(clip)!r})
+        y = np.concatenate([y, y]).astype("float32")
+        results = []
+        listen(serkit.load(), every=3, stream_factory=lambda sr, n: Recorded(y),
+               on_result=results.append)
+        print(len(results), any("silence" not in format_result(r) for r in results))
+        """,
+        blocked=HEAVY,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "True"
