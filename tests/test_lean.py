@@ -129,6 +129,20 @@ def test_predict_and_timeline_work_without_the_training_stack():
             "opensmile",
         ),
         ("from serkit.bundles._skops import _skops; _skops()", ("skops",), "train"),
+        ("from serkit.models import make_model; make_model('cnn1d')", ("torch",), "deep"),
+        (
+            """
+            import tempfile
+            import numpy as np
+            import pandas as pd
+            from serkit.datasets import FeatureTable
+            table = FeatureTable(pd.DataFrame({"path": ["a.wav"]}), np.zeros((1, 2)),
+                                 ["f0", "f1"], {"name": "stats", "params": {}})
+            table.write(tempfile.mkdtemp() + "/out.parquet")
+            """,
+            ("pyarrow",),
+            "parquet",
+        ),
     ],
 )
 def test_a_missing_extra_names_the_install_command(code, blocked, extra):

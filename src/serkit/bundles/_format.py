@@ -349,6 +349,9 @@ def read_bundle(path: str | os.PathLike) -> LoadedBundle:
             raise BundleError(f"{where}: a member entry is malformed") from exc
         members.append(Member(name, model_name, spec))
         if kind == "network":
+            from .._optional import require
+
+            require("torch", purpose=f"{where}: the network member {name!r}")
             from ._torch import load_torch
 
             weights = entry["weights"]

@@ -94,7 +94,8 @@ class LinearPipeline:
         """The same model as a ``sklearn.pipeline.Pipeline`` (imports scikit-learn).
 
         Each step is the scikit-learn object with exactly the stored attribute values
-        (built as unpickling builds one: no ``__init__``), a copy per call's first use.
+        (built as unpickling builds one: no ``__init__``), from copies of them; built once,
+        on first use.
 
         Raises
         ------

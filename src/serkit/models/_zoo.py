@@ -147,6 +147,9 @@ NEURAL_MODELS: tuple[str, ...] = ("cnn1d", "specnet")
 
 
 def _make_neural(name: str, params: Mapping[str, Any] | None, random_state: int) -> BaseEstimator:
+    from .._optional import require
+
+    require("torch", purpose=f"the {name} network")
     from ._torch import make_network  # imports torch
 
     return make_network(name, params=params, random_state=random_state)
