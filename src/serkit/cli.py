@@ -457,15 +457,32 @@ def _model_dir(value: str | None) -> Path:
     return resolve_model_path(value)
 
 
-def _load_recognizer(value: str | None, *, calibrated: bool = True) -> Any:
+def _load_recognizer(
+    value: str | None, *, calibrated: bool = True, emotions: str | None = None
+) -> Any:
     """Load the named model folder, or the shipped default model; ``calibrated=False``
-    (``--no-calibration``) drops the bundle's calibration (temperature and shift step)."""
+    (``--no-calibration``) drops the bundle's calibration (temperature and shift step);
+    ``emotions`` (``--emotions``, comma-separated) restricts its answers to that set."""
     from .recognizer import EmotionRecognizer
 
     rec = EmotionRecognizer.load(_model_dir(value))
     if not calibrated:
         rec.calibration_ = None
+    if emotions is not None:
+        rec = rec.restrict([e for e in emotions.split(",") if e.strip()])
     return rec
+
+
+def _uncertain_note(rec: Any, uncertain: int) -> None:
+    """The footer that says what an ``uncertain`` mark means, on stderr."""
+    threshold = rec.uncertain_below_
+    if uncertain and threshold is not None:
+        print(
+            f"{uncertain} answers marked uncertain: confidence below {threshold:.2f}, where "
+            "this model's answers were right less than half as often as above it "
+            "(serkit info shows the figures)",
+            file=sys.stderr,
+        )
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -510,7 +527,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise SerkitParameterError("give audio files or folders, or --files-from LIST")
     from .batch import predict_paths  # not before: a Dask client never loads the model
 
-    rec = _load_recognizer(args.model, calibrated=not args.no_calibration)
+    rec = _load_recognizer(
+        args.model, calibrated=not args.no_calibration, emotions=args.emotions
+    )
     preds = predict_paths(
         rec,
         inputs,
@@ -527,12 +546,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
         _emit_json(rows)
     elif args.csv:
         classes = [str(c) for c in rec.classes_]
+        marked = rec.uncertain_below_ is not None
         writer = csv.writer(sys.stdout)
-        writer.writerow(["path", "emotion", "confidence", *classes, "error"])
+        writer.writerow(
+            ["path", "emotion", "confidence", *(["uncertain"] if marked else []), *classes,
+             "error"]
+        )  # fmt: skip
         for p in preds:
             probs = [f"{p.probabilities[c]:.4f}" if p.probabilities else "" for c in classes]
             conf = f"{p.confidence:.4f}" if p.confidence is not None else ""
-            writer.writerow([p.path, p.emotion or "", conf, *probs, p.error or ""])
+            mark = [] if not marked else ["" if p.uncertain is None else str(p.uncertain).lower()]
+            writer.writerow([p.path, p.emotion or "", conf, *mark, *probs, p.error or ""])
     else:
         width = min(60, max(len(p.path) for p in preds))
         print(f"{'file':<{width}}  {'emotion':<10} {'conf':>5}  runner-up")
@@ -543,9 +567,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 continue
             second = p.runner_up
             runner = f"{second[0]} {second[1]:.2f}" if second else ""
-            print(f"{name:<{width}}  {p.emotion:<10} {p.confidence:5.2f}  {runner}")
+            flag = "  uncertain" if p.uncertain else ""
+            line = f"{name:<{width}}  {p.emotion:<10} {p.confidence:5.2f}  {runner:<16}{flag}"
+            print(line.rstrip())
         if failed:
             print(f"{failed} of {len(preds)} files could not be used", file=sys.stderr)
+        _uncertain_note(rec, sum(1 for p in preds if p.uncertain))
     return 1 if failed == len(preds) else 0
 
 
@@ -692,7 +719,8 @@ def _write_timeline_rows(rows: list[dict[str, Any]], classes: list[str], out: Pa
         atomic_write_text(out, json.dumps(rows, indent=2) + "\n")
         return
     with atomic_path(out) as tmp, tmp.open("w", newline="") as handle:
-        fields = ["start", "end", "emotion", "confidence", *classes]
+        marked = ["uncertain"] if rows and "uncertain" in rows[0] else []
+        fields = ["start", "end", "emotion", "confidence", *marked, *classes]
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         for row in rows:
@@ -705,7 +733,9 @@ def _write_timeline_rows(rows: list[dict[str, Any]], classes: list[str], out: Pa
 def cmd_timeline(args: argparse.Namespace) -> int:
     from .timeline import predict_timeline
 
-    rec = _load_recognizer(args.model, calibrated=not args.no_calibration)
+    rec = _load_recognizer(
+        args.model, calibrated=not args.no_calibration, emotions=args.emotions
+    )
     timeline = predict_timeline(
         rec,
         args.file,
@@ -753,7 +783,9 @@ def cmd_timeline(args: argparse.Namespace) -> int:
             print(
                 f"{_clock(row['start']):>10} {_clock(row['end']):>10}  "
                 f"{row['emotion']:<10} {row['confidence']:5.2f}"
+                + ("  uncertain" if row.get("uncertain") else "")
             )
+        _uncertain_note(rec, sum(1 for row in rows if row.get("uncertain")))
     for name, value in (("rows", args.out), ("plot", args.plot)):
         if value:
             print(f"wrote {name} to {value}", file=sys.stderr)
@@ -775,7 +807,9 @@ def cmd_listen(args: argparse.Namespace) -> int:
                 f"({dev['channels']} ch, {dev['samplerate']:.0f} Hz)"
             )
         return 0
-    rec = _load_recognizer(args.model, calibrated=not args.no_calibration)
+    rec = _load_recognizer(
+        args.model, calibrated=not args.no_calibration, emotions=args.emotions
+    )
     device: int | str | None = args.device
     if isinstance(device, str) and device.isdigit():
         device = int(device)
@@ -1152,6 +1186,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the model's own probabilities, without the bundle's calibration (temperature "
         "scaling and, where stored, the shift-aware step)",
     )
+    _add_answer_emotions_arg(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser(
@@ -1322,6 +1357,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the model's own probabilities, without the bundle's calibration (temperature "
         "scaling and, where stored, the shift-aware step)",
     )
+    _add_answer_emotions_arg(p)
     p.set_defaults(func=cmd_timeline)
 
     p = sub.add_parser(
@@ -1346,8 +1382,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="the model's own probabilities, without the bundle's calibration (temperature "
         "scaling and, where stored, the shift-aware step)",
     )
+    _add_answer_emotions_arg(p)
     p.set_defaults(func=cmd_listen)
     return parser
+
+
+def _add_answer_emotions_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--emotions",
+        metavar="LIST",
+        help="answer over these emotions only, comma-separated (e.g. angry,happy,neutral,sad): "
+        "each probability is summed onto the set (calm counts as neutral unless listed) and "
+        "renormalised over it",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
