@@ -124,8 +124,25 @@ def _head(text: str) -> Any:
     raise SystemExit(f"unknown head {text!r}")
 
 
-def _fit_predict(head: str, X: np.ndarray, y: np.ndarray, w: np.ndarray, Xt: np.ndarray):
-    model = _head(head)
+def _nap(X: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
+    """The top ``k`` directions [shape=(k, d)] along which the training speakers' mean
+    vectors differ (nuisance attribute projection: voice and channel, not emotion)."""
+    means = np.stack([X[groups == g].mean(axis=0) for g in np.unique(groups)])
+    means -= means.mean(axis=0)
+    _, _, vt = np.linalg.svd(means, full_matrices=False)
+    return vt[:k]
+
+
+def _fit_predict(head: str, X: np.ndarray, y: np.ndarray, w: np.ndarray, Xt: np.ndarray,
+                 groups: np.ndarray):
+    params = dict(p.split("=") for p in head.partition(":")[2].split(",") if p)
+    k = int(params.pop("nap", 0))
+    model = _head(head.partition(":")[0] + ":" + ",".join(f"{a}={b}" for a, b in params.items()))
+    if k:
+        mu, sd = X.mean(axis=0), X.std(axis=0) + 1e-8
+        Z, Zt = (X - mu) / sd, (Xt - mu) / sd
+        V = _nap(Z, groups, k)
+        X, Xt = Z - (Z @ V.T) @ V, Zt - (Zt @ V.T) @ V
     model.fit(X, y, logisticregression__sample_weight=w)
     return model.classes_, model.predict_proba(Xt)
 
@@ -170,7 +187,7 @@ def _scores(proba, classes, truth, shared) -> dict[str, Any]:
         "answered_share": {
             str(c): float(np.mean(answered == c)) for c in np.unique(answered)
         },
-        "n": int(len(truth)),
+        "n": len(truth),
     }
     ratio = [out["share4"][c] / out["true_share4"][c] for c in four]
     out["max_share_ratio4"] = float(max(ratio))
@@ -195,7 +212,7 @@ def run_recipe(recipe: str, *, si: bool = True) -> dict[str, Any]:
     start = time.process_time()
 
     def training(names: Sequence[str], norm: bool, exclude_rows=None):
-        Xs, ys, cs = [], [], []
+        Xs, ys, cs, gs = [], [], [], []
         for n in names:
             X, y, s = data[n]
             rows = np.ones(len(y), bool) if exclude_rows is None or n not in exclude_rows \
@@ -208,8 +225,9 @@ def run_recipe(recipe: str, *, si: bool = True) -> dict[str, Any]:
             Xs.append(X[keep])
             ys.append(y[keep].astype(str))
             cs.append(np.full(int(keep.sum()), n))
+            gs.append(s[keep])
         X, y, c = np.vstack(Xs), np.concatenate(ys), np.concatenate(cs)
-        return X, y, _weights(y, c, weighting)
+        return X, y, _weights(y, c, weighting), np.concatenate(gs)
 
     for held in CORPORA:
         others = [n for n in train_names if n != held]
@@ -217,14 +235,14 @@ def run_recipe(recipe: str, *, si: bool = True) -> dict[str, Any]:
             continue
         Xt, yt, st = data[held]
         for norm in (False, True):
-            X, y, w = training(others, norm)
+            X, y, w, g = training(others, norm)
             train_classes = set(np.unique(y))
             truth = np.where(yt == "calm", "neutral", yt)
             shared = sorted(c for c in np.unique(truth) if c in train_classes
                             or (c == "neutral" and "calm" in train_classes))
             rows = np.isin(truth, shared)
             Xte = _normalise(Xt, st)[rows] if norm else Xt[rows]
-            classes, proba = _fit_predict(head, X, y, w, Xte)
+            classes, proba = _fit_predict(head, X, y, w, Xte, g)
             key = f"loco:{held}" + (":norm" if norm else "")
             result["protocols"][key] = {
                 **_scores(proba, classes, yt[rows], shared),
@@ -247,9 +265,9 @@ def run_recipe(recipe: str, *, si: bool = True) -> dict[str, Any]:
             for tr, te in GroupKFold(5).split(X, y, actors):
                 mask = np.zeros(len(y), bool)
                 mask[tr] = True
-                Xa, ya, wa = training(train_names, norm, exclude_rows={"ravdess": mask})
+                Xa, ya, wa, ga = training(train_names, norm, exclude_rows={"ravdess": mask})
                 Xte = _normalise(X[te], s[te]) if norm else X[te]
-                classes, proba = _fit_predict(head, Xa, ya, wa, Xte)
+                classes, proba = _fit_predict(head, Xa, ya, wa, Xte, ga)
                 pred[te] = _restricted(proba, classes, cls)
             key = "si8" + (":norm" if norm else "")
             result["protocols"][key] = {
@@ -297,6 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             result["wall_s"] = round(time.time() - t, 1)
             result["date"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
             result["machine"] = f"{platform.processor() or platform.machine()}, 2 cores"
+            # read again: another run may have written meanwhile
+            store = json.loads(OUT.read_text()) if OUT.exists() else {"runs": {}}
             store["runs"][recipe] = result
             OUT.write_text(json.dumps(store, indent=1, sort_keys=True) + "\n")
             print(_summary(result), flush=True)

@@ -31,7 +31,9 @@ HEADER = """\
 
 Every subcommand of `serkit`, with its arguments as `serkit COMMAND --help` gives them.
 A subcommand that fails prints a one-line `serkit COMMAND: error: ...` message and exits
-with status 2 (`predict` exits with 1 when every file failed).
+with status 2; `predict` exits with 1 when every file failed, and `timeline` when the
+recording gives nothing to predict. Warnings print as one `serkit: warning: ...` line, and
+plain `serkit` lists the commands.
 """
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
@@ -172,6 +174,8 @@ def render() -> str:
             *_table(sub),
             "",
         ]
+        if sub.epilog:  # what --help prints below the options (predict's exit status ...)
+            lines += [_escape(sub.epilog), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -50,9 +50,8 @@ def test_matrix_sums_merged_classes_onto_their_emotion() -> None:
 def test_rows_without_mass_on_the_set_become_uniform() -> None:
     out = restrict_proba(np.array([[0.0, 1.0]]), restriction_matrix(["angry", "sad"], ["angry"]))
     np.testing.assert_allclose(out, [[1.0]])
-    out = restrict_proba(
-        np.array([[0.0, 0.0, 1.0]]), restriction_matrix(["angry", "happy", "sad"], ["angry", "happy"])
-    )
+    matrix = restriction_matrix(["angry", "happy", "sad"], ["angry", "happy"])
+    out = restrict_proba(np.array([[0.0, 0.0, 1.0]]), matrix)
     np.testing.assert_allclose(out, [[0.5, 0.5]])
 
 

@@ -427,12 +427,14 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         jobs: int | None = 1,
         cache_dir: str | os.PathLike | None = None,
         progress: bool = False,
+        max_duration: float | None = 600.0,
     ) -> list[Prediction]:
         """Predict many files; a file that fails gets a Prediction with ``error`` set.
 
         Results come back in input order, one per path; none is lost. With
         ``speakers`` (one label per path) the files of each speaker are
-        normalised together (see :meth:`predict_proba`).
+        normalised together (see :meth:`predict_proba`). A file longer than
+        ``max_duration`` seconds (``None``: no limit) is refused from its header.
         """
         check_is_fitted(self, "pipeline_")
         path_list = [Path(p) for p in paths]
@@ -442,7 +444,12 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         extracted = {}
         for key, spec in self.input_specs_.items():
             result = extract_files(
-                path_list, spec, jobs=jobs, cache_dir=cache_dir, progress=progress
+                path_list,
+                spec,
+                jobs=jobs,
+                cache_dir=cache_dir,
+                progress=progress,
+                max_duration=max_duration,
             )
             for index, message in result.errors.items():
                 errors.setdefault(index, message)
