@@ -1487,6 +1487,14 @@ def _run(args: argparse.Namespace) -> int:
     except SerkitError as exc:
         print(f"serkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:  # an optional dependency: name the extra that has it
+        from ._optional import explain
+
+        missing = explain(exc, purpose="this command")
+        if missing is None:
+            raise
+        print(f"serkit {args.command}: error: {missing}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"serkit {args.command}: interrupted", file=sys.stderr)
         return 130
