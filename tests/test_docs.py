@@ -85,7 +85,7 @@ _FORBIDDEN = {
 }
 
 
-@pytest.mark.parametrize("page", _pages(), ids=lambda p: p.name)
+@pytest.mark.parametrize("page", [*_pages(), ROOT / "README.md"], ids=lambda p: p.name)
 def test_pages_carry_no_dates_loads_or_work_labels(page: Path) -> None:
     text = page.read_text(encoding="utf-8")
     found = [
@@ -229,9 +229,7 @@ def test_readme_runs_the_quick_start_and_the_emotions_example() -> None:
     assert any("--emotions" in c for c in runnable), runnable
 
 
-@pytest.mark.parametrize(
-    "argv", [c for c in _serkit_commands() if _runnable(c)], ids=" ".join
-)
+@pytest.mark.parametrize("argv", [c for c in _serkit_commands() if _runnable(c)], ids=" ".join)
 def test_readme_serkit_command_runs(argv: list[str], monkeypatch, capsys) -> None:
     import json
 
@@ -309,8 +307,12 @@ def test_readme_curl_examples_work_against_the_service() -> None:
     paths = {urlsplit_path(c) for c in commands}
     assert {"/v1/predict", "/v1/timeline"} <= paths
     kinds = {(urlsplit_path(c), "-F" in c) for c in commands}
-    assert {("/v1/predict", True), ("/v1/predict", False), ("/v1/timeline", True),
-            ("/v1/timeline", False)} <= kinds  # fmt: skip  (multipart and raw body, each)
+    assert {
+        ("/v1/predict", True),
+        ("/v1/predict", False),
+        ("/v1/timeline", True),
+        ("/v1/timeline", False),
+    } <= kinds  # fmt: skip  (multipart and raw body, each)
     with TestClient(create_app(default_model_path())) as client:
         for argv in commands:
             method, path, headers, kwargs = _curl_request(argv)
@@ -345,32 +347,48 @@ def _shipped_card() -> dict[str, Any]:
     return _shipped_manifest()["model_card"]
 
 
+def _figures_table(section: str) -> dict[str, list[str]]:
+    """First column -> the per-clip and normalised cells of the shipped model's table."""
+    return {
+        cells[0]: cells[2:4]
+        for line in section.splitlines()
+        if line.startswith("| ") and line.count("|") == 5 and not line.startswith("| test set")
+        for cells in [[c.strip() for c in line.strip("|").split("|")]]
+    }
+
+
+def _check_figures_table(rows: dict[str, list[str]]) -> None:
+    import json
+
+    loco = _shipped_card()["evaluation"]["leave_one_corpus_out"]
+    four = json.loads((ROOT / "benchmarks" / "default_model_four.json").read_text())
+    assert len(rows) == 4, rows
+    for name, corpus in (("RAVDESS", "ravdess"), ("EmoDB", "emodb"), ("TESS", "tess")):
+        result = loco[corpus]
+        cells = [_pct(result["four_global"]["uar"]), _pct(result["four_speaker_norm"]["uar"])]
+        assert rows[f"{name}, left out"] == cells, name
+    (unseen,) = [v for k, v in rows.items() if k.startswith("unseen RAVDESS actors")]
+    assert unseen == [_pct(four["global"]["uar"]), _pct(four["speaker_norm"]["uar"])]
+
+
+def test_model_card_page_has_the_readme_table() -> None:
+    page = (DOCS / "model-card.md").read_text(encoding="utf-8")
+    section = page.split("## How well it works", 1)[1].split("\n## ", 1)[0]
+    rows = _figures_table(section)
+    _check_figures_table(rows)
+    readme = _readme().split("## What the shipped model achieves", 1)[1].split("\n## ", 1)[0]
+    assert rows == _figures_table(readme)
+
+
 def test_readme_figures_are_the_model_cards() -> None:
     import json
 
     text = _readme()
     section = text.split("## What the shipped model achieves", 1)[1].split("\n## ", 1)[0]
+    _check_figures_table(_figures_table(section))
     card = _shipped_card()
     evaluation = card["evaluation"]
-    loco = evaluation["leave_one_corpus_out"]
     four = json.loads((ROOT / "benchmarks" / "default_model_four.json").read_text())
-    expected = {
-        "RAVDESS, left out": loco["ravdess"],
-        "EmoDB, left out": loco["emodb"],
-        "TESS, left out": loco["tess"],
-    }
-    rows = {
-        cells[0]: cells[2:4]
-        for line in section.splitlines()
-        if line.startswith("| ") and not line.startswith("| test set")
-        for cells in [[c.strip() for c in line.strip("|").split("|")]]
-    }
-    assert len(rows) == 4, rows
-    for name, result in expected.items():
-        assert rows[name] == [_pct(result["four_global"]["uar"]),
-                              _pct(result["four_speaker_norm"]["uar"])], name  # fmt: skip
-    (unseen,) = [v for k, v in rows.items() if k.startswith("unseen RAVDESS actors")]
-    assert unseen == [_pct(four["global"]["uar"]), _pct(four["speaker_norm"]["uar"])]
     model = _shipped_manifest()["model"]
     spec = card["recipe"].split("'")[1]  # "features 'SPEC' (...)"
     assert four["recipe"] == f"{spec} + {model['name']} {model['params']}", (
@@ -395,5 +413,5 @@ def test_readme_limits_quote_the_cards_answer_shares() -> None:
     per_clip = loco["answered_global"]["answer_share"]["disgust"]
     normalised = loco["answered_speaker_norm"]["answer_share"]["disgust"]
     text = " ".join(_readme().split())
-    assert f"{round(100 * per_clip)} % of TESS clips were answered \"disgust\"" in text
+    assert f'{round(100 * per_clip)} % of TESS clips were answered "disgust"' in text
     assert f"({round(100 * normalised)} % with `--speaker-norm`)" in text
