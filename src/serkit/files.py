@@ -23,7 +23,12 @@ from ._errors import ParameterError, SerkitWarning
 __all__ = ["AUDIO_EXTENSIONS", "iter_audio_files", "iter_files_from", "session_key", "walk_audio"]
 
 AUDIO_EXTENSIONS: frozenset[str] = frozenset(
-    {"wav", "flac", "mp3", "ogg", "oga", "aiff", "aif", "au", "w64", "rf64", "caf", "opus"}
+    {
+        # libsndfile
+        *("wav", "flac", "ogg", "oga", "aiff", "aif", "au", "w64", "rf64", "caf", "opus"),
+        # FFmpeg (serkit._ffmpeg): phones, browsers and call systems
+        *("mp3", "m4a", "m4b", "aac", "mp4", "mov", "3gp", "webm", "weba", "mka", "wma", "amr"),
+    }
 )
 """File extensions (lower case, no dot) that serkit lists and the corpus readers treat as clips."""
 

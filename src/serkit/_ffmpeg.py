@@ -1,0 +1,246 @@
+"""Decode what libsndfile does not read (AAC/M4A, MP4/MOV, WebM/Opus, WMA, AMR, MP3) with FFmpeg.
+
+FFmpeg comes from PyAV's wheels (no system ffmpeg). The container is chosen from the
+file's first bytes, never by FFmpeg's own probing, so only the demuxers listed in
+:data:`DEMUXERS` ever see a file: no playlist, image or device format can be opened
+by content, and any nested open (a playlist entry, an MP4 data reference) is refused.
+MP3 is decoded here too: libsndfile's mpg123 prints diagnostics to the terminal on
+some 16 kHz files, FFmpeg's decoder (with PyAV's logging off) prints nothing.
+
+:class:`Reader` reports what the container header says (rate, channels, duration),
+so :mod:`serkit.audio` can check its limits before decoding, and then decodes the
+first audio stream frame by frame, checking rate and channels on every frame (a
+container can lie), so memory stays bounded by the caller's limit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from ._errors import AudioDecodeError, AudioNonFiniteError
+
+__all__ = ["DEMUXERS", "Reader", "sniff"]
+
+DEMUXERS: dict[str, str] = {
+    "mov": "MP4",  # .m4a .mp4 .mov .3gp
+    "matroska": "MATROSKA",  # .webm .mka
+    "asf": "ASF",  # .wma
+    "aac": "AAC",  # ADTS / ADIF .aac
+    "mp3": "MP3",
+    "amr": "AMR",
+}
+"""FFmpeg demuxers serkit uses, and the format name :func:`serkit.audio.info` reports."""
+
+_MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
+_EBML = b"\x1a\x45\xdf\xa3"
+_ASF = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
+_BLOCK = 1 << 16
+"""Mono frames gathered before a block is handed on (as :mod:`serkit.audio`'s blocks)."""
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_INT_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2147483648.0, "s64": 9223372036854775808.0}
+
+
+def id3_size(head: bytes) -> int:
+    """Bytes taken by an ID3v2 tag at the start of ``head`` (0 when there is none)."""
+    if len(head) < 10 or head[:3] != b"ID3":
+        return 0
+    size = 0
+    for byte in head[6:10]:
+        size = (size << 7) | (byte & 0x7F)
+    return 10 + size + (10 if head[5] & 0x10 else 0)  # footer flag
+
+
+def sniff(head: bytes) -> str | None:
+    """The FFmpeg demuxer for a file starting with ``head``, or ``None`` (libsndfile's turn).
+
+    ``head`` should start after any ID3v2 tag (see :func:`id3_size`); a tag followed
+    by nothing recognisable is taken as MP3.
+
+    Examples
+    --------
+    >>> sniff(b"\\x00\\x00\\x00\\x20ftypM4A "), sniff(b"RIFF\\x00\\x00\\x00\\x00WAVE")
+    ('mov', None)
+    """
+    if len(head) >= 8 and head[4:8] in _MP4_BOXES:
+        return "mov"
+    if head.startswith(_EBML):
+        return "matroska"
+    if head.startswith(_ASF):
+        return "asf"
+    if head.startswith(b"#!AMR"):
+        return "amr"
+    if head.startswith(b"ADIF"):
+        return "aac"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        layer = (head[1] >> 1) & 3
+        if layer == 0 and head[1] & 0xF0 == 0xF0:  # ADTS: 12-bit sync, layer 0
+            return "aac"
+        if layer != 0 and (head[1] >> 3) & 3 != 1:  # MPEG audio, not a reserved version
+            return "mp3"
+    return None
+
+
+def _refuse_nested(url: str, flags: int, options: dict) -> Any:
+    raise PermissionError(f"serkit does not let a media file open other files ({url[:80]})")
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    # PyAV appends "; last error log: ..." and the file name; keep FFmpeg's cause
+    return text.split("; last error log", 1)[0].strip()
+
+
+class Reader:
+    """One FFmpeg-decoded audio stream: its header, then mono float32 blocks.
+
+    The first audio stream is used when a file has several (other streams,
+    audio or video, are skipped); :attr:`streams` says how many there were.
+
+    Parameters
+    ----------
+    handle : binary file object
+        Seekable when the container needs it (MP4 keeps its index at either end).
+    label : str
+        Name used in error messages.
+    demuxer : str
+        A key of :data:`DEMUXERS`, normally from :func:`sniff`.
+
+    Raises
+    ------
+    AudioDecodeError
+        Not a readable file of that container, or no audio stream in it.
+    """
+
+    def __init__(self, handle: BinaryIO, label: str, demuxer: str) -> None:
+        import av
+
+        self.label = label
+        try:
+            self._container = av.open(
+                handle, mode="r", format=demuxer, metadata_errors="ignore", io_open=_refuse_nested
+            )
+        except (av.FFmpegError, OSError, ValueError, UnicodeError) as exc:
+            raise AudioDecodeError(
+                label,
+                f"not a readable {DEMUXERS[demuxer]} file: {_reason(exc)} "
+                "(corrupt, truncated, or not audio)",
+            ) from exc
+        audio = self._container.streams.audio
+        if not audio:
+            kinds = sorted({s.type for s in self._container.streams})
+            self._container.close()
+            found = f" (it holds {', '.join(kinds)} only)" if kinds else ""
+            raise AudioDecodeError(label, f"has no audio stream{found}")
+        self._stream = audio[0]
+        self.streams = len(audio)
+        codec = self._stream.codec_context
+        self.sample_rate = int(codec.sample_rate or 0)
+        self.channels = int(codec.channels or 0)
+        self.format = DEMUXERS[demuxer]
+        name = codec.name or "unknown"
+        self.subtype = "MPEG_LAYER_III" if name.startswith("mp3") else name.upper()
+        self.frames = self._declared_frames()
+
+    def _declared_frames(self) -> int:
+        """Samples per channel the header announces; 0 when it gives no duration (live WebM)."""
+        stream, seconds = self._stream, 0.0
+        if stream.duration is not None and stream.time_base is not None:
+            seconds = float(stream.duration * stream.time_base)
+        elif self._container.duration is not None:
+            seconds = self._container.duration / 1_000_000
+        return max(0, round(seconds * self.sample_rate))
+
+    def close(self) -> None:
+        """Release FFmpeg's decoder and demuxer."""
+        self._container.close()
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def blocks(self, limit: int, *, max_channels: int) -> Iterator[tuple[np.ndarray, float]]:
+        """Decode into mono float32 blocks and their peaks, as libsndfile's path does.
+
+        Stops once more than ``limit`` frames were decoded (``-1``: no limit), so
+        a stream longer than its header said costs at most one block beyond the
+        limit. Every frame must keep the header's rate and at most ``max_channels``
+        channels.
+
+        Raises
+        ------
+        AudioDecodeError
+            Corrupt data, or a rate or channel count that changes mid-stream.
+        AudioNonFiniteError
+            NaN, infinite or out-of-float32-range samples.
+        """
+        import av
+
+        pending: list[np.ndarray] = []
+        held = done = 0
+        try:
+            for packet in self._container.demux(self._stream):
+                for frame in packet.decode():
+                    mono = self._mono(frame, max_channels)
+                    pending.append(mono)
+                    held += len(mono)
+                    done += len(mono)
+                    if held >= _BLOCK or (limit >= 0 and done > limit):
+                        yield self._checked(np.concatenate(pending))
+                        pending, held = [], 0
+                    if limit >= 0 and done > limit:
+                        return
+        except (av.FFmpegError, OSError, ValueError, MemoryError) as exc:
+            if isinstance(exc, AudioDecodeError):
+                raise
+            raise AudioDecodeError(
+                self.label, f"decoding failed after {done} samples ({_reason(exc)})"
+            ) from exc
+        if pending:
+            yield self._checked(np.concatenate(pending))
+
+    def _mono(self, frame: Any, max_channels: int) -> np.ndarray:
+        """One decoded frame as mono float (channels averaged in float64, as to_mono does)."""
+        if frame.sample_rate != self.sample_rate:
+            raise AudioDecodeError(
+                self.label,
+                f"changes sample rate mid-stream ({self.sample_rate} Hz in the header, "
+                f"{frame.sample_rate} Hz in the data)",
+            )
+        channels = frame.layout.nb_channels
+        if not 0 < channels <= max_channels:
+            raise AudioDecodeError(
+                self.label,
+                f"has {channels} channels in the data; at most {max_channels} are supported",
+            )
+        data = frame.to_ndarray()
+        if not frame.format.is_planar:
+            data = data.reshape(-1, channels).T
+        kind = frame.format.name.rstrip("p")
+        if kind in _INT_SCALE:
+            offset = 128.0 if kind == "u8" else 0.0
+            data = (data.astype(np.float64) - offset) / _INT_SCALE[kind]
+        if channels == 1:
+            return data[0]
+        return data.mean(axis=0, dtype=np.float64)
+
+    def _checked(self, mono: np.ndarray) -> tuple[np.ndarray, float]:
+        if not np.all(np.isfinite(mono)):
+            bad = int(np.count_nonzero(~np.isfinite(mono)))
+            raise AudioNonFiniteError(self.label, f"contains {bad} NaN or infinite samples")
+        peak = float(np.max(np.abs(mono))) if len(mono) else 0.0
+        if peak > _FLOAT32_MAX:
+            raise AudioNonFiniteError(
+                self.label, f"holds samples of magnitude {peak:.3g}, beyond the float32 range"
+            )
+        return mono.astype(np.float32, copy=False), peak
+
+
+def open_handle(source: str | os.PathLike) -> BinaryIO:
+    """Open a path for :class:`Reader` (a Python file, so FFmpeg never parses the name)."""
+    return open(source, "rb")
