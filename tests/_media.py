@@ -68,6 +68,7 @@ def encode(
         signals = [np.asarray(y, np.float32)] + [
             -0.5 * np.asarray(y, np.float32) for _ in range(audio_streams - 1)
         ]
+        signals = signals[:audio_streams]
         for stream, signal in zip(streams, signals, strict=True):
             _encode_stream(out, stream, signal, sr, rate, layout, channels)
         if video:

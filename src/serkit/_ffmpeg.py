@@ -89,9 +89,58 @@ def _refuse_nested(url: str, flags: int, options: dict) -> Any:
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    # PyAV appends "; last error log: ..." and the file name; keep FFmpeg's cause
-    return text.split("; last error log", 1)[0].strip()
+    """FFmpeg's cause, without PyAV's errno and file name."""
+    text = getattr(exc, "strerror", None) or str(exc).strip() or type(exc).__name__
+    return str(text).split("; last error log", 1)[0].strip()
+
+
+def _size(handle: BinaryIO) -> int | None:
+    """The file's length in bytes (``None`` for a stream that cannot seek); position kept."""
+    try:
+        here = handle.tell()
+        end = handle.seek(0, os.SEEK_END)
+        handle.seek(here)
+        return int(end)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def mp4_damage(handle: BinaryIO) -> str | None:
+    """Why an MP4 cannot be opened, from its top-level boxes: cut short, or never finished.
+
+    Walks the box headers only (a few reads); ``None`` when they look whole.
+    """
+    end = _size(handle)
+    if end is None:
+        return None
+    pos, seen = 0, set()
+    try:
+        while pos + 8 <= end:
+            handle.seek(pos)
+            head = handle.read(16)
+            size, kind = int.from_bytes(head[:4], "big"), head[4:8]
+            if size == 1 and len(head) >= 16:
+                size = int.from_bytes(head[8:16], "big")
+            elif size == 0:  # runs to the end of the file
+                size = end - pos
+            if size < 8:
+                return None
+            seen.add(kind)
+            if pos + size > end:
+                if not kind.isalnum():
+                    return f"is corrupt: the box at byte {pos} has no valid name"
+                return (
+                    f"is truncated: its '{kind.decode('ascii')}' box needs {pos + size} "
+                    f"bytes, the file ends after {end}"
+                )
+            pos += size
+    except OSError:
+        return None
+    finally:
+        handle.seek(0)
+    if b"moov" not in seen:
+        return "has no 'moov' index box (a recording that was never finished?)"
+    return None
 
 
 class Reader:
@@ -124,11 +173,13 @@ class Reader:
                 handle, mode="r", format=demuxer, metadata_errors="ignore", io_open=_refuse_nested
             )
         except (av.FFmpegError, OSError, ValueError, UnicodeError) as exc:
+            damage = mp4_damage(handle) if demuxer == "mov" else None
             raise AudioDecodeError(
                 label,
-                f"not a readable {DEMUXERS[demuxer]} file: {_reason(exc)} "
-                "(corrupt, truncated, or not audio)",
+                f"not a readable {DEMUXERS[demuxer]} file: "
+                + (damage or f"{_reason(exc)} (corrupt, truncated, or not audio)"),
             ) from exc
+        self._end = _size(handle)
         audio = self._container.streams.audio
         if not audio:
             kinds = sorted({s.type for s in self._container.streams})
@@ -185,7 +236,7 @@ class Reader:
         held = done = 0
         try:
             for packet in self._container.demux(self._stream):
-                for frame in packet.decode():
+                for frame in self._decode(packet):
                     mono = self._mono(frame, max_channels)
                     pending.append(mono)
                     held += len(mono)
@@ -203,6 +254,21 @@ class Reader:
             ) from exc
         if pending:
             yield self._checked(np.concatenate(pending))
+
+    def _decode(self, packet: Any) -> list[Any]:
+        """Decode one packet; a packet cut off by the end of the file ends the stream.
+
+        The caller's length check then says the file is truncated, as for a cut WAV.
+        """
+        import av
+
+        try:
+            return packet.decode()
+        except av.FFmpegError:
+            cut = packet.pos is not None and packet.pos >= 0 and self._end is not None
+            if cut and packet.pos + packet.size >= self._end:
+                return []
+            raise
 
     def _mono(self, frame: Any, max_channels: int) -> np.ndarray:
         """One decoded frame as mono float (channels averaged in float64, as to_mono does)."""

@@ -251,20 +251,38 @@ def _head(source: AudioSource, size: int = 16) -> tuple[bool, bytes]:
         return False, b""
 
 
-def _demuxer(source: AudioSource) -> str | None:
-    """The FFmpeg demuxer for ``source``, or ``None`` where libsndfile reads it.
+_MPEG_SUFFIXES = frozenset({".mp1", ".mp2", ".mp3", ".mpga"})
+"""Names libsndfile hands to mpg123 whatever the content (mpg123 then prints)."""
 
-    libsndfile keeps its own formats (WAV, FLAC, OGG, AIFF ...) and anything
-    unrecognised; FFmpeg gets the containers it alone reads, and MP3 (see
-    :mod:`serkit._ffmpeg`). An ID3 tag followed by nothing known is taken as MP3.
+
+def _demuxer(source: AudioSource) -> tuple[str, bool] | None:
+    """The FFmpeg demuxer for ``source`` and whether it was only guessed from the name.
+
+    ``None`` where libsndfile reads it: its own formats (WAV, FLAC, OGG, AIFF ...)
+    and anything unrecognised. FFmpeg gets the containers it alone reads, and MP3
+    (see :mod:`serkit._ffmpeg`): by content, after an ID3 tag, or by an MPEG name
+    (junk before the first frame; libsndfile would pass such a file to mpg123).
     """
     tagged, head = _head(source)
-    return _ffmpeg.sniff(head) or ("mp3" if tagged else None)
+    found = _ffmpeg.sniff(head)
+    if found is not None:
+        return found, False
+    if tagged:
+        return "mp3", False
+    if isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() in _MPEG_SUFFIXES:
+        return "mp3", True
+    return None
 
 
 @contextmanager
-def _ffmpeg_reader(source: AudioSource, label: str, demuxer: str) -> Iterator[_ffmpeg.Reader]:
-    """Open ``source`` with FFmpeg (paths are checked first, as for libsndfile)."""
+def _ffmpeg_reader(
+    source: AudioSource, label: str, demuxer: str, guessed: bool = False
+) -> Iterator[_ffmpeg.Reader]:
+    """Open ``source`` with FFmpeg (paths are checked first, as for libsndfile).
+
+    ``guessed``: the demuxer came from the name alone, so a file it cannot open
+    gets the message of a file no decoder recognises.
+    """
     owned: BinaryIO | None = None
     if isinstance(source, (str, os.PathLike)):
         _check_path(Path(source), label)
@@ -277,7 +295,13 @@ def _ffmpeg_reader(source: AudioSource, label: str, demuxer: str) -> Iterator[_f
     else:
         handle = source
     try:
-        with _ffmpeg.Reader(handle, label, demuxer) as reader:
+        try:
+            reader = _ffmpeg.Reader(handle, label, demuxer)
+        except AudioDecodeError as exc:
+            if not guessed:
+                raise
+            raise AudioDecodeError(label, _sf_reason(ValueError("Format not recognised"))) from exc
+        with reader:
             yield reader
     finally:
         if owned is not None:
@@ -314,9 +338,9 @@ def info(source: AudioSource) -> AudioInfo:
         If the input has zero bytes.
     """
     label = _describe(source)
-    demuxer = _demuxer(source)
-    if demuxer is not None:
-        with _ffmpeg_reader(source, label, demuxer) as reader:
+    route = _demuxer(source)
+    if route is not None:
+        with _ffmpeg_reader(source, label, *route) as reader:
             return _reader_info(reader)
     target = _open_target(source)
     try:
@@ -792,9 +816,10 @@ def load(
     label = _describe(source)
     if not isinstance(sr, (int, np.integer)) or sr <= 0:
         raise ParameterError(f"sr must be a positive integer; got {sr!r}")
-    demuxer = _demuxer(source)
+    route = _demuxer(source)
     declared: int | None = None
-    if demuxer is None:
+    slack = 0
+    if route is None:
         meta = info(source)
         _check_header(label, meta, max_duration)
         target = _open_target(source)
@@ -812,22 +837,22 @@ def load(
         if meta.format in {"WAV", "WAVEX"}:
             declared = _declared_wav_frames(source, meta)
     else:
-        with _ffmpeg_reader(source, label, demuxer) as reader:
+        with _ffmpeg_reader(source, label, *route) as reader:
             meta = _reader_info(reader)
             _check_header(label, meta, max_duration)
             limit = _frame_limit(max_duration, meta.sample_rate)
             blocks = reader.blocks(limit, max_channels=MAX_CHANNELS)
             pieces, frames, peak = _gather(blocks, meta.sample_rate, sr)
         if meta.format in _EXACT_LENGTH and meta.frames > 0:
-            # encoders pad a little (AAC priming, the last frame): allow 0.1 s of it
-            declared = max(0, meta.frames - meta.sample_rate // 10)
+            declared = meta.frames
+            slack = meta.sample_rate // 10  # encoders pad (AAC priming, the last frame)
     if max_duration is not None and frames >= limit:
         raise AudioTooLongError(
             label, f"decodes to more than the limit of {max_duration:g} s (the header said less)"
         )
     if frames == 0:
         raise AudioEmptyError(label, "contains no samples")
-    if declared is not None and frames < 0.99 * declared:
+    if declared is not None and frames < 0.99 * declared - slack:
         warnings.warn(
             f"{label}: file is truncated (header announces {declared} samples, "
             f"{frames} could be read); using what was read",
@@ -881,9 +906,9 @@ def stream(
     if block_duration <= 0:
         raise ParameterError(f"block_duration must be > 0; got {block_duration}")
     label = _describe(source)
-    demuxer = _demuxer(source)
-    if demuxer is not None:
-        yield from _stream_ffmpeg(source, label, demuxer, block_duration, sr, max_duration)
+    route = _demuxer(source)
+    if route is not None:
+        yield from _stream_ffmpeg(source, label, route, block_duration, sr, max_duration)
         return
     meta = info(source)
     _check_header(label, meta, max_duration)
@@ -928,13 +953,13 @@ def _resampled(
 def _stream_ffmpeg(
     source: str | os.PathLike,
     label: str,
-    demuxer: str,
+    route: tuple[str, bool],
     block_duration: float,
     sr: int,
     max_duration: float | None,
 ) -> Iterator[np.ndarray]:
     """:func:`stream` for FFmpeg's containers: a peak pass, then the blocks."""
-    with _ffmpeg_reader(source, label, demuxer) as reader:
+    with _ffmpeg_reader(source, label, *route) as reader:
         meta = _reader_info(reader)
         _check_header(label, meta, max_duration)
         limit = _frame_limit(max_duration, meta.sample_rate)
@@ -947,6 +972,6 @@ def _stream_ffmpeg(
         scale = 1.0 / peak
         _scale_to_peak(np.zeros(0), peak, label)
     block = max(1, math.ceil(block_duration * meta.sample_rate))
-    with _ffmpeg_reader(source, label, demuxer) as reader:
+    with _ffmpeg_reader(source, label, *route) as reader:
         blocks = _until(reader.blocks(limit, max_channels=MAX_CHANNELS), limit, label, max_duration)
         yield from _resampled(_rechunk(blocks, block), meta.sample_rate, sr, scale)
