@@ -413,9 +413,7 @@ for path in sys.argv[1:]:
 
 def test_a_16k_mp3_of_minutes_prints_nothing(mp3_16k):
     # the broken copy does make libsndfile's mpg123 print: the test can see the noise
-    control = _stderr_of(
-        "import soundfile as sf, sys; sf.read(sys.argv[1])", mp3_16k["broken"]
-    )
+    control = _stderr_of("import soundfile as sf, sys; sf.read(sys.argv[1])", mp3_16k["broken"])
     assert "part2_3_length" in control.stderr
     out = _stderr_of(LOAD_ALL, mp3_16k["clean"], mp3_16k["broken"])
     assert out.returncode == 0
