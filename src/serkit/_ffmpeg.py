@@ -195,6 +195,13 @@ class Reader:
         name = codec.name or "unknown"
         self.subtype = "MPEG_LAYER_III" if name.startswith("mp3") else name.upper()
         self.frames = self._declared_frames()
+        # AAC decodes every packet to a whole 1024-sample frame; MP4 marks the end
+        # padding by a shorter duration of the last packet, which libavcodec ignores
+        self._trim = name == "aac" and self._stream.time_base is not None
+        # ADTS has no field for the encoder delay: drop AAC-LC's own one-frame delay
+        # (the overlap of its transform, 1024 samples), as MP4's edit list would
+        lc = name == "aac" and (codec.profile or "").upper() == "LC"
+        self._skip = 1024 if demuxer == "aac" and lc else 0
 
     def _declared_frames(self) -> int:
         """Samples per channel the header announces; 0 when it gives no duration (live WebM)."""
@@ -234,10 +241,16 @@ class Reader:
 
         pending: list[np.ndarray] = []
         held = done = 0
+        skip = self._skip
         try:
             for packet in self._container.demux(self._stream):
+                keep = self._packet_samples(packet)
                 for frame in self._decode(packet):
                     mono = self._mono(frame, max_channels)
+                    if keep is not None:
+                        mono, keep = mono[:keep], max(0, keep - len(mono))
+                    if skip:
+                        mono, skip = mono[skip:], max(0, skip - len(mono))
                     pending.append(mono)
                     held += len(mono)
                     done += len(mono)
@@ -254,6 +267,12 @@ class Reader:
             ) from exc
         if pending:
             yield self._checked(np.concatenate(pending))
+
+    def _packet_samples(self, packet: Any) -> int | None:
+        """Samples the packet's duration allows, where the decoder pads (``None``: all)."""
+        if not self._trim or not packet.duration or packet.duration <= 0:
+            return None
+        return round(packet.duration * self._stream.time_base * self.sample_rate)
 
     def _decode(self, packet: Any) -> list[Any]:
         """Decode one packet; a packet cut off by the end of the file ends the stream.
