@@ -40,6 +40,8 @@ _EBML = b"\x1a\x45\xdf\xa3"
 _ASF = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
 _BLOCK = 1 << 16
 """Mono frames gathered before a block is handed on (as :mod:`serkit.audio`'s blocks)."""
+_TAIL = 2048
+"""Frames held back until the stream ends, so the encoder's end padding can be cut."""
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _INT_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2147483648.0, "s64": 9223372036854775808.0}
 
@@ -82,6 +84,13 @@ def sniff(head: bytes) -> str | None:
         if layer != 0 and (head[1] >> 3) & 3 != 1:  # MPEG audio, not a reserved version
             return "mp3"
     return None
+
+
+def _skipped(mono: np.ndarray, skip: int) -> tuple[np.ndarray, int]:
+    """Drop up to ``skip`` leading frames; the rest of the skip for later blocks."""
+    if not skip:
+        return mono, 0
+    return mono[skip:], max(0, skip - len(mono))
 
 
 def _refuse_nested(url: str, flags: int, options: dict) -> Any:
@@ -239,34 +248,42 @@ class Reader:
         """
         import av
 
-        pending: list[np.ndarray] = []
-        held = done = 0
+        fifo = av.AudioFifo()  # frames joined into blocks in FFmpeg, one array per block
+        done = allowed = 0  # samples decoded; samples the packets' durations allow
         skip = self._skip
         try:
             for packet in self._container.demux(self._stream):
                 keep = self._packet_samples(packet)
+                got = 0
                 for frame in self._decode(packet):
-                    mono = self._mono(frame, max_channels)
-                    if keep is not None:
-                        mono, keep = mono[:keep], max(0, keep - len(mono))
-                    if skip:
-                        mono, skip = mono[skip:], max(0, skip - len(mono))
-                    pending.append(mono)
-                    held += len(mono)
-                    done += len(mono)
-                    if held >= _BLOCK or (limit >= 0 and done > limit):
-                        yield self._checked(np.concatenate(pending))
-                        pending, held = [], 0
-                    if limit >= 0 and done > limit:
-                        return
-        except (av.FFmpegError, OSError, ValueError, MemoryError) as exc:
-            if isinstance(exc, AudioDecodeError):
-                raise
+                    self._check_frame(frame, max_channels, first=done + got == 0)
+                    frame.pts = None  # the fifo would refuse a gap in the timestamps
+                    try:
+                        fifo.write(frame)
+                    except ValueError as exc:
+                        raise AudioDecodeError(
+                            self.label,
+                            "changes its sample format or channel layout mid-stream "
+                            f"(after {done + got} samples)",
+                        ) from exc
+                    got += frame.samples
+                done += got
+                allowed += got if keep is None else min(keep, got)
+                if limit >= 0 and done > limit:
+                    break
+                while fifo.samples >= _BLOCK + _TAIL:
+                    mono, skip = _skipped(self._mono(fifo.read(_BLOCK)), skip)
+                    yield self._checked(mono)
+        except (av.FFmpegError, OSError, MemoryError) as exc:
             raise AudioDecodeError(
                 self.label, f"decoding failed after {done} samples ({_reason(exc)})"
             ) from exc
-        if pending:
-            yield self._checked(np.concatenate(pending))
+        if fifo.samples:
+            mono = self._mono(fifo.read())
+            if 0 < done - allowed <= _TAIL:  # the encoder's end padding
+                mono = mono[: len(mono) - (done - allowed)]
+            mono, skip = _skipped(mono, skip)
+            yield self._checked(mono)
 
     def _packet_samples(self, packet: Any) -> int | None:
         """Samples the packet's duration allows, where the decoder pads (``None``: all)."""
@@ -289,20 +306,24 @@ class Reader:
                 return []
             raise
 
-    def _mono(self, frame: Any, max_channels: int) -> np.ndarray:
-        """One decoded frame as mono float (channels averaged in float64, as to_mono does)."""
+    def _check_frame(self, frame: Any, max_channels: int, *, first: bool) -> None:
+        """Every frame keeps the header's rate; the first one has a usable channel count."""
         if frame.sample_rate != self.sample_rate:
             raise AudioDecodeError(
                 self.label,
                 f"changes sample rate mid-stream ({self.sample_rate} Hz in the header, "
                 f"{frame.sample_rate} Hz in the data)",
             )
-        channels = frame.layout.nb_channels
-        if not 0 < channels <= max_channels:
+        if first and not 0 < frame.layout.nb_channels <= max_channels:
             raise AudioDecodeError(
                 self.label,
-                f"has {channels} channels in the data; at most {max_channels} are supported",
+                f"has {frame.layout.nb_channels} channels in the data; "
+                f"at most {max_channels} are supported",
             )
+
+    def _mono(self, frame: Any) -> np.ndarray:
+        """A block of decoded audio as mono float (channels averaged in float64, as to_mono)."""
+        channels = frame.layout.nb_channels
         data = frame.to_ndarray()
         if not frame.format.is_planar:
             data = data.reshape(-1, channels).T
