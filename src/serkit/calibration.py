@@ -1099,7 +1099,7 @@ def check_calibration(data: Any, *, where: str = "calibration") -> dict[str, Any
     ------
     ParameterError
         Not a temperature calibration, a temperature that is not a positive number,
-        or a malformed ``shift`` part.
+        a malformed ``shift`` part, or an ``uncertain_below`` threshold outside [0, 1].
     """
     TemperatureScaling.from_dict(data)
     session = data.get("session_temperature")
@@ -1107,4 +1107,11 @@ def check_calibration(data: Any, *, where: str = "calibration") -> dict[str, Any
         TemperatureScaling.from_dict({"method": "temperature", "temperature": session})
     if data.get("shift") is not None:
         _check_shift(data["shift"])
+    threshold = data.get("uncertain_below")
+    if threshold is not None and (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not 0 <= threshold <= 1
+    ):
+        raise ParameterError(f"uncertain_below must be a number in [0, 1], got {threshold!r}")
     return dict(data)

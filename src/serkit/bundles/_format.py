@@ -169,8 +169,11 @@ def write_bundle(
         target.mkdir(parents=True, exist_ok=True)
         _write_bundle_files(recognizer, target, metadata)
         return folder
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".tmp-{target.name}-"))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".tmp-{target.name}-"))
+    except OSError as exc:  # name the folder asked for, not the hidden staging folder
+        raise BundleError(f"{folder}: cannot save a model there ({exc.strerror or exc})") from exc
     try:
         umask = os.umask(0)
         os.umask(umask)
