@@ -23,7 +23,7 @@ import pytest
 from _media import KINDS, Kind, encode
 from conftest import SR, voice_like
 from serkit import AudioDecodeError, AudioTooLongError, SerkitWarning, audio
-from serkit.files import iter_audio_files
+from serkit.files import CORPUS_EXTENSIONS, iter_audio_files, walk_audio
 
 av = pytest.importorskip("av", reason="the FFmpeg path needs PyAV (a core dependency)")
 
@@ -120,6 +120,10 @@ def test_folders_list_the_new_extensions(encoded, tmp_path):
     listed = {Path(p).suffix for p in iter_audio_files([tmp_path])}
     assert {".m4a", ".aac", ".webm", ".mp4", ".mov", ".wma", ".mp3"} <= listed
     assert ".txt" not in listed
+    # corpus readers skip video containers (RAVDESS's audio-visual MP4s repeat its clips)
+    corpus = {Path(p).suffix for p in walk_audio(str(tmp_path), extensions=CORPUS_EXTENSIONS)}
+    assert {".m4a", ".aac", ".webm", ".wma", ".mp3"} <= corpus
+    assert not {".mp4", ".mov"} & corpus
 
 
 def test_a_live_webm_without_duration_still_has_its_limit(tmp_path):

@@ -23,7 +23,7 @@ import numpy as np
 
 from ._errors import AudioDecodeError, AudioNonFiniteError
 
-__all__ = ["DEMUXERS", "Reader", "sniff"]
+__all__ = ["DEMUXERS", "Reader", "id3_size", "mp4_damage", "open_handle", "sniff"]
 
 DEMUXERS: dict[str, str] = {
     "mov": "MP4",  # .m4a .mp4 .mov .3gp
