@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import sys
 import time
@@ -49,6 +50,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 OUT = Path(__file__).with_name("loco.json")
+# serkit's feature cache (what `serkit features` uses), so a recipe costs fits, not encoders
+CACHE = Path(os.environ.get("SERKIT_CACHE_DIR") or Path.home() / ".cache" / "serkit") / "features"
 
 CORPORA: dict[str, tuple[str, str]] = {
     "ravdess": ("ravdess-speech-16k", "ravdess"),
@@ -82,7 +85,7 @@ def _load(name: str, spec: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from serkit.workflows import load_table
 
     folder, reader = CORPORA[name]
-    table = load_table(DATA / folder, corpus=reader, features=spec, jobs=2)
+    table = load_table(DATA / folder, corpus=reader, features=spec, jobs=2, cache_dir=CACHE)
     meta = table.meta
     speakers = np.array([f"{name}:{s}" for s in meta["speaker"]])
     return np.asarray(table.features, np.float64), meta["emotion"].to_numpy(str), speakers

@@ -42,10 +42,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.exceptions import NotFittedError
 
 from ._errors import ParameterError
+from ._estimator import BaseEstimator, ClassifierMixin, NotFittedError, clone
 
 __all__ = [
     "CalibratedClassifier",
@@ -372,7 +371,7 @@ def shift_blend_weight(score: ArrayLike, shift: Mapping[str, Any]) -> np.ndarray
     >>> shift_blend_weight([1.0], {"blend": 0.5, "center": 1.0, "slope": 4.0}).tolist()
     [0.25]
     """
-    from scipy.special import expit
+    from ._special import expit  # scipy.special.expit's arithmetic, without scipy
 
     s = np.asarray(score, dtype=np.float64)
     return float(shift["blend"]) * expit(float(shift["slope"]) * (s - float(shift["center"])))

@@ -644,7 +644,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         import textwrap
 
         print(f"\nmodel card: {card.get('name', '')}")
-        for key in ("summary", "training_data", "recipe", "licence", "limits", "build"):
+        for key in ("summary", "answers", "uncertain", "changes", "training_data", "recipe",
+                    "licence", "limits", "build"):
             if card.get(key):
                 text = textwrap.fill(str(card[key]), width=88, subsequent_indent=" " * 16)
                 print(f"  {key.replace('_', ' '):<13} {text}")
@@ -1485,6 +1486,14 @@ def _run(args: argparse.Namespace) -> int:
         return int(args.func(args) or 0)
     except SerkitError as exc:
         print(f"serkit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # an optional dependency: name the extra that has it
+        from ._optional import explain
+
+        missing = explain(exc, purpose="this command")
+        if missing is None:
+            raise
+        print(f"serkit {args.command}: error: {missing}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"serkit {args.command}: interrupted", file=sys.stderr)

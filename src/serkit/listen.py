@@ -330,8 +330,9 @@ def listen(
     >>> [format_result(r) for r in results]
     [' 0:03  (silence)', ' 0:06  (silence)']
     """
-    from sklearn.utils.validation import check_is_fitted
     from threadpoolctl import threadpool_limits
+
+    from ._estimator import check_is_fitted
 
     check_is_fitted(recognizer, "pipeline_")
     every = _check("every", every)

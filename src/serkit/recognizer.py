@@ -15,24 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.sparse import issparse
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from . import audio
 from ._errors import ParameterError, SerkitWarning
-from ._inputs import n_rows, stack_rows
+from ._estimator import BaseEstimator, ClassifierMixin, check_is_fitted
+from ._inputs import as_matrix, is_sparse, n_rows, stack_rows
 from .bundles import read_bundle, speaker_norm_inputs, write_bundle
 from .features import extract_files, extract_row, get_extractor
-from .models import (
-    ProbabilityEnsemble,
-    build_estimator,
-    make_model,
-    plan_model,
-    speaker_normalize,
-)
+from .models import speaker_normalize
 from .results import Prediction, to_predictions
+
+# scikit-learn (training: serkit[train]) is imported in fit, never on the way to a prediction
 
 __all__ = ["EmotionRecognizer", "Prediction"]
 
@@ -124,6 +117,14 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         speaker. In an ensemble only the classic members are refitted for it; a
         model made of networks alone has no per-speaker part.
         """
+        from ._optional import require
+
+        require("sklearn", purpose="training a model")
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import column_or_1d
+
+        from .models import build_estimator, plan_model
+
         members = plan_model(self.model, self.features)
         self.members_ = members
         self.input_specs_ = {m.key: m.features for m in members}
@@ -157,6 +158,8 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
     def _fit_speaker_norm(self, data: Any, labels: np.ndarray, groups: np.ndarray) -> Any:
         """The speaker-normalised model: classic members refitted on per-speaker
         z-scores; networks are shared with the global model."""
+        from .models import ProbabilityEnsemble, make_model
+
         if len(self.members_) == 1:
             norm_model = make_model(self.model, params=self.params, random_state=self.random_state)
             return norm_model.fit(speaker_normalize(data, groups), labels)
@@ -178,8 +181,8 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
     def _model_input(self, X: Any) -> Any:
         """``X`` as the fitted model reads it: one input, or a mapping for an ensemble."""
         keys = list(self.input_specs_)
-        if issparse(X):  # some sparse containers look like mappings
-            check_array(X, accept_sparse=False, input_name="X")  # raises, naming sparse input
+        if is_sparse(X):  # some sparse containers look like mappings
+            as_matrix(X)  # raises, naming sparse input
         if isinstance(X, Mapping):
             missing = [k for k in keys if k not in X]
             if missing:
@@ -513,8 +516,9 @@ def _as_input(X: Any) -> Any:
     """Vectors as a float64 matrix; frame sequences as a list of float32 arrays.
 
     A matrix is checked as scikit-learn checks one (2-D, real numbers, dense: sparse and
-    complex input are refused with a clear error); NaN is left to the model.
+    complex input are refused with a clear error, :func:`serkit._inputs.as_matrix`); NaN
+    is left to the model.
     """
     if isinstance(X, list | tuple):
         return [np.asarray(x, dtype=np.float32) for x in X]
-    return check_array(X, dtype=np.float64, ensure_all_finite=False, input_name="X")
+    return as_matrix(X)

@@ -570,9 +570,10 @@ def predict_timeline(
     >>> len(tl.speech), len(tl.windows), tl.classes
     (1, 3, ['angry', 'calm'])
     """
-    from sklearn.utils.validation import check_is_fitted
     from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
+
+    from ._estimator import check_is_fitted
 
     check_is_fitted(recognizer, "pipeline_")
     _check_settings(win_dur, hop_dur, smooth, block_duration, vad, max_gap)

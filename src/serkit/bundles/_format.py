@@ -75,10 +75,9 @@ def library_versions() -> dict[str, str]:
     """Versions of the libraries a saved model depends on."""
     from importlib.metadata import PackageNotFoundError, version
 
-    import sklearn
-
-    versions = {"serkit": __version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__}
-    for name in ("librosa", "opensmile", "skops"):
+    versions = {"serkit": __version__, "numpy": np.__version__}
+    # read from the installed metadata: importing scikit-learn would cost a cold start a second
+    for name in ("scikit-learn", "librosa", "opensmile", "skops"):
         try:
             versions[name] = version(name)
         except PackageNotFoundError:  # not installed: nothing to record
@@ -331,7 +330,7 @@ def read_bundle(path: str | os.PathLike) -> LoadedBundle:
     BundleError
         Missing files, malformed manifest, checksum mismatch, or types not on the allow list.
     """
-    from ..models import Member, ProbabilityEnsemble
+    from ..models import Member
 
     folder = Path(path)
     manifest = read_manifest(folder)
@@ -353,6 +352,9 @@ def read_bundle(path: str | os.PathLike) -> LoadedBundle:
             raise BundleError(f"{where}: a member entry is malformed") from exc
         members.append(Member(name, model_name, spec))
         if kind == "network":
+            from .._optional import require
+
+            require("torch", purpose=f"{where}: the network member {name!r}")
             from ._torch import load_torch
 
             weights = entry["weights"]
@@ -375,6 +377,8 @@ def read_bundle(path: str | os.PathLike) -> LoadedBundle:
     if len(members) == 1:
         pipeline = fitted[0][1]
     else:
+        from ..models import ProbabilityEnsemble
+
         pipeline = ProbabilityEnsemble.from_fitted(fitted, inputs={m.name: m.key for m in members})
         if any(not m.neural for m in members) and len(norm_models) == len(members):
             norm_model = ProbabilityEnsemble.from_fitted(
