@@ -67,6 +67,7 @@ FEATURES: dict[str, str] = {
     "w2L": "whisper:pad=0,pool=mean,layer=2,level=-25",
     "w1L": "whisper:pad=0,pool=mean,layer=1,level=-25",
     "w3L": "whisper:pad=0,pool=mean,layer=3,level=-25",
+    "w4L": "whisper:pad=0,pool=mean,level=-25",
 }
 FOUR = ("angry", "happy", "neutral", "sad")
 # label sets: a map applied to training labels (None drops the class)
@@ -324,9 +325,39 @@ def main(argv: Sequence[str] | None = None) -> int:
             OUT.write_text(json.dumps(store, indent=1, sort_keys=True) + "\n")
             print(_summary(result), flush=True)
     else:
-        for result in store["runs"].values():
-            print(_summary(result))
+        print(_markdown(store["runs"].values()))
     return 0
+
+
+def _markdown(results: Any) -> str:
+    """The RESULTS table: 4-class UAR per clip / speaker-normalised per held-out corpus, the
+    shared-class UAR per clip, SI, and the collapse measures over the four (per clip)."""
+    head = (
+        "| recipe | RAVDESS held out | EmoDB held out | TESS held out | SI on RAVDESS | "
+        "lowest recall of the four | largest answer share / true share | CPU s |\n"
+        "|---|---|---|---|---|---|---|---|"
+    )
+    lines = [head]
+    for r in results:
+        p = r["protocols"]
+
+        def pct(key: str, field: str, p: Mapping[str, Any] = p) -> str:
+            return f"{100 * p[key][field]:.1f}" if key in p else "-"
+
+        cells = [
+            f"{pct('loco:' + h, 'uar4')} / {pct('loco:' + h + ':norm', 'uar4')} "
+            f"({pct('loco:' + h, 'uar_shared')})"
+            for h in CORPORA
+        ]
+        per_clip = [p[k] for k in p if k.startswith("loco:") and not k.endswith(":norm")]
+        worst = min(x["min_recall4"] for x in per_clip)
+        ratio = max(x["max_share_ratio4"] for x in per_clip)
+        lines.append(
+            f"| `{r['recipe']}` | " + " | ".join(cells)
+            + f" | {pct('si8', 'uar')} / {pct('si8:norm', 'uar')} | {100 * worst:.0f} % | "
+            f"{ratio:.2f} | {r['cpu_s']:.0f} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -6,22 +6,23 @@ over RAVDESS, EmoDB and TESS, per clip and speaker-normalised, and SI on RAVDESS
 then the frozen Whisper tiny.en encoder (int8, CTranslate2, the clip alone) cut after its 2nd
 of 4 layers, states mean-pooled over the clip's frames
 (``whisper:pad=0,pool=mean,layer=2,level=-25``, 384 values), a standardised logistic
-regression with ``C=0.1``, plus a second model on per-speaker z-scores for
+regression with ``C=0.03``, plus a second model on per-speaker z-scores for
 ``--speaker-norm``. One label vocabulary over the three corpora (``LABEL_MAP``): RAVDESS's
 calm is read as neutral (no other corpus has it), EmoDB's boredom is left out (no other
 corpus has it), TESS's pleasant surprise is ``surprised``: seven classes. Classes are
 balanced over the pooled training set. RAVDESS actors 23 and 24 are held out for
 ``examples/``.
 
-Calibration: temperature scaling fitted on out-of-fold predictions of the training clips,
-inner folds grouped by speaker across all three corpora (one temperature per clip, one
-speaker-normalised), then the shift-aware blend whose three numbers are fitted here
+Calibration: the shift-aware blend whose three numbers are fitted here
 (``--fit-shift``, written to ``SHIFT_FILE``) on leave-one-corpus-out predictions: each corpus
 predicted by the recipe trained on the other two, judged on the classes it has, against
-out-of-fold predictions of held-out speakers. The threshold under which an answer is marked
-``uncertain`` is chosen on the same leave-one-corpus-out predictions (``--measure``): the
+out-of-fold predictions of held-out speakers. Temperature scaling (inner folds grouped by
+speaker across the three corpora) is fitted too but kept at 1 (``TEMPERATURE``): TESS's two
+speakers, each predicted from the other, made it over-soften unseen speakers. The threshold
+under which an answer is marked ``uncertain`` is chosen on the development predictions of
+``--measure`` (unseen RAVDESS actors and each corpus left out, pooled with equal weight): the
 lowest of 0.20, 0.25 .. 0.80 at which answers at or above it are right at least twice as
-often as answers below it, on every held-out corpus.
+often as answers below it, with at least 5 % of answers below.
 
 The model card's figures are measured with the same code path (:class:`serkit.
 EmotionRecognizer` fit + calibration inside every training side): SI on RAVDESS
@@ -68,7 +69,7 @@ DATA = REPO.parent / "shared" / "data"
 TARGET = REPO / "src" / "serkit" / "models" / "default"
 FEATURES = "whisper:pad=0,pool=mean,layer=2,level=-25"
 MODEL = "logreg"
-PARAMS = {"C": 0.1}
+PARAMS = {"C": 0.03}
 # name -> (folder, reader)
 CORPORA = {
     "ravdess": (DATA / "ravdess-speech-16k", "ravdess"),
@@ -79,6 +80,11 @@ CORPORA = {
 LABEL_MAP: dict[str, str | None] = {"calm": "neutral", "bored": None}
 HELD_OUT = {"ravdess": ("23", "24")}
 SHIFT_FILE = Path(__file__).with_name("default_model_shift.json")  # written by --fit-shift
+# temperature scaling from speaker-grouped inner folds: with TESS's two very different
+# speakers in the pool the fitted temperature (1.81) over-softened unseen RAVDESS actors
+# (ECE 0.047 -> 0.164, RESULTS.md "Three corpora, encoder layer"), so the shipped model keeps
+# the temperatures at 1 (recorded as fitted_temperatures) and calibrates with the blend
+TEMPERATURE = False
 FOLDS = 5
 FIGURES = Path(__file__).with_name("default_model_figures.json")  # written by --measure
 THRESHOLDS = [round(0.20 + 0.05 * i, 2) for i in range(13)]
@@ -93,9 +99,9 @@ CHANGES = (
     "Since the previous default (Whisper tiny.en last layer on RAVDESS alone, 8 classes): "
     "trained on RAVDESS, EmoDB and TESS; reads the encoder's 2nd layer of 4 on clips scaled "
     "to -25 dBFS (half the encoder's cost); answers over 7 classes (calm is read as neutral); "
-    "marks answers under a confidence threshold as uncertain; on voices of a corpus it "
-    "never heard, its answers no longer fall into one class as often (model card, "
-    "evaluation). Outputs keep their shape; 'calm' is no longer a class."
+    "marks answers under a confidence threshold as uncertain; temperatures kept at 1, the "
+    "shift-aware blend refitted on leave-one-corpus-out predictions. Outputs keep their "
+    "shape; 'calm' is no longer a class (its clips are neutral)."
 )
 
 Data = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -124,8 +130,14 @@ def fit(X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> EmotionRecognizer:
 def fit_calibrated(
     X: np.ndarray, y: np.ndarray, g: np.ndarray, shift: dict[str, float] | None
 ) -> EmotionRecognizer:
-    """The recipe with its temperatures (inner folds by speaker) and, given, the blend."""
-    return fit(X, y, g).calibrate(X, y, groups=g, shift=shift)
+    """The recipe with its calibration: the shift-aware blend (given ``shift``) and, with
+    ``TEMPERATURE``, temperatures from inner folds by speaker (else both kept at 1)."""
+    rec = fit(X, y, g).calibrate(X, y, groups=g, shift=shift)
+    if not TEMPERATURE and rec.calibration_ is not None:
+        fitted = {k: rec.calibration_[k] for k in ("temperature", "session_temperature")}
+        rec.calibration_ = {**rec.calibration_, "temperature": 1.0, "session_temperature": 1.0,
+                            "fitted_temperatures": fitted}  # fmt: skip
+    return rec
 
 
 def _temperature_only(rec: EmotionRecognizer, X: np.ndarray) -> np.ndarray:
@@ -178,8 +190,9 @@ def _shift_sets(data: dict[str, Data], names: list[str]) -> dict[str, Any]:
 
 
 def fit_shift(sets: dict[str, Any], max_slope: float = 8.0) -> dict[str, float]:
-    """``blend``, ``center``, ``slope`` by maximum likelihood: held-out speakers (no shift)
-    and every held-out corpus (shift) weigh equally (mean NLL of each set, averaged)."""
+    """``blend``, ``center``, ``slope`` by maximum likelihood: the held-out speakers (no
+    shift) weigh as much as the held-out corpora (shift) together, each corpus equally
+    (mean NLL of each set)."""
     from scipy.optimize import minimize
 
     p_in, s_in, y_in = sets["in"]
@@ -202,12 +215,13 @@ def fit_shift(sets: dict[str, Any], max_slope: float = 8.0) -> dict[str, float]:
 
     def nll(theta: np.ndarray) -> float:
         shift = unpack(theta)
-        total = 0.0
+        means = []
         for p_true, p_all, f_true, f_all, score in terms:
             a = shift_blend_weight(score, shift)
             q = ((1 - a) * p_true + a * f_true) / ((1 - a) * p_all + a * f_all)
-            total += -np.log(np.clip(q, 1e-12, None)).mean()
-        return total / len(terms)
+            means.append(-np.log(np.clip(q, 1e-12, None)).mean())
+        # held-out speakers weigh as much as all held-out corpora together
+        return (means[0] + float(np.mean(means[1:]))) / 2
 
     centre = float(np.mean([np.median(t[4]) for t in terms]))
     found = minimize(nll, np.array([0.0, centre, 0.0]), method="Nelder-Mead",
@@ -347,13 +361,28 @@ def leave_one_corpus_out(data: dict[str, Data], shift: dict[str, float]) -> dict
 
 
 def choose_threshold(figures: dict[str, Any]) -> dict[str, Any]:
-    """The lowest threshold that works on every held-out corpus (see the module doc)."""
-    tables = {c: r["thresholds"] for c, r in figures["leave_one_corpus_out"].items()}
+    """The lowest threshold at which answers at or above it are right at least twice as
+    often as answers below it, over the development sets pooled with equal weight
+    (unseen RAVDESS actors, and each corpus left out), with at least 5 % of answers below.
+    """
+    tables = {"ravdess_folds": figures["ravdess_folds"]["global"]["thresholds"]}
+    tables.update({c: r["thresholds"] for c, r in figures["leave_one_corpus_out"].items()})
     for i, t in enumerate(THRESHOLDS):
-        if all(_ok(rows[i]) for rows in tables.values()):
-            return {"uncertain_below": t, "per_corpus": {c: rows[i] for c, rows in tables.items()},
-                    "in_corpus": figures["ravdess_folds"]["global"]["thresholds"][i]}  # fmt: skip
-    return {"uncertain_below": None, "per_corpus": {}, "in_corpus": None}
+        rows = [table[i] for table in tables.values()]
+        below = [r["share_below"] for r in rows]
+        above = [1 - b for b in below]
+        right_above = sum(a * (r["right_above"] or 0) for a, r in zip(above, rows, strict=True))
+        right_below = sum(b * (r["right_below"] or 0) for b, r in zip(below, rows, strict=True))
+        pooled = {
+            "threshold": t,
+            "share_below": round(float(np.mean(below)), 4),
+            "right_above": round(right_above / max(sum(above), 1e-12), 4),
+            "right_below": round(right_below / max(sum(below), 1e-12), 4),
+        }
+        if _ok(pooled):
+            return {"uncertain_below": t, "pooled": pooled,
+                    "per_set": {name: table[i] for name, table in tables.items()}}  # fmt: skip
+    return {"uncertain_below": None, "pooled": None, "per_set": {}}
 
 
 def load(cache: Path) -> dict[str, FeatureTable]:
@@ -425,7 +454,8 @@ def card(rec: EmotionRecognizer, metrics: dict[str, Any]) -> dict[str, Any]:
         "name": "serkit-default-whisper-l2",
         "summary": (
             f"Speech emotion recognition, {len(rec.classes_)} classes, acted English and "
-            "German speech of 36 speakers, on a frozen Whisper tiny.en encoder (2nd layer)."
+            f"German speech of {rec.metadata_['training']['n_speakers']} speakers, on a frozen "
+            "Whisper tiny.en encoder (2nd layer)."
         ),
         "classes": [str(c) for c in rec.classes_],
         "answers": (
@@ -435,16 +465,18 @@ def card(rec: EmotionRecognizer, metrics: dict[str, Any]) -> dict[str, Any]:
             "answers over a smaller set, e.g. angry,happy,neutral,sad."
         ),
         "uncertain": (
-            f"answers with a confidence under {t:.2f} are marked uncertain; on corpora it "
-            "never heard (leave-one-corpus-out, per clip) answers at or above it were right "
-            + ", ".join(
-                f"{_pct(r['right_above'])} / {_pct(r['right_below'])} below on {c}"
-                for c, r in unc["per_corpus"].items()
+            f"answers with a confidence under {t:.2f} are marked uncertain: over the "
+            "development sets pooled (unseen RAVDESS actors and each corpus left out, equal "
+            f"weight) answers at or above it were right {_pct(unc['pooled']['right_above'])} "
+            f"of the time, those below {_pct(unc['pooled']['right_below'])} "
+            f"({_pct(unc['pooled']['share_below'])} of answers below); per set: "
+            + "; ".join(
+                f"{name.replace('_folds', ' unseen actors')} {_pct(r['right_above'])} vs "
+                f"{_pct(r['right_below'])} ({_pct(r['share_below'])} below)"
+                for name, r in unc["per_set"].items()
             )
-            + (f"; on unseen RAVDESS actors {_pct(unc['in_corpus']['right_above'])} / "
-               f"{_pct(unc['in_corpus']['right_below'])}" if unc["in_corpus"] else "")
             if t is not None
-            else "no threshold met the rule on every held-out corpus: no answer is marked"
+            else "no threshold met the rule on the development sets: no answer is marked"
         ),
         "changes": CHANGES,
         "training_data": (
@@ -464,10 +496,13 @@ def card(rec: EmotionRecognizer, metrics: dict[str, Any]) -> dict[str, Any]:
             "cut after its 2nd of 4 layers, int8, the clip alone, states mean-pooled, 384 "
             f"values), model '{MODEL}' C={PARAMS['C']} (standardised logistic regression, "
             "classes balanced); a second model on per-speaker standardised features serves "
-            "--speaker-norm; temperature scaling fitted on out-of-fold predictions, inner "
-            "folds grouped by speaker across the three corpora, then the shift-aware blend "
-            "(numbers fitted on leave-one-corpus-out predictions, scripts/"
-            "default_model_shift.json)"
+            "--speaker-norm; calibrated by the shift-aware blend (clips unlike the three "
+            "training corpora get flatter probabilities; numbers fitted on "
+            "leave-one-corpus-out predictions, scripts/default_model_shift.json); "
+            + ("temperature scaling fitted on out-of-fold predictions, inner folds grouped by "
+               "speaker" if TEMPERATURE else
+               "temperatures kept at 1: fitted on speaker-grouped inner folds they "
+               "over-softened unseen RAVDESS actors (fitted values in fitted_temperatures)")
         ),
         "calibration": _calibration_summary(rec.calibration_),
         "evaluation": {
@@ -488,7 +523,7 @@ def card(rec: EmotionRecognizer, metrics: dict[str, Any]) -> dict[str, Any]:
             },
         },
         "limits": (
-            "Acted speech (English and German, 36 speakers) read in a studio; expect lower "
+            "Acted speech (English and German, 34 speakers) read in a studio; expect lower "
             "accuracy on spontaneous speech and other recording conditions. Clips unlike the "
             "training recordings get flatter probabilities (shift-aware calibration), so a "
             "low confidence on every clip of a recording means the model is out of its "

@@ -176,6 +176,38 @@ def test_microphone_recording_is_sent_as_wav(browser, base_url):
         assert 1.5 < seconds < 5
 
 
+RECORD_WEBM = """async (seconds) => {
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  const type = "audio/webm;codecs=opus";
+  const recorder = new MediaRecorder(stream, { mimeType: type });
+  const chunks = [];
+  recorder.ondataavailable = (event) => chunks.push(event.data);
+  const stopped = new Promise((resolve) => { recorder.onstop = resolve; });
+  recorder.start(250);  // timeslices: a live WebM with no duration in its header
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  recorder.stop();
+  await stopped;
+  stream.getTracks().forEach((track) => track.stop());
+  const blob = new Blob(chunks, { type });
+  const form = new FormData();
+  form.append("file", blob, "recording.webm");
+  const response = await fetch("/v1/predict", { method: "POST", body: form });
+  const head = Array.from(new Uint8Array(await blob.arrayBuffer()).slice(0, 4));
+  return { status: response.status, body: await response.json(), head };
+}"""
+
+
+def test_a_mediarecorder_webm_is_read_by_the_server(browser, base_url):
+    """Chromium's own MediaRecorder output (WebM/Opus, no duration) predicts like a file."""
+    with open_page(browser, base_url) as page:
+        result = page.evaluate(RECORD_WEBM, 3)
+    assert result["head"] == [0x1A, 0x45, 0xDF, 0xA3]  # EBML: really a WebM
+    assert result["status"] == 200, result["body"]
+    assert result["body"]["emotion"] in EMOTIONS.values()
+    assert 2.0 < result["body"]["duration"] < 4.5
+    assert result["body"]["filename"] == "recording.webm"
+
+
 def test_phone_layout_has_no_horizontal_overflow(browser, base_url, tmp_path):
     with open_page(browser, base_url, PHONE) as page:
         page.set_input_files("#file-input", str(ANGRY))

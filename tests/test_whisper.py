@@ -92,7 +92,7 @@ def test_spec_strings_and_names() -> None:
         ("whisper:pool=max", "pool must be one of"),
         ("whisper:span=some", "span must be one of"),
         ("whisper:compute_type=float16", "compute_type must be one of"),
-        ("whisper:layer=2", "has no setting 'layer'"),
+        ("whisper:depth=2", "has no setting 'depth'"),
     ],
 )
 def test_bad_settings_are_named(spec: str, message: str) -> None:

@@ -14,6 +14,7 @@ import os
 import stat
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -22,6 +23,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from . import _ffmpeg
 from ._errors import (
     AudioDecodeError,
     AudioEmptyError,
@@ -88,11 +90,14 @@ class AudioInfo:
     channels: int
     """Number of channels."""
     frames: int
-    """Samples per channel."""
+    """Samples per channel; for compressed containers what the header announces
+    (a file can lie; decoding enforces the limits again), 0 when it gives no
+    duration (a live WebM recording)."""
     format: str
-    """Container format as libsndfile names it (``"WAV"``, ``"FLAC"``, ``"MP3"`` ...)."""
+    """Container format (``"WAV"``, ``"FLAC"``, ``"OGG"`` as libsndfile names them;
+    ``"MP3"``, ``"MP4"``, ``"MATROSKA"``, ``"ASF"``, ``"AAC"``, ``"AMR"`` read through FFmpeg)."""
     subtype: str
-    """Sample encoding (``"PCM_16"``, ``"FLOAT"`` ...)."""
+    """Sample encoding (``"PCM_16"``, ``"FLOAT"``, ``"AAC"``, ``"OPUS"`` ...)."""
 
     @property
     def duration(self) -> float:
@@ -217,6 +222,102 @@ def _sf_reason(exc: Exception) -> str:
     return f"not a readable audio file ({text})"
 
 
+def _head(source: AudioSource, size: int = 16) -> tuple[bool, bytes]:
+    """Whether the audio starts with an ID3v2 tag, and its first bytes after the tag.
+
+    ``b""`` where they cannot be peeked at (a stream without ``seek``, an unreadable
+    path: the later checks name the problem). A file object's position is restored.
+    """
+    try:
+        if isinstance(source, (bytes, bytearray)):
+            skip = _ffmpeg.id3_size(bytes(source[:10]))
+            return skip > 0, bytes(source[skip : skip + size])
+        if isinstance(source, (str, os.PathLike)):
+            if not stat.S_ISREG(os.stat(source).st_mode):  # never open a FIFO or device here
+                return False, b""
+            with open(source, "rb") as handle:
+                skip = _ffmpeg.id3_size(handle.read(10))
+                handle.seek(skip)
+                return skip > 0, handle.read(size)
+        if not (hasattr(source, "seek") and hasattr(source, "tell")):
+            return False, b""
+        start = source.tell()
+        skip = _ffmpeg.id3_size(source.read(10))
+        source.seek(start + skip)
+        head = source.read(size)
+        source.seek(start)
+        return skip > 0, head
+    except (OSError, ValueError):
+        return False, b""
+
+
+_MPEG_SUFFIXES = frozenset({".mp1", ".mp2", ".mp3", ".mpga"})
+"""Names libsndfile hands to mpg123 whatever the content (mpg123 then prints)."""
+
+
+def _demuxer(source: AudioSource) -> tuple[str, bool] | None:
+    """The FFmpeg demuxer for ``source`` and whether it was only guessed from the name.
+
+    ``None`` where libsndfile reads it: its own formats (WAV, FLAC, OGG, AIFF ...)
+    and anything unrecognised. FFmpeg gets the containers it alone reads, and MP3
+    (see :mod:`serkit._ffmpeg`): by content, after an ID3 tag, or by an MPEG name
+    (junk before the first frame; libsndfile would pass such a file to mpg123).
+    """
+    tagged, head = _head(source)
+    found = _ffmpeg.sniff(head)
+    if found is not None:
+        return found, False
+    if tagged:
+        return "mp3", False
+    if isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() in _MPEG_SUFFIXES:
+        return "mp3", True
+    return None
+
+
+@contextmanager
+def _ffmpeg_reader(
+    source: AudioSource, label: str, demuxer: str, guessed: bool = False
+) -> Iterator[_ffmpeg.Reader]:
+    """Open ``source`` with FFmpeg (paths are checked first, as for libsndfile).
+
+    ``guessed``: the demuxer came from the name alone, so a file it cannot open
+    gets the message of a file no decoder recognises.
+    """
+    owned: BinaryIO | None = None
+    if isinstance(source, (str, os.PathLike)):
+        _check_path(Path(source), label)
+        try:
+            owned = handle = _ffmpeg.open_handle(source)
+        except OSError as exc:
+            raise AudioDecodeError(label, f"cannot be read ({exc.strerror or exc})") from exc
+    elif isinstance(source, (bytes, bytearray)):
+        handle = io.BytesIO(bytes(source))
+    else:
+        handle = source
+    try:
+        try:
+            reader = _ffmpeg.Reader(handle, label, demuxer)
+        except AudioDecodeError as exc:
+            if not guessed:
+                raise
+            raise AudioDecodeError(label, _sf_reason(ValueError("Format not recognised"))) from exc
+        with reader:
+            yield reader
+    finally:
+        if owned is not None:
+            owned.close()
+
+
+def _reader_info(reader: _ffmpeg.Reader) -> AudioInfo:
+    return AudioInfo(
+        sample_rate=reader.sample_rate,
+        channels=reader.channels,
+        frames=reader.frames,
+        format=reader.format,
+        subtype=reader.subtype,
+    )
+
+
 def info(source: AudioSource) -> AudioInfo:
     """Read a file's rate, channels and length from its header, without decoding.
 
@@ -232,11 +333,15 @@ def info(source: AudioSource) -> AudioInfo:
     Raises
     ------
     AudioDecodeError
-        If the input is missing or not a format libsndfile reads.
+        If the input is missing or not a format serkit reads.
     AudioEmptyError
         If the input has zero bytes.
     """
     label = _describe(source)
+    route = _demuxer(source)
+    if route is not None:
+        with _ffmpeg_reader(source, label, *route) as reader:
+            return _reader_info(reader)
     target = _open_target(source)
     try:
         meta = sf.info(target)
@@ -610,6 +715,50 @@ def _declared_wav_frames(source: AudioSource, meta: AudioInfo) -> int | None:
     return None
 
 
+_EXACT_LENGTH = frozenset({"MP4", "MATROSKA", "ASF"})
+"""FFmpeg containers whose header states the length (not estimated from the bitrate)."""
+
+
+def _frame_limit(max_duration: float | None, rate: int) -> int:
+    """Frames that prove a file longer than ``max_duration`` (``-1``: no limit)."""
+    return -1 if max_duration is None else int(max_duration * rate) + 1
+
+
+def _gather(
+    blocks: Iterator[tuple[np.ndarray, float]], rate: int, sr: int
+) -> tuple[list[np.ndarray], int, float]:
+    """Resample decoded mono blocks to ``sr`` as one stream; the pieces, input frames, peak."""
+    resampler = (
+        None if rate == sr else soxr.ResampleStream(rate, sr, 1, dtype="float32", quality="HQ")
+    )
+    pieces: list[np.ndarray] = []
+    frames, peak = 0, 0.0
+    for mono, block_peak in blocks:
+        frames += len(mono)
+        peak = max(peak, block_peak)
+        if resampler is not None:
+            mono = resampler.resample_chunk(np.ascontiguousarray(mono), last=False)
+        pieces.append(np.array(mono, dtype=np.float32))
+    if resampler is not None:
+        pieces.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+    return pieces, frames, peak
+
+
+def _until(
+    blocks: Iterator[tuple[np.ndarray, float]], limit: int, label: str, max_duration: float | None
+) -> Iterator[tuple[np.ndarray, float]]:
+    """Pass blocks through; raise :class:`AudioTooLongError` once ``limit`` frames went by."""
+    done = 0
+    for mono, peak in blocks:
+        done += len(mono)
+        if 0 <= limit <= done:
+            raise AudioTooLongError(
+                label,
+                f"decodes to more than the limit of {max_duration:g} s (the header said less)",
+            )
+        yield mono, peak
+
+
 def load(
     source: AudioSource,
     *,
@@ -620,9 +769,13 @@ def load(
 ) -> tuple[np.ndarray, int]:
     """Decode audio into a checked mono float32 signal at ``sr`` Hz.
 
-    Reads anything libsndfile reads (WAV 8/16/24/32-bit and float, FLAC,
-    OGG/Vorbis, MP3, AIFF ...) at any rate and channel count, mixes the
-    channels, and resamples with soxr.
+    Reads WAV (8/16/24/32-bit and float), FLAC, OGG (Vorbis, Opus), AIFF and the
+    other libsndfile formats, and through FFmpeg MP3, M4A/MP4/MOV/3GP (AAC, ALAC,
+    AMR), WebM/Matroska (Opus, Vorbis, AAC), WMA and ADTS AAC, at any rate and
+    channel count; mixes the channels and resamples with soxr. A file with
+    several audio streams gives its first one (other streams are skipped).
+    The rate, channel and duration limits are checked from the header before
+    decoding and again while decoding, since a container can lie.
 
     Parameters
     ----------
@@ -663,41 +816,43 @@ def load(
     label = _describe(source)
     if not isinstance(sr, (int, np.integer)) or sr <= 0:
         raise ParameterError(f"sr must be a positive integer; got {sr!r}")
-    meta = info(source)
-    _check_header(label, meta, max_duration)
-    target = _open_target(source)
-    # never decode more than the limit allows: compressed formats (VBR MP3) only
-    # estimate their length in the header
-    limit = -1 if max_duration is None else int(max_duration * meta.sample_rate) + 1
-    resampler = (
-        None
-        if meta.sample_rate == sr
-        else soxr.ResampleStream(meta.sample_rate, sr, 1, dtype="float32", quality="HQ")
-    )
-    pieces: list[np.ndarray] = []
-    frames, peak = 0, 0.0
-    try:
-        with sf.SoundFile(target) as handle:
-            for mono, block_peak in _mono_blocks(handle, label, limit):
-                frames += len(mono)
-                peak = max(peak, block_peak)
-                if resampler is not None:
-                    mono = resampler.resample_chunk(np.ascontiguousarray(mono), last=False)
-                pieces.append(np.array(mono, dtype=np.float32))
-        if resampler is not None:
-            pieces.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
-    except AudioError:
-        raise
-    except Exception as exc:
-        raise AudioDecodeError(label, f"decoding failed ({exc})") from exc
+    route = _demuxer(source)
+    declared: int | None = None
+    slack = 0
+    if route is None:
+        meta = info(source)
+        _check_header(label, meta, max_duration)
+        target = _open_target(source)
+        # never decode more than the limit allows: a header's length can be an estimate
+        limit = _frame_limit(max_duration, meta.sample_rate)
+        try:
+            with sf.SoundFile(target) as handle:
+                pieces, frames, peak = _gather(
+                    _mono_blocks(handle, label, limit), meta.sample_rate, sr
+                )
+        except AudioError:
+            raise
+        except Exception as exc:
+            raise AudioDecodeError(label, f"decoding failed ({exc})") from exc
+        if meta.format in {"WAV", "WAVEX"}:
+            declared = _declared_wav_frames(source, meta)
+    else:
+        with _ffmpeg_reader(source, label, *route) as reader:
+            meta = _reader_info(reader)
+            _check_header(label, meta, max_duration)
+            limit = _frame_limit(max_duration, meta.sample_rate)
+            blocks = reader.blocks(limit, max_channels=MAX_CHANNELS)
+            pieces, frames, peak = _gather(blocks, meta.sample_rate, sr)
+        if meta.format in _EXACT_LENGTH and meta.frames > 0:
+            declared = meta.frames
+            slack = meta.sample_rate // 10  # encoders pad (AAC priming, the last frame)
     if max_duration is not None and frames >= limit:
         raise AudioTooLongError(
             label, f"decodes to more than the limit of {max_duration:g} s (the header said less)"
         )
     if frames == 0:
         raise AudioEmptyError(label, "contains no samples")
-    declared = _declared_wav_frames(source, meta) if meta.format in {"WAV", "WAVEX"} else None
-    if declared is not None and frames < 0.99 * declared:
+    if declared is not None and frames < 0.99 * declared - slack:
         warnings.warn(
             f"{label}: file is truncated (header announces {declared} samples, "
             f"{frames} could be read); using what was read",
@@ -718,11 +873,15 @@ def stream(
     *,
     block_duration: float = 30.0,
     sr: int = SAMPLE_RATE,
+    max_duration: float | None = None,
 ) -> Iterator[np.ndarray]:
     """Read a long file in blocks of mono float32 at ``sr`` with bounded memory.
 
     Resampling runs as one continuous stream, so the blocks join without
     clicks; concatenated, they equal a whole-file resample up to filter edges.
+    Files read through FFmpeg (see :func:`load`) are decoded twice, once for
+    their peak (the same scaling policy as :func:`load`) and once for the blocks;
+    a file longer than ``max_duration`` is refused in the first pass.
 
     Parameters
     ----------
@@ -732,6 +891,9 @@ def stream(
         Seconds of input per block (the last block may be shorter).
     sr : int > 0
         Output rate in Hz.
+    max_duration : float or None
+        Longest input accepted, in seconds: checked from the header, then while
+        decoding (blocks already yielded stay yielded). ``None`` for no limit.
 
     Yields
     ------
@@ -739,39 +901,77 @@ def stream(
 
     Raises
     ------
-    AudioDecodeError, AudioEmptyError
+    AudioDecodeError, AudioEmptyError, AudioTooLongError
     """
     if block_duration <= 0:
         raise ParameterError(f"block_duration must be > 0; got {block_duration}")
     label = _describe(source)
+    route = _demuxer(source)
+    if route is not None:
+        yield from _stream_ffmpeg(source, label, route, block_duration, sr, max_duration)
+        return
     meta = info(source)
-    _check_header(label, meta, None)
+    _check_header(label, meta, max_duration)
     if meta.frames == 0:
         raise AudioEmptyError(label, "contains no samples")
     _open_target(source)
     block = max(1, math.ceil(block_duration * meta.sample_rate))
-    resampler = (
-        None
-        if meta.sample_rate == sr
-        else soxr.ResampleStream(meta.sample_rate, sr, 1, dtype="float32", quality="HQ")
-    )
+    limit = _frame_limit(max_duration, meta.sample_rate)
     try:
         scale = 1.0
         if meta.subtype in ("FLOAT", "DOUBLE"):  # only float files can hold samples beyond +/-1
             with sf.SoundFile(os.fspath(source)) as handle:
-                peak = max((p for _, p in _mono_blocks(handle, label, -1)), default=0.0)
+                peak = max((p for _, p in _mono_blocks(handle, label, limit)), default=0.0)
             if peak > PEAK_LIMIT:
                 scale = 1.0 / peak
                 _scale_to_peak(np.zeros(0), peak, label)
         with sf.SoundFile(os.fspath(source)) as handle:
-            for mono, last in _rechunk(_mono_blocks(handle, label, -1), block):
-                if resampler is not None:
-                    mono = resampler.resample_chunk(np.ascontiguousarray(mono), last=last)
-                if scale != 1.0:
-                    mono = mono * np.float32(scale)
-                if len(mono):
-                    yield np.asarray(mono, dtype=np.float32)
+            blocks = _until(_mono_blocks(handle, label, limit), limit, label, max_duration)
+            yield from _resampled(_rechunk(blocks, block), meta.sample_rate, sr, scale)
     except AudioError:
         raise
     except (RuntimeError, sf.LibsndfileError) as exc:
         raise AudioDecodeError(label, f"decoding failed ({exc})") from exc
+
+
+def _resampled(
+    chunks: Iterator[tuple[np.ndarray, bool]], rate: int, sr: int, scale: float
+) -> Iterator[np.ndarray]:
+    """Resample rechunked blocks as one stream and scale them; empty blocks are dropped."""
+    resampler = (
+        None if rate == sr else soxr.ResampleStream(rate, sr, 1, dtype="float32", quality="HQ")
+    )
+    for mono, last in chunks:
+        if resampler is not None:
+            mono = resampler.resample_chunk(np.ascontiguousarray(mono), last=last)
+        if scale != 1.0:
+            mono = mono * np.float32(scale)
+        if len(mono):
+            yield np.asarray(mono, dtype=np.float32)
+
+
+def _stream_ffmpeg(
+    source: str | os.PathLike,
+    label: str,
+    route: tuple[str, bool],
+    block_duration: float,
+    sr: int,
+    max_duration: float | None,
+) -> Iterator[np.ndarray]:
+    """:func:`stream` for FFmpeg's containers: a peak pass, then the blocks."""
+    with _ffmpeg_reader(source, label, *route) as reader:
+        meta = _reader_info(reader)
+        _check_header(label, meta, max_duration)
+        limit = _frame_limit(max_duration, meta.sample_rate)
+        blocks = _until(reader.blocks(limit, max_channels=MAX_CHANNELS), limit, label, max_duration)
+        peak = max((p for _, p in blocks), default=-1.0)
+    if peak < 0:
+        raise AudioEmptyError(label, "contains no samples")
+    scale = 1.0
+    if peak > PEAK_LIMIT:
+        scale = 1.0 / peak
+        _scale_to_peak(np.zeros(0), peak, label)
+    block = max(1, math.ceil(block_duration * meta.sample_rate))
+    with _ffmpeg_reader(source, label, *route) as reader:
+        blocks = _until(reader.blocks(limit, max_channels=MAX_CHANNELS), limit, label, max_duration)
+        yield from _resampled(_rechunk(blocks, block), meta.sample_rate, sr, scale)

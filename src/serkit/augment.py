@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from . import _ffmpeg
 from ._errors import ParameterError
 from .audio import resample
 
@@ -99,7 +100,7 @@ class Telephone:
 
 @dataclass(frozen=True)
 class Mp3:
-    """MP3 encode/decode round trip through libsndfile (LAME/mpg123).
+    """MP3 round trip: encoded by libsndfile (LAME), decoded by FFmpeg (as ``audio.load``).
 
     ``compression`` in [0, 0.95]: higher is smaller and worse (0.9 is about
     12 kbit/s at 16 kHz).
@@ -116,8 +117,11 @@ class Mp3:
         buf = io.BytesIO()
         sf.write(buf, np.clip(y, -1, 1), sr, format="MP3", compression_level=self.compression)
         buf.seek(0)
-        out, _ = sf.read(buf, dtype="float32")
-        out = out if out.ndim == 1 else out.mean(axis=1)
+        # FFmpeg, not libsndfile's mpg123, which prints to the terminal on some 16 kHz MP3s
+        with _ffmpeg.Reader(buf, "<mp3 round trip>", "mp3") as reader:
+            out = np.concatenate([m for m, _ in reader.blocks(-1, max_channels=2)])
+            rate = reader.sample_rate
+        out = resample(out, rate, sr) if rate != sr else out
         return _finish(out[: len(y)] if len(out) >= len(y) else np.pad(out, (0, len(y) - len(out))))
 
 

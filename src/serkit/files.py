@@ -20,12 +20,24 @@ from pathlib import Path
 
 from ._errors import ParameterError, SerkitWarning
 
-__all__ = ["AUDIO_EXTENSIONS", "iter_audio_files", "iter_files_from", "session_key", "walk_audio"]
+__all__ = [
+    "AUDIO_EXTENSIONS",
+    "CORPUS_EXTENSIONS",
+    "iter_audio_files", "iter_files_from", "session_key", "walk_audio"]
 
 AUDIO_EXTENSIONS: frozenset[str] = frozenset(
-    {"wav", "flac", "mp3", "ogg", "oga", "aiff", "aif", "au", "w64", "rf64", "caf", "opus"}
+    {
+        # libsndfile
+        *("wav", "flac", "ogg", "oga", "aiff", "aif", "au", "w64", "rf64", "caf", "opus"),
+        # FFmpeg (serkit._ffmpeg): phones, browsers and call systems
+        *("mp3", "m4a", "m4b", "aac", "mp4", "mov", "3gp", "webm", "weba", "mka", "wma", "amr"),
+    }
 )
-"""File extensions (lower case, no dot) that serkit lists and the corpus readers treat as clips."""
+"""File extensions (lower case, no dot) that serkit lists in folders."""
+
+CORPUS_EXTENSIONS: frozenset[str] = AUDIO_EXTENSIONS - {"mp4", "mov", "3gp"}
+"""Extensions the corpus readers treat as clips: not the video containers, since a corpus's
+videos (RAVDESS's audio-visual MP4s) would repeat its audio clips."""
 
 
 def _is_hidden(name: str) -> bool:
@@ -33,20 +45,25 @@ def _is_hidden(name: str) -> bool:
     return name.startswith(".") or name == "__MACOSX"
 
 
-def _is_audio(name: str) -> bool:
-    return "." in name and name.rsplit(".", 1)[-1].lower() in AUDIO_EXTENSIONS
+def _has_extension(name: str, extensions: frozenset[str]) -> bool:
+    return "." in name and name.rsplit(".", 1)[-1].lower() in extensions
 
 
-def walk_audio(folder: str, on_error: Callable[[OSError], None] | None = None) -> Iterator[str]:
+def walk_audio(
+    folder: str,
+    on_error: Callable[[OSError], None] | None = None,
+    *,
+    extensions: frozenset[str] = AUDIO_EXTENSIONS,
+) -> Iterator[str]:
     """Audio files under ``folder``, recursively, names sorted per folder, lazily.
 
     Hidden files and folders (and ``__MACOSX``) are skipped and links to folders
     followed, each folder once (a link loop ends there). A folder that cannot be read
     is passed to ``on_error`` (its ``filename`` names it); without one, a
     :class:`~serkit.SerkitWarning` names it. Either way its files are not listed and
-    the walk goes on.
+    the walk goes on. ``extensions`` (lower case, no dot) are the names listed.
     """
-    yield from _walk(folder, set(), on_error or _warn_unreadable)
+    yield from _walk(folder, set(), on_error or _warn_unreadable, extensions)
 
 
 def _warn_unreadable(exc: OSError) -> None:
@@ -58,7 +75,10 @@ def _warn_unreadable(exc: OSError) -> None:
 
 
 def _walk(
-    folder: str, seen: set[tuple[int, int]], on_error: Callable[[OSError], None]
+    folder: str,
+    seen: set[tuple[int, int]],
+    on_error: Callable[[OSError], None],
+    extensions: frozenset[str],
 ) -> Iterator[str]:
     try:
         st = os.stat(folder)
@@ -80,8 +100,8 @@ def _walk(
         except OSError:
             continue
         if is_dir:
-            yield from _walk(entry.path, seen, on_error)
-        elif _is_audio(entry.name):
+            yield from _walk(entry.path, seen, on_error, extensions)
+        elif _has_extension(entry.name, extensions):
             yield entry.path
 
 

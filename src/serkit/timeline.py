@@ -598,7 +598,10 @@ def predict_timeline(
             raise AudioTooLongError(
                 name, f"is {expected:.1f} s long, more than the limit of {max_duration:g} s"
             )
-        blocks = audio.stream(source, block_duration=block_duration, sr=sr)
+        # the limit again while decoding: a compressed container's length can be wrong
+        blocks = audio.stream(
+            source, block_duration=block_duration, sr=sr, max_duration=max_duration
+        )
 
     if isinstance(encoder_chunk, bool) or not isinstance(encoder_chunk, (int, float)):
         raise ParameterError(f"encoder_chunk must be a number of seconds; got {encoder_chunk!r}")

@@ -17,13 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import CorpusError
 from .._warn import warn
-from ..files import AUDIO_EXTENSIONS, walk_audio
+from ..files import CORPUS_EXTENSIONS, walk_audio
 from ._emotions import EMOTIONS, EXTRA_EMOTIONS, parse_emotions
 
 if TYPE_CHECKING:  # pandas loads only when a table is asked for
     import pandas as pd
 
 __all__ = ["AUDIO_EXTENSIONS", "CorpusScan", "Problem", "Utterance"]
+
+AUDIO_EXTENSIONS = CORPUS_EXTENSIONS
+"""Extensions the corpus readers treat as clips (:data:`serkit.files.CORPUS_EXTENSIONS`)."""
 
 logger = logging.getLogger(__name__)
 
@@ -244,7 +247,10 @@ def _audio_files(root: Path) -> _Found:
         reason = f"folder cannot be read ({exc.strerror or exc}); its files were not scanned"
         found.unreadable.append(Problem(Path(exc.filename or root), reason))
 
-    found.extend(Path(path) for path in walk_audio(os.fspath(root), on_error=unreadable))
+    found.extend(
+        Path(path)
+        for path in walk_audio(os.fspath(root), on_error=unreadable, extensions=AUDIO_EXTENSIONS)
+    )
     found.sort()
     return found
 

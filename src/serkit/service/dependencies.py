@@ -34,13 +34,15 @@ __all__ = [
     "require_api_key",
 ]
 
-RAW_TYPES = ("audio/", "application/octet-stream")
-"""Media types (prefixes) accepted as a raw audio body."""
+RAW_TYPES = ("audio/", "video/mp4", "video/webm", "video/quicktime", "application/octet-stream")
+"""Media types (prefixes) accepted as a raw audio body (browsers label M4A and WebM
+recordings ``video/*`` at times; only the audio stream is read)."""
 
 AUDIO_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "description": "An audio file (WAV, FLAC, OGG, MP3, AIFF ...), either as multipart "
+        "description": "An audio file (WAV, FLAC, OGG, MP3, M4A/AAC, MP4, WebM/Opus, WMA, "
+        "AIFF ...), either as multipart "
         "form field `file` or as the raw request body with an `audio/*` or "
         "`application/octet-stream` Content-Type.",
         "content": {
@@ -236,7 +238,8 @@ async def read_upload(request: Request, settings: SettingsDep) -> Upload:
             415,
             "unsupported_media_type",
             f"Content-Type {media[:80]!r} is not accepted: send the audio as multipart field "
-            "'file', or as the raw body with an audio/* or application/octet-stream type",
+            "'file', or as the raw body with an audio/*, video/mp4, video/webm or "
+            "application/octet-stream type",
         )
     body = bytearray()
     async for chunk in _limited(request.stream(), limit):

@@ -1,8 +1,9 @@
 /* serkit web page: upload or record audio, show the emotion and the timeline.
  *
  * Recording uses the Web Audio API (an AudioWorklet, or a ScriptProcessor where
- * worklets are missing) to collect raw samples and encodes a 16-bit WAV here,
- * because the server's decoder (libsndfile) does not read MediaRecorder's WebM.
+ * worklets are missing) to collect raw samples and encodes a 16-bit WAV here:
+ * lossless, and the same in every browser (the server reads MediaRecorder's
+ * WebM/Opus and M4A too, for clients that send those).
  * No external resources: everything is served by serkit.
  */
 "use strict";
