@@ -177,6 +177,16 @@ def test_importing_serkit_does_not_import_the_service():
     assert out.stdout.split() == ["False", "False"]
 
 
+def test_test_client_imports_without_a_deprecation_warning():
+    """Starlette's TestClient warns that httpx is deprecated unless httpx2 is installed
+    (the dev extra brings it); every warning is an error here, so a new one shows too."""
+    import subprocess
+
+    argv = [sys.executable, "-W", "error", "-c", "import fastapi.testclient"]
+    out = subprocess.run(argv, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
 def test_health_before_and_after_startup(model_dir):
     app = create_app(model_dir)
     before = TestClient(app).get("/healthz")  # no lifespan: model not loaded

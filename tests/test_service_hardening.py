@@ -74,6 +74,8 @@ def test_openapi_declares_the_key_and_docs_are_local(tmp_path):
     assert page.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in page.text
     assert "cdn" not in page.text.lower()
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    # no ReDoc page: FastAPI's own would load its script from a CDN
+    assert client.get("/redoc").json()["error"]["code"] == "not_found"
 
 
 # ------------------------------------------------------------------ timeouts (real server)
