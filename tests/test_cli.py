@@ -14,6 +14,8 @@ import pytest
 from serkit import __version__
 from serkit.cli import build_parser, main
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 

@@ -34,6 +34,8 @@ from serkit.service.dependencies import get_model_info, get_recognizer
 from serkit.service.schemas import ModelInfo
 from serkit.service.settings import MB
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ANGRY = EXAMPLES / "03-01-05-02-01-01-23.flac"
 SR = 16000

@@ -25,6 +25,8 @@ from serkit.cli import main
 from serkit.service import ServiceSettings, create_app
 from serkit.service._protocol import TimedH11Protocol
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 
 # ------------------------------------------------------------------ API key and options
 @pytest.mark.parametrize("key", ["", "   ", "\t"])

@@ -213,7 +213,10 @@ def _rebuild_step(step: Any, arrays: Mapping[str, np.ndarray], where: Path) -> t
         raise BundleError(f"{where}: step {name!r} names an attribute that is not allowed")
     cls = _class_of(type_name)
     estimator = object.__new__(cls)  # as unpickling does: no __init__, state set below
-    vars(estimator).update(state)
+    # A parameter the installed scikit-learn has and the writing one had not (LogisticRegression's
+    # multi_class, dropped in 1.8, which 1.6 and 1.7 still read) takes its default here.
+    defaults = cls().get_params(deep=False)
+    vars(estimator).update({**defaults, **state})
     return name, estimator
 
 

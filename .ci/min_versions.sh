@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# CI: serkit against the lowest versions pyproject.toml allows. A separate Python 3.11
+# virtual environment gets exactly the lower bounds of the core dependencies and of the
+# serve extra (plus pytest and httpx at theirs, for the tests), serkit itself without
+# dependencies, and runs the tests marked `floors` (the shipped model's predictions,
+# training and saving every model, features, the CLI and the service). Fails on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${SERKIT_FLOORS_PYTHON:-python3.11}
+venv=${SERKIT_FLOORS_VENV:-.venv-floors}
+if ! command -v "$python" >/dev/null 2>&1; then
+    echo "min_versions.sh: needs $python (or set SERKIT_FLOORS_PYTHON to a Python 3.11)" >&2
+    exit 2
+fi
+
+"$python" -m venv --clear "$venv"
+# shellcheck disable=SC1091
+. "$venv/bin/activate"
+python -m pip install --quiet --upgrade pip
+python .ci/floor_pins.py --extras serve --pick pytest httpx >"$venv/floors.txt"
+# the pins are the contract: wheels only, and pip may pick versions only for what they leave open
+pip install --quiet --only-binary=:all: -r "$venv/floors.txt"
+pip install --quiet --no-deps .
+echo "min_versions.sh: $(python --version), $(tr '\n' ' ' <"$venv/floors.txt")"
+# from tests/ only (the doctests in src/ import the optional extras), against the installed copy
+python -m pytest tests -m "floors and not slow" -p no:cacheprovider -q
