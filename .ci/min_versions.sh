@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI: serkit against the lowest versions pyproject.toml allows. A separate Python 3.11
 # virtual environment gets exactly the lower bounds of the core dependencies and of the
-# serve extra (plus pytest and httpx at theirs, for the tests), serkit itself without
+# serve extra (plus pytest, httpx and hypothesis at theirs, for the tests), serkit itself without
 # dependencies, and runs the tests marked `floors` (the shipped model's predictions,
 # training and saving every model, features, the CLI and the service). Fails on any failure.
 set -euo pipefail
@@ -18,9 +18,11 @@ fi
 # shellcheck disable=SC1091
 . "$venv/bin/activate"
 python -m pip install --quiet --upgrade pip
-python .ci/floor_pins.py --extras serve --pick pytest httpx >"$venv/floors.txt"
-# the pins are the contract: wheels only, and pip may pick versions only for what they leave open
-pip install --quiet --only-binary=:all: -r "$venv/floors.txt"
+python .ci/floor_pins.py --extras serve --pick pytest httpx hypothesis >"$venv/floors.txt"
+# the pinned packages as wheels (each floor must have one for Python 3.11); pip chooses only
+# what the pins leave open (transitive dependencies, some of which are source-only)
+pinned=$(sed -E 's/[^A-Za-z0-9._-].*//' "$venv/floors.txt" | paste -sd, -)
+pip install --quiet --only-binary="$pinned" -r "$venv/floors.txt"
 pip install --quiet --no-deps .
 echo "min_versions.sh: $(python --version), $(tr '\n' ' ' <"$venv/floors.txt")"
 # from tests/ only (the doctests in src/ import the optional extras), against the installed copy
