@@ -2,11 +2,11 @@
 
 Usage: ``python .ci/floor_pins.py [--extras serve ...] [--pick pytest httpx ...]``
 
-The core dependencies always; the named extras in full; from any extra, the packages named
-after ``--pick``. Every requirement must have a lower bound (``>=`` or ``==``); one without
-is an error, so a new dependency cannot join without a floor that CI then tests. The
-extras' references to serkit itself (``serkit[serve,...]``) are skipped. Environment
-markers are kept, so pip still skips what does not apply to the interpreter.
+The core dependencies always; the named extras in full, with the extras they name
+(``serkit[train]``); from any extra, the packages named after ``--pick``. Every requirement
+must have a lower bound (``>=`` or ``==``), and one package the same bound wherever it is
+listed; anything else is an error, so a dependency cannot join without a floor that CI then
+tests. Environment markers are kept, so pip still skips what does not apply.
 """
 
 from __future__ import annotations
@@ -52,8 +52,18 @@ def main(argv: list[str]) -> int:
     if unknown:
         raise SystemExit(f"{PYPROJECT}: no extra named {', '.join(unknown)}")
     wanted = list(project["dependencies"])
-    for extra in args.extras:
-        wanted += optional[extra]
+    extras, seen = list(args.extras), set()
+    while extras:
+        extra = extras.pop()
+        if extra in seen:
+            continue
+        seen.add(extra)
+        for requirement in optional[extra]:
+            match = REQUIREMENT.match(requirement)
+            if match and _name(requirement) == "serkit":
+                extras += match.group("extras").strip("[]").replace(" ", "").split(",")
+            else:
+                wanted.append(requirement)
     everything = [req for reqs in optional.values() for req in reqs]
     for name in args.pick:
         found = [req for req in everything if _name(req) == name.lower()]
@@ -62,8 +72,9 @@ def main(argv: list[str]) -> int:
         wanted.append(found[0])
     pins: dict[str, str] = {}
     for requirement in wanted:
-        if _name(requirement) != "serkit":
-            pins.setdefault(_name(requirement), floor_pin(requirement))
+        name, pin = _name(requirement), floor_pin(requirement)
+        if pins.setdefault(name, pin) != pin:
+            raise SystemExit(f"{PYPROJECT}: {name} has two lower bounds: {pins[name]}, {pin}")
     print("\n".join(pins.values()))
     return 0
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # CI: serkit against the lowest versions pyproject.toml allows. A separate Python 3.11
-# virtual environment gets exactly the lower bounds of the core dependencies and of the
-# serve extra (plus pytest, httpx and hypothesis at theirs, for the tests), serkit itself without
-# dependencies, and runs the tests marked `floors` (the shipped model's predictions,
-# training and saving every model, features, the CLI and the service). Fails on any failure.
+# virtual environment gets exactly the lower bounds of the default install and of the extras
+# the tests below need (train, seed, opensmile, plots, parquet, serve; pytest, httpx and
+# hypothesis at theirs), serkit itself without dependencies, and runs the tests marked
+# `floors`: the shipped model's predictions, training and saving every classic model,
+# features, the CLI and the service. Fails when any of them fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,8 @@ fi
 # shellcheck disable=SC1091
 . "$venv/bin/activate"
 python -m pip install --quiet --upgrade pip
-python .ci/floor_pins.py --extras serve --pick pytest httpx hypothesis >"$venv/floors.txt"
+python .ci/floor_pins.py --extras train seed opensmile plots parquet serve \
+    --pick pytest httpx hypothesis >"$venv/floors.txt"
 # the pinned packages as wheels (each floor must have one for Python 3.11); pip chooses only
 # what the pins leave open (transitive dependencies, some of which are source-only)
 pinned=$(sed -E 's/[^A-Za-z0-9._-].*//' "$venv/floors.txt" | paste -sd, -)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 
 from serkit import __version__
 from serkit.cli import build_parser, main
@@ -166,3 +167,190 @@ def test_corpus_on_shared_ravdess(capsys, ravdess_root):
     report = json.loads(out)
     assert code == 0 and report["n_clips"] == 1440 and report["problems"] == []
     assert report["total_duration_s"] == pytest.approx(1.48 * 3600, rel=0.01)
+
+
+# ------------------------------------------------------------------ messages that point the way
+EMOTION_CODES = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry",
+                 "06": "fearful", "07": "disgust", "08": "surprised"}  # fmt: skip
+INTERNALS = ("Traceback", 'File "', ".py:", "serkit.corpora", "serkit.features", "SerkitWarning")
+
+
+def _no_internals(text: str) -> None:
+    for word in INTERNALS:
+        assert word not in text, f"{word!r} shown to the user:\n{text}"
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    """A logreg on the MFCC block of the 16 example clips: small and quick to fit."""
+    from serkit.features import extract_files
+    from serkit.recognizer import EmotionRecognizer
+
+    paths = sorted(EXAMPLES.glob("*.flac"))
+    spec = "seed:groups=mfcc"
+    X = extract_files(paths, spec, jobs=1).matrix()
+    labels = [EMOTION_CODES[p.name.split("-")[2]] for p in paths]
+    actors = [p.stem.split("-")[-1] for p in paths]
+    rec = EmotionRecognizer(spec, "logreg").fit(X, labels, groups=actors)
+    return rec.save(tmp_path_factory.mktemp("cli") / "model")
+
+
+def test_plain_serkit_lists_every_command_on_one_line(capsys):
+    code, out, err = run(capsys)
+    commands = build_parser()._subparsers._group_actions[0].choices
+    assert code == 2 and out == ""
+    lines = err.splitlines()
+    for name in commands:
+        [line] = [x for x in lines if x.split()[:1] == [name]]
+        assert len(line.split()) > 2  # the name and its one-line help
+    assert "serkit COMMAND --help" in err
+
+
+def test_a_long_recording_points_to_timeline_and_the_limit_is_an_option(
+    capsys, tmp_path, tiny_model
+):
+    long = tmp_path / "long.wav"
+    sf.write(long, np.zeros(601 * 8000, dtype=np.int16), 8000, subtype="PCM_16")
+    code, out, _ = run(capsys, "predict", str(long), "--model", str(tiny_model), "--json", "-q")
+    [row] = json.loads(out)
+    assert code == 1 and "more than the limit of 600 s" in row["error"]
+    assert f"serkit timeline {long}" in row["error"] and "--max-seconds 602" in row["error"]
+    clip = EXAMPLES / "03-01-05-02-01-01-23.flac"  # 3.4 s
+    code, out, _ = run(capsys, "predict", str(clip), "--model", str(tiny_model), "--max-seconds",
+                       "2", "--json", "-q")  # fmt: skip
+    assert code == 1 and "more than the limit of 2 s" in json.loads(out)[0]["error"]
+    code, out, _ = run(capsys, "predict", str(clip), "--model", str(tiny_model), "--max-seconds",
+                       "5", "--json", "-q")  # fmt: skip
+    assert code == 0 and json.loads(out)[0]["emotion"]
+    for bad in ("0", "3601", "nan"):
+        code, _, err = run(capsys, "predict", str(clip), "--model", str(tiny_model),
+                           "--max-seconds", bad)  # fmt: skip
+        assert code == 2 and "--max-seconds must be > 0 and at most 3600" in err
+        assert "serkit timeline FILE" in err
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    assert "--max-seconds S" in capsys.readouterr().out
+    code, _, err = run(capsys, "predict", str(clip), "--dask", "local:1", "--out",
+                       str(tmp_path / "out"), "--max-seconds", "10")  # fmt: skip
+    assert code == 2 and "--max-seconds is not supported with --dask" in err
+
+
+def test_no_audio_found_names_the_folder_and_the_extensions(capsys, tmp_path, tiny_model):
+    empty = tmp_path / "emptydir"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("x")
+    code, _, err = run(capsys, "predict", str(empty), "--model", str(tiny_model), "-q")
+    assert code == 2 and f"no audio files found in {empty}" in err
+    assert ".wav" in err and ".flac" in err and err.count("\n") == 1
+
+
+def test_one_exit_rule_for_nothing_to_predict(capsys, tmp_path, tiny_model, audio_files):
+    # predict: 1 when every file failed; timeline: 1 when the recording gave no window
+    for name in ("short", "silence", "text", "empty"):
+        path = str(audio_files[name])
+        code, out, _ = run(capsys, "predict", path, "--model", str(tiny_model), "-q")
+        assert code == 1 and "error:" in out, name
+        code, out, err = run(capsys, "timeline", path, "--model", str(tiny_model), "-q")
+        assert code == 1, name
+        assert "nothing to predict" in out or "error:" in err, name
+    code, out, _ = run(capsys, "timeline", str(audio_files["short"]), "--model", str(tiny_model))
+    assert "less than the shortest window (0.25 s)" in out
+    code, out, _ = run(capsys, "timeline", str(audio_files["silence"]), "--model",
+                       str(tiny_model), "--json", "-q")  # fmt: skip
+    assert code == 1 and json.loads(out)["windows"] == []
+    clip = EXAMPLES / "03-01-05-02-01-01-23.flac"
+    code, _, _ = run(capsys, "timeline", str(clip), "--model", str(tiny_model), "-q")
+    assert code == 0
+    from serkit._messages import EXIT_STATUS
+
+    for command in ("predict", "timeline"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert " ".join(EXIT_STATUS.split()[:6]) in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("bad", ["text", "empty", "missing", "folder_of_text", "model_path"])
+@pytest.mark.parametrize("command", ["predict", "timeline"])
+def test_bad_inputs_get_one_line_without_internals(
+    capsys, tmp_path, tiny_model, audio_files, command, bad
+):
+    model, target = str(tiny_model), None
+    if bad in ("text", "empty"):
+        target = str(audio_files[bad])
+    elif bad == "missing":
+        target = str(tmp_path / "missing.wav")
+    elif bad == "folder_of_text":
+        target = str(tmp_path / "docs")
+        (tmp_path / "docs").mkdir()
+        (tmp_path / "docs" / "a.txt").write_text("x")
+    else:  # a model folder whose manifest cannot be read
+        model = str(tmp_path / "model")
+        (tmp_path / "model" / "model.json").mkdir(parents=True)
+        target = str(EXAMPLES / "03-01-05-02-01-01-23.flac")
+    code, out, err = run(capsys, command, target, "--model", model, "-q")
+    assert code in (1, 2)
+    _no_internals(out + err)
+    assert len(err.splitlines()) <= 1
+    named = model if bad == "model_path" else target
+    assert named in out + err
+
+
+def _serkit(*argv: str) -> subprocess.CompletedProcess:
+    """The command in a fresh process: warnings shown as a user sees them (pytest records
+    the warnings of in-process calls instead of printing them)."""
+    return subprocess.run(
+        [sys.executable, "-m", "serkit", *argv], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_warnings_are_one_line_without_source(tmp_path, tiny_model, audio_files):
+    done = _serkit("corpus", str(tmp_path), "-q")
+    assert done.returncode == 0
+    assert done.stderr.splitlines() == [
+        f"serkit: warning: no audio files found under {tmp_path} (extensions: aif, aiff, au, "
+        "caf, flac, mp3, oga, ogg, opus, rf64, w64, wav)"
+    ]
+    # a warning raised while features are extracted (truncated WAV): the message, no source
+    done = _serkit("predict", str(audio_files["truncated"]), "--model", str(tiny_model), "-q")
+    assert done.returncode == 0 and done.stderr.startswith("serkit: warning: ")
+    assert "truncated" in done.stderr and len(done.stderr.splitlines()) == 1
+    _no_internals(done.stderr)
+
+
+def test_warnings_still_reach_recorders_and_the_display_is_restored(tmp_path):
+    import warnings
+
+    from serkit import SerkitWarning
+
+    before = warnings.formatwarning
+    with pytest.warns(SerkitWarning, match="no audio files found"):
+        assert main(["corpus", str(tmp_path), "-q"]) == 0
+    assert warnings.formatwarning is before
+
+
+def test_log_lines_name_no_internal_logger():
+    import logging
+
+    from serkit._messages import _Formatter
+
+    def line(name: str) -> str:
+        record = logging.LogRecord(name, logging.WARNING, __file__, 1, "%d left", (3,), None)
+        return _Formatter().format(record)
+
+    assert line("serkit.corpora._record") == "serkit: warning: 3 left"
+    assert line("distributed.worker") == "serkit: warning (distributed.worker): 3 left"
+
+
+def test_an_output_that_cannot_be_written_is_one_line(capsys, tmp_path, tiny_model):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    clip = str(EXAMPLES / "03-01-05-02-01-01-23.flac")
+    code, _, err = run(capsys, "plot", clip, "--out", str(blocker / "plot.png"))
+    assert code == 2 and err.startswith(f"serkit plot: error: {blocker}")
+    assert len(err.splitlines()) == 1 and ".tmp-" not in err
+    _no_internals(err)
+    rows = blocker / "rows.csv"
+    code, _, err = run(capsys, "timeline", clip, "--model", str(tiny_model), "--out", str(rows),
+                       "-q")  # fmt: skip
+    assert code == 2 and err.startswith(f"serkit timeline: error: {rows}: cannot be written")
+    assert len(err.splitlines()) == 1 and ".tmp-" not in err

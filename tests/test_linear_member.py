@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 from serkit import BundleError
 from serkit.bundles import default_model_path, read_manifest, write_skops
 from serkit.bundles._linear import linear_parts, load_linear, write_linear
+from serkit.bundles._linear_head import as_sklearn
 from serkit.features import extract_files
 from serkit.recognizer import EmotionRecognizer
 
@@ -74,8 +75,8 @@ def test_logreg_is_saved_as_a_linear_member(data, tmp_path):
         "logreg.json", "logreg.safetensors", "logreg.session.json", "logreg.session.safetensors"
     ]  # fmt: skip
     loaded = EmotionRecognizer.load(folder)
-    _same_pipeline(loaded.pipeline_, rec.pipeline_)
-    _same_pipeline(loaded._speaker_norm_model(), rec._speaker_norm_model())
+    _same_pipeline(as_sklearn(loaded.pipeline_), rec.pipeline_)
+    _same_pipeline(as_sklearn(loaded._speaker_norm_model()), rec._speaker_norm_model())
     np.testing.assert_array_equal(loaded.predict_proba(X), rec.predict_proba(X))
     speakers = list(groups)
     np.testing.assert_array_equal(
@@ -89,7 +90,7 @@ def test_integer_labels_and_two_classes_round_trip(data, tmp_path):
     y = np.repeat([3, 7], 18)
     rec = EmotionRecognizer("seed", "logreg").fit(X, y)
     loaded = EmotionRecognizer.load(rec.save(tmp_path / "m"))
-    _same_pipeline(loaded.pipeline_, rec.pipeline_)
+    _same_pipeline(as_sklearn(loaded.pipeline_), rec.pipeline_)
     assert loaded.predict(X).dtype == rec.predict(X).dtype
     np.testing.assert_array_equal(loaded.predict_proba(X), rec.predict_proba(X))
 
@@ -190,7 +191,7 @@ def _skops_copy(folder: Path, out: Path) -> Path:
     for entry in manifest["members"]:
         for key in ("weights", "session_weights"):
             if entry.get(key):
-                model = load_linear(out, entry[key])
+                model = load_linear(out, entry[key]).to_sklearn()
                 stem = entry[key]["file"].removesuffix(".json")
                 entry[key] = write_skops(out, f"{stem}.skops", model)
         entry["kind"] = "skops"
@@ -214,4 +215,4 @@ def test_the_shipped_model_predicts_as_its_skops_form(tmp_path):
         np.testing.assert_array_equal(
             shipped.predict_proba(X, **kwargs), as_skops.predict_proba(X, **kwargs)
         )
-    _same_pipeline(shipped.pipeline_, as_skops.pipeline_)
+    _same_pipeline(as_sklearn(shipped.pipeline_), as_skops.pipeline_)

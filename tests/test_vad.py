@@ -187,3 +187,63 @@ def test_silero_finds_speech():
     regions = detect_speech(x, SR, method="silero", pad=0.0)
     assert speech_fraction(regions, 2 + start / SR, 2 + end / SR) > 0.6
     assert detect_speech(_noise(4), SR, method="silero") == []
+
+
+# --------------------------------------------------- the band-pass in numpy, against scipy's
+class _ScipyBandPass:
+    """The filter as the energy VAD ran it before: scipy's sosfilt with carried state."""
+
+    def __init__(self, sos: np.ndarray) -> None:
+        self.sos, self.zi = sos, np.zeros((sos.shape[0], 2))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        from scipy.signal import sosfilt
+
+        y, self.zi = sosfilt(self.sos, x, zi=self.zi)
+        return y
+
+
+def _scipy_butter(order: int, low: float, high: float, fs: float) -> np.ndarray:
+    from scipy.signal import butter
+
+    return butter(order, (low, high), btype="bandpass", fs=fs, output="sos")
+
+
+@pytest.mark.parametrize("fs", [8000, 16000, 22050, 48000])
+def test_the_numpy_band_pass_is_scipys_butterworth(fs):
+    from scipy.signal import sosfreqz
+
+    from serkit._iir import BandPass, butter_bandpass
+
+    high = min(4000.0, 0.45 * fs)
+    ours, theirs = butter_bandpass(4, 150.0, high, fs), _scipy_butter(4, 150.0, high, fs)
+    _, h_ours = sosfreqz(ours, 2048, fs=fs)
+    _, h_theirs = sosfreqz(theirs, 2048, fs=fs)
+    assert np.max(np.abs(h_ours - h_theirs)) < 1e-10
+    rng = np.random.default_rng(fs)
+    x = rng.standard_normal(5 * fs) * np.repeat(rng.uniform(0, 1, 50), fs // 10)[: 5 * fs]
+    stream, reference = BandPass(ours), _ScipyBandPass(theirs)
+    cuts = [0, 1, 63, 64, 65, 1000, 12345, len(x)]  # blocks of every awkward length
+    got = np.concatenate([stream(x[a:b]) for a, b in itertools.pairwise(cuts)])
+    want = np.concatenate([reference(x[a:b]) for a, b in itertools.pairwise(cuts)])
+    assert np.max(np.abs(got - want)) <= 1e-10 * np.max(np.abs(want))
+
+
+def test_speech_regions_are_those_of_the_scipy_filter(monkeypatch):
+    """Same regions as with scipy's filter on real speech, speech in noise and silence."""
+    import serkit._iir
+
+    y, _ = audio.load(EXAMPLE)
+    rng = np.random.default_rng(3)
+    signals = [
+        y,
+        np.concatenate([np.zeros(SR), y, 0.02 * rng.standard_normal(2 * SR), y]).astype(np.float32),
+        (y + 0.05 * rng.standard_normal(len(y))).astype(np.float32),
+        _scene([("gap", 1.0), ("voice", 1.5), ("gap", 0.7), ("voice", 2.0), ("gap", 1.0)])[0],
+    ]
+    ours = [detect_speech(s, SR) for s in signals]
+    monkeypatch.setattr(serkit._iir, "BandPass", _ScipyBandPass)
+    monkeypatch.setattr(serkit._iir, "butter_bandpass", _scipy_butter)
+    theirs = [detect_speech(s, SR) for s in signals]
+    assert ours == theirs
+    assert all(ours)

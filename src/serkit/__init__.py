@@ -1,9 +1,9 @@
 """serkit: speech emotion recognition you can trust on voices it has never heard.
 
-Importing serkit is cheap and has no side effects: heavy libraries (librosa,
-opensmile, torch, fastapi, matplotlib) load only inside the functions that
-need them. ``serkit.EmotionRecognizer`` and ``serkit.load`` are imported on
-first use.
+Importing serkit is cheap and has no side effects: heavy libraries (scikit-learn,
+librosa, opensmile, torch, fastapi, matplotlib) load only inside the functions that
+need them, and predicting with the shipped model needs none of them.
+``serkit.EmotionRecognizer`` and ``serkit.load`` are imported on first use.
 
 >>> import serkit
 >>> rec = serkit.load()  # the shipped default model  # doctest: +SKIP
@@ -34,6 +34,9 @@ Module map (which room does what)
     ONNX export, the HTTP service, the ``serkit`` command, scale-out on Dask.
 ``_errors``, ``_inputs``, ``_manifest``, ``_threads``
     The bottom layer: errors, model-input containers, JSON manifests, thread limits.
+``_estimator``, ``_optional``, ``_special``, ``_iir``
+    The estimator contract without importing scikit-learn; optional dependencies and the
+    extra that installs each; ``expit`` and the VAD's band-pass filter in numpy.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     The temporary file sits in the target's folder (so the rename never crosses
     file systems) and keeps its suffix (so writers that infer the format from the
     name, such as ``savefig`` or ``to_parquet``, behave the same). On any error it
-    is deleted and ``path`` is left as it was.
+    is deleted and ``path`` is left as it was. A target that cannot be written
+    (its folder read-only or impossible) raises :class:`OSError` naming ``path``.
 
     Examples
     --------
@@ -35,10 +36,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     'done'
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".tmp-{target.stem}-", suffix=target.suffix
-    )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".tmp-{target.stem}-", suffix=target.suffix
+        )
+    except OSError as exc:  # name the file asked for, not the hidden temporary one
+        raise OSError(exc.errno, f"cannot be written ({exc.strerror})", os.fspath(target)) from exc
     os.close(fd)
     tmp = Path(name)
     try:

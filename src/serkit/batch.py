@@ -49,12 +49,17 @@ def predict_paths(
     group_by: str | None = None,
     jobs: int | None = 1,
     progress: bool = False,
+    max_duration: float | None = 600.0,
 ) -> list[Prediction]:
     """Predict every audio file in the given files and folders; failures become error rows.
 
     ``speaker_norm`` normalises the features of all files together (one speaker
-    or call), or per session found by the ``group_by`` regex.
+    or call), or per session found by the ``group_by`` regex. A file longer than
+    ``max_duration`` seconds is an error row (each file is decoded whole; long
+    recordings belong to :func:`serkit.timeline.predict_timeline`).
     """
     files = collect_audio_files(inputs)
     speakers = speaker_labels(files, group_by) if speaker_norm else None
-    return recognizer.predict_files(files, speakers=speakers, jobs=jobs, progress=progress)
+    return recognizer.predict_files(
+        files, speakers=speakers, jobs=jobs, progress=progress, max_duration=max_duration
+    )

@@ -42,10 +42,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.exceptions import NotFittedError
 
 from ._errors import ParameterError
+from ._estimator import BaseEstimator, ClassifierMixin, NotFittedError, clone
 
 __all__ = [
     "CalibratedClassifier",
@@ -372,7 +371,7 @@ def shift_blend_weight(score: ArrayLike, shift: Mapping[str, Any]) -> np.ndarray
     >>> shift_blend_weight([1.0], {"blend": 0.5, "center": 1.0, "slope": 4.0}).tolist()
     [0.25]
     """
-    from scipy.special import expit
+    from ._special import expit  # scipy.special.expit's arithmetic, without scipy
 
     s = np.asarray(score, dtype=np.float64)
     return float(shift["blend"]) * expit(float(shift["slope"]) * (s - float(shift["center"])))
@@ -1099,7 +1098,7 @@ def check_calibration(data: Any, *, where: str = "calibration") -> dict[str, Any
     ------
     ParameterError
         Not a temperature calibration, a temperature that is not a positive number,
-        or a malformed ``shift`` part.
+        a malformed ``shift`` part, or an ``uncertain_below`` threshold outside [0, 1].
     """
     TemperatureScaling.from_dict(data)
     session = data.get("session_temperature")
@@ -1107,4 +1106,11 @@ def check_calibration(data: Any, *, where: str = "calibration") -> dict[str, Any
         TemperatureScaling.from_dict({"method": "temperature", "temperature": session})
     if data.get("shift") is not None:
         _check_shift(data["shift"])
+    threshold = data.get("uncertain_below")
+    if threshold is not None and (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not 0 <= threshold <= 1
+    ):
+        raise ParameterError(f"uncertain_below must be a number in [0, 1], got {threshold!r}")
     return dict(data)

@@ -1,9 +1,11 @@
 """The ``serkit`` command: a thin front end over the library.
 
 Each subcommand parses its arguments, calls one library function, and prints
-a short table or JSON. A :class:`~serkit.SerkitError` becomes a one-line
-message and exit code 2. User-level defaults (the cache folder) are decided
-here, never inside the library.
+a short table or JSON. A :class:`~serkit.SerkitError`, or a file that cannot be
+read or written, becomes a one-line message and exit code 2; ``predict`` and
+``timeline`` exit 1 when there was nothing to predict (:data:`serkit._messages.EXIT_STATUS`).
+Warnings print as ``serkit: warning: ...`` (:mod:`serkit._messages`). User-level
+defaults (the cache folder) are decided here, never inside the library.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from ._atomic import atomic_path, atomic_write_text
 from ._errors import ParameterError as SerkitParameterError
 from ._errors import SerkitError
+from ._messages import EXIT_STATUS, PREDICT_CEILING_S, user_messages
 from ._protocols import PROTOCOLS
 from ._version import __version__
 
@@ -106,6 +109,7 @@ def _corpus_report(args: argparse.Namespace) -> dict[str, Any]:
         "n_excluded": scan.n_excluded,
         "problems": problems + audio_problems,
         "checked_audio": bool(args.check),
+        "better_corpus": scan.better_corpus,
     }
     return report
 
@@ -137,6 +141,8 @@ def cmd_corpus(args: argparse.Namespace) -> int:
         print(f"  {problem['path']}: {problem['reason']}")
     if len(problems) > 50:
         print(f"  ... and {len(problems) - 50} more (use --json for all)")
+    if report["better_corpus"]:
+        print(f"\nhint      these names fit --corpus {report['better_corpus']}")
     return 0
 
 
@@ -459,15 +465,32 @@ def _model_dir(value: str | None) -> Path:
     return resolve_model_path(value)
 
 
-def _load_recognizer(value: str | None, *, calibrated: bool = True) -> Any:
+def _load_recognizer(
+    value: str | None, *, calibrated: bool = True, emotions: str | None = None
+) -> Any:
     """Load the named model folder, or the shipped default model; ``calibrated=False``
-    (``--no-calibration``) drops the bundle's calibration (temperature and shift step)."""
+    (``--no-calibration``) drops the bundle's calibration (temperature and shift step);
+    ``emotions`` (``--emotions``, comma-separated) restricts its answers to that set."""
     from .recognizer import EmotionRecognizer
 
     rec = EmotionRecognizer.load(_model_dir(value))
     if not calibrated:
         rec.calibration_ = None
+    if emotions is not None:
+        rec = rec.restrict([e for e in emotions.split(",") if e.strip()])
     return rec
+
+
+def _uncertain_note(rec: Any, uncertain: int) -> None:
+    """The footer that says what an ``uncertain`` mark means, on stderr."""
+    threshold = rec.uncertain_below_
+    if uncertain and threshold is not None:
+        print(
+            f"{uncertain} answers marked uncertain: confidence below {threshold:.2f}, where "
+            "this model's answers were right less than half as often as above it "
+            "(serkit info shows the figures)",
+            file=sys.stderr,
+        )
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -484,6 +507,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise SerkitParameterError("--dask needs --out (the Parquet dataset folder to write)")
         if not args.inputs and args.files_from is None:
             raise SerkitParameterError("give audio files or folders, or --files-from LIST")
+        if args.max_seconds is not None:
+            raise SerkitParameterError("--max-seconds is not supported with --dask (600 s there)")
         from .distributed import run_predictions
 
         _quiet_dask(args)
@@ -503,6 +528,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return 0
     if args.out is not None:
         raise SerkitParameterError("--out needs --dask (without it predictions go to stdout)")
+    max_seconds = _max_seconds(args.max_seconds)
     inputs = list(args.inputs)
     if args.files_from is not None:
         from .files import iter_files_from
@@ -512,7 +538,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise SerkitParameterError("give audio files or folders, or --files-from LIST")
     from .batch import predict_paths  # not before: a Dask client never loads the model
 
-    rec = _load_recognizer(args.model, calibrated=not args.no_calibration)
+    rec = _load_recognizer(
+        args.model, calibrated=not args.no_calibration, emotions=args.emotions
+    )
     preds = predict_paths(
         rec,
         inputs,
@@ -520,21 +548,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
         group_by=args.group_by,
         jobs=args.jobs,
         progress=not args.quiet,
+        max_duration=max_seconds,
     )
     if not preds:
-        raise SerkitParameterError("no audio files found in the given paths")
+        from ._messages import no_audio_found
+
+        raise SerkitParameterError(no_audio_found(args.inputs, args.files_from))
+    _add_long_recording_hints(preds, max_seconds)
     rows = [p.to_dict() for p in preds]
     failed = sum(1 for p in preds if p.error)
     if args.json:
         _emit_json(rows)
     elif args.csv:
         classes = [str(c) for c in rec.classes_]
+        marked = rec.uncertain_below_ is not None
         writer = csv.writer(sys.stdout)
-        writer.writerow(["path", "emotion", "confidence", *classes, "error"])
+        writer.writerow(
+            ["path", "emotion", "confidence", *(["uncertain"] if marked else []), *classes,
+             "error"]
+        )  # fmt: skip
         for p in preds:
             probs = [f"{p.probabilities[c]:.4f}" if p.probabilities else "" for c in classes]
             conf = f"{p.confidence:.4f}" if p.confidence is not None else ""
-            writer.writerow([p.path, p.emotion or "", conf, *probs, p.error or ""])
+            mark = [] if not marked else ["" if p.uncertain is None else str(p.uncertain).lower()]
+            writer.writerow([p.path, p.emotion or "", conf, *mark, *probs, p.error or ""])
     else:
         width = min(60, max(len(p.path) for p in preds))
         print(f"{'file':<{width}}  {'emotion':<10} {'conf':>5}  runner-up")
@@ -545,10 +582,37 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 continue
             second = p.runner_up
             runner = f"{second[0]} {second[1]:.2f}" if second else ""
-            print(f"{name:<{width}}  {p.emotion:<10} {p.confidence:5.2f}  {runner}")
+            flag = "  uncertain" if p.uncertain else ""
+            line = f"{name:<{width}}  {p.emotion:<10} {p.confidence:5.2f}  {runner:<16}{flag}"
+            print(line.rstrip())
         if failed:
             print(f"{failed} of {len(preds)} files could not be used", file=sys.stderr)
+        _uncertain_note(rec, sum(1 for p in preds if p.uncertain))
     return 1 if failed == len(preds) else 0
+
+
+def _max_seconds(value: float | None) -> float:
+    """``--max-seconds``: 600 by default, refused outside (0, PREDICT_CEILING_S]."""
+    if value is None:
+        return 600.0
+    if not 0 < value <= PREDICT_CEILING_S:
+        raise SerkitParameterError(
+            f"--max-seconds must be > 0 and at most {PREDICT_CEILING_S:g} (a file is decoded "
+            f"whole for one prediction); got {value:g}. For longer recordings use "
+            "'serkit timeline FILE'"
+        )
+    return float(value)
+
+
+def _add_long_recording_hints(preds: Sequence[Any], max_seconds: float) -> None:
+    """Append to a too-long file's error what to do instead (timeline, --max-seconds)."""
+    from ._messages import long_recording_hint
+
+    for pred in preds:
+        if pred.error:
+            hint = long_recording_hint(pred.path, max_seconds)
+            if hint:
+                pred.error += hint
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -582,7 +646,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         import textwrap
 
         print(f"\nmodel card: {card.get('name', '')}")
-        for key in ("summary", "training_data", "recipe", "licence", "limits", "build"):
+        for key in ("summary", "answers", "uncertain", "changes", "training_data", "recipe",
+                    "licence", "limits", "build"):
             if card.get(key):
                 text = textwrap.fill(str(card[key]), width=88, subsequent_indent=" " * 16)
                 print(f"  {key.replace('_', ' '):<13} {text}")
@@ -694,7 +759,8 @@ def _write_timeline_rows(rows: list[dict[str, Any]], classes: list[str], out: Pa
         atomic_write_text(out, json.dumps(rows, indent=2) + "\n")
         return
     with atomic_path(out) as tmp, tmp.open("w", newline="") as handle:
-        fields = ["start", "end", "emotion", "confidence", *classes]
+        marked = ["uncertain"] if rows and "uncertain" in rows[0] else []
+        fields = ["start", "end", "emotion", "confidence", *marked, *classes]
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         for row in rows:
@@ -705,21 +771,34 @@ def _write_timeline_rows(rows: list[dict[str, Any]], classes: list[str], out: Pa
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
+    from ._errors import AudioError
     from .timeline import predict_timeline
 
-    rec = _load_recognizer(args.model, calibrated=not args.no_calibration)
-    timeline = predict_timeline(
-        rec,
-        args.file,
-        win_dur=args.win,
-        hop_dur=args.hop,
-        smooth=args.smooth,
-        speaker_norm=args.speaker_norm,
-        vad=args.vad,
-        progress=not args.quiet,
-        max_duration=args.max_duration,
-        encoder_chunk=args.encoder_chunk,
-    )
+    rec = _load_recognizer(args.model, calibrated=not args.no_calibration, emotions=args.emotions)
+    try:
+        timeline = predict_timeline(
+            rec,
+            args.file,
+            win_dur=args.win,
+            hop_dur=args.hop,
+            smooth=args.smooth,
+            speaker_norm=args.speaker_norm,
+            vad=args.vad,
+            progress=not args.quiet,
+            max_duration=args.max_duration,
+            encoder_chunk=args.encoder_chunk,
+        )
+    except AudioError as exc:  # nothing to predict: exit 1, as predict for a file that fails
+        print(f"serkit timeline: error: {exc}", file=sys.stderr)
+        return 1
+    return _print_timeline(args, rec, timeline)
+
+
+def _print_timeline(args: argparse.Namespace, rec: Any, timeline: Any) -> int:
+    """Write and print the timeline; 1 when it is empty (nothing to predict), else 0."""
+    from .timeline import MIN_REGION
+
+    empty = not timeline.windows
     rows = timeline.rows(args.segments)
     if args.out:
         _write_timeline_rows(rows, timeline.classes, Path(args.out))
@@ -732,8 +811,12 @@ def cmd_timeline(args: argparse.Namespace) -> int:
         )  # fmt: skip
     if args.json:
         _emit_json(timeline.to_dict())
-        return 0
-    if not timeline.speech:
+    elif empty and timeline.duration < MIN_REGION:
+        print(
+            f"{args.file}: holds {timeline.duration:.2f} s of audio, less than the shortest "
+            f"window ({MIN_REGION:g} s); nothing to predict (the timeline is empty)"
+        )
+    elif empty:
         print(
             f"{args.file}: no speech found in {_format_duration(timeline.duration)} of audio; "
             "nothing to predict (the timeline is empty)"
@@ -755,11 +838,13 @@ def cmd_timeline(args: argparse.Namespace) -> int:
             print(
                 f"{_clock(row['start']):>10} {_clock(row['end']):>10}  "
                 f"{row['emotion']:<10} {row['confidence']:5.2f}"
+                + ("  uncertain" if row.get("uncertain") else "")
             )
+        _uncertain_note(rec, sum(1 for row in rows if row.get("uncertain")))
     for name, value in (("rows", args.out), ("plot", args.plot)):
         if value:
             print(f"wrote {name} to {value}", file=sys.stderr)
-    return 0
+    return 1 if empty else 0
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
@@ -777,7 +862,9 @@ def cmd_listen(args: argparse.Namespace) -> int:
                 f"({dev['channels']} ch, {dev['samplerate']:.0f} Hz)"
             )
         return 0
-    rec = _load_recognizer(args.model, calibrated=not args.no_calibration)
+    rec = _load_recognizer(
+        args.model, calibrated=not args.no_calibration, emotions=args.emotions
+    )
     device: int | str | None = args.device
     if isinstance(device, str) and device.isdigit():
         device = int(device)
@@ -928,7 +1015,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     from .corpora import CORPORA
 
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # not required: plain 'serkit' lists the commands (main) instead of one argparse line
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
         "corpus",
@@ -1118,7 +1206,9 @@ def build_parser() -> argparse.ArgumentParser:
         "predict",
         help="predict the emotion of audio files or folders",
         description="Print, for each audio file, the emotion, its confidence and the runner-up. "
-        "A file that fails gets an error row; the others go on.",
+        "A file that fails gets an error row; the others go on. Each file is one clip; for "
+        "a long recording, 'serkit timeline FILE' gives the emotion over time.",
+        epilog=EXIT_STATUS,
     )
     p.add_argument("inputs", nargs="*", help="audio files and/or folders (searched recursively)")
     p.add_argument(
@@ -1145,6 +1235,15 @@ def build_parser() -> argparse.ArgumentParser:
         "in absolute paths and each session's files must come together in the listing",
     )
     p.add_argument("--jobs", type=int, default=1, help="feature extraction processes (1)")
+    p.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help=f"longest file accepted, in seconds (600; at most {PREDICT_CEILING_S:g}, as a file "
+        "is decoded whole); longer files get an error row. Use 'serkit timeline FILE' for "
+        "long recordings",
+    )
     _add_dask_args(p)
     p.add_argument("--out", help="with --dask: the Parquet dataset folder to write")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -1154,6 +1253,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the model's own probabilities, without the bundle's calibration (temperature "
         "scaling and, where stored, the shift-aware step)",
     )
+    _add_answer_emotions_arg(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser(
@@ -1256,6 +1356,7 @@ def build_parser() -> argparse.ArgumentParser:
         "memory), predict sliding windows over it, smooth them over time and give every speech "
         "segment its emotion. Prints a table of segments; --out writes rows as CSV or JSON, "
         "--plot a PNG of the waveform with emotion bands.",
+        epilog=EXIT_STATUS,
     )
     p.add_argument("file", help="audio file")
     p.add_argument(
@@ -1324,6 +1425,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the model's own probabilities, without the bundle's calibration (temperature "
         "scaling and, where stored, the shift-aware step)",
     )
+    _add_answer_emotions_arg(p)
     p.set_defaults(func=cmd_timeline)
 
     p = sub.add_parser(
@@ -1348,28 +1450,64 @@ def build_parser() -> argparse.ArgumentParser:
         help="the model's own probabilities, without the bundle's calibration (temperature "
         "scaling and, where stored, the shift-aware step)",
     )
+    _add_answer_emotions_arg(p)
     p.set_defaults(func=cmd_listen)
     return parser
+
+
+def _add_answer_emotions_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--emotions",
+        metavar="LIST",
+        help="answer over these emotions only, comma-separated (e.g. angry,happy,neutral,sad): "
+        "each probability is summed onto the set (calm counts as neutral unless listed) and "
+        "renormalised over it",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``serkit`` command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    if args.command is None:
+        sys.stderr.write(_command_list(parser))
+        return 2
+    with user_messages(verbose=args.verbose):
+        return _run(args)
+
+
+def _command_list(parser: argparse.ArgumentParser) -> str:
+    from ._messages import command_list
+
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return command_list([(c.dest, c.help or "") for c in commands._choices_actions])
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except SerkitError as exc:
         print(f"serkit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # an optional dependency: name the extra that has it
+        from ._optional import explain
+
+        missing = explain(exc, purpose="this command")
+        if missing is None:
+            raise
+        print(f"serkit {args.command}: error: {missing}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"serkit {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a file that cannot be read or written: one line (-v: traceback)
+        if args.verbose:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"serkit {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

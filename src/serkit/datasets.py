@@ -103,6 +103,9 @@ class FeatureTable:
             if suffix == ".npz":
                 self._write_npz(tmp)
             elif suffix == ".parquet":
+                from ._optional import require
+
+                require("pyarrow", purpose="writing Parquet")
                 frame = self.to_frame()
                 frame.attrs = {}
                 frame.to_parquet(tmp, index=False)

@@ -150,6 +150,9 @@ def _sklearn_graph(
 
     from skl2onnx.common.data_types import FloatTensorType
 
+    from .bundles._linear_head import as_sklearn
+
+    pipeline = as_sklearn(pipeline)  # a model read from a linear member: its sklearn objects
     final = pipeline.steps[-1][1] if hasattr(pipeline, "steps") else pipeline
     try:
         with warnings.catch_warnings(), _boolean_lists_as_ints():

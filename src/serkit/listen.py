@@ -85,9 +85,7 @@ class ListenResult(EmotionScores):
         return {
             "time": round(self.time, 3),
             "duration": round(self.duration, 3),
-            "emotion": self.emotion,
-            "confidence": self.confidence,
-            "probabilities": dict(self.probabilities),
+            **self._scores_dict(),
         }
 
 
@@ -107,7 +105,8 @@ def format_result(result: ListenResult, *, width: int = 10) -> str:
         return f"{stamp}  (silence)"
     filled = min(width, max(0, round(result.confidence * width)))
     bar = "█" * filled + "░" * (width - filled)
-    return f"{stamp}  {result.emotion:<10} {bar} {result.confidence:.2f}"
+    mark = "  uncertain" if result.uncertain else ""
+    return f"{stamp}  {result.emotion:<10} {bar} {result.confidence:.2f}{mark}"
 
 
 # ------------------------------------------------------------------- sounddevice
@@ -245,7 +244,11 @@ def _analyse(
     span = signal[round(regions[0][0] * sr) : round(regions[-1][1] * sr)]
     proba = recognizer.predict_row(recognizer.feature_row(span, sr))
     return ListenResult.from_probabilities(
-        recognizer.classes_, proba, time=now, duration=len(span) / sr
+        recognizer.classes_,
+        proba,
+        time=now,
+        duration=len(span) / sr,
+        uncertain_below=getattr(recognizer, "uncertain_below_", None),
     )
 
 
@@ -327,8 +330,9 @@ def listen(
     >>> [format_result(r) for r in results]
     [' 0:03  (silence)', ' 0:06  (silence)']
     """
-    from sklearn.utils.validation import check_is_fitted
     from threadpoolctl import threadpool_limits
+
+    from ._estimator import check_is_fitted
 
     check_is_fitted(recognizer, "pipeline_")
     every = _check("every", every)

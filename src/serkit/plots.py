@@ -14,8 +14,9 @@ __all__ = ["plot_timeline", "plot_waveform_spectrogram"]
 
 
 def _pyplot():
-    import matplotlib
+    from ._optional import require
 
+    matplotlib = require("matplotlib", purpose="plots")
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 

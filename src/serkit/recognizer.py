@@ -15,24 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.sparse import issparse
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from . import audio
 from ._errors import ParameterError, SerkitWarning
-from ._inputs import n_rows, stack_rows
+from ._estimator import BaseEstimator, ClassifierMixin, check_is_fitted
+from ._inputs import as_matrix, is_sparse, n_rows, stack_rows
 from .bundles import read_bundle, speaker_norm_inputs, write_bundle
 from .features import extract_files, extract_row, get_extractor
-from .models import (
-    ProbabilityEnsemble,
-    build_estimator,
-    make_model,
-    plan_model,
-    speaker_normalize,
-)
+from .models import speaker_normalize
 from .results import Prediction, to_predictions
+
+# scikit-learn (training: serkit[train]) is imported in fit, never on the way to a prediction
 
 __all__ = ["EmotionRecognizer", "Prediction"]
 
@@ -124,6 +117,14 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         speaker. In an ensemble only the classic members are refitted for it; a
         model made of networks alone has no per-speaker part.
         """
+        from ._optional import require
+
+        require("sklearn", purpose="training a model")
+        from sklearn.utils.multiclass import check_classification_targets
+        from sklearn.utils.validation import column_or_1d
+
+        from .models import build_estimator, plan_model
+
         members = plan_model(self.model, self.features)
         self.members_ = members
         self.input_specs_ = {m.key: m.features for m in members}
@@ -157,6 +158,8 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
     def _fit_speaker_norm(self, data: Any, labels: np.ndarray, groups: np.ndarray) -> Any:
         """The speaker-normalised model: classic members refitted on per-speaker
         z-scores; networks are shared with the global model."""
+        from .models import ProbabilityEnsemble, make_model
+
         if len(self.members_) == 1:
             norm_model = make_model(self.model, params=self.params, random_state=self.random_state)
             return norm_model.fit(speaker_normalize(data, groups), labels)
@@ -178,8 +181,8 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
     def _model_input(self, X: Any) -> Any:
         """``X`` as the fitted model reads it: one input, or a mapping for an ensemble."""
         keys = list(self.input_specs_)
-        if issparse(X):  # some sparse containers look like mappings
-            check_array(X, accept_sparse=False, input_name="X")  # raises, naming sparse input
+        if is_sparse(X):  # some sparse containers look like mappings
+            as_matrix(X)  # raises, naming sparse input
         if isinstance(X, Mapping):
             missing = [k for k in keys if k not in X]
             if missing:
@@ -233,13 +236,57 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         :func:`serkit.calibration.apply_shift_blend`). Without one they are the model's
         own. Parameters as :meth:`predict_uncalibrated`.
         """
-        proba = self.predict_uncalibrated(X, speakers=speakers)
+        proba = self._model_proba(X, speakers=speakers)
         calibration = getattr(self, "calibration_", None)
-        if not calibration:
-            return proba
-        from .calibration import calibrate_proba
+        if calibration:
+            from .calibration import calibrate_proba
 
-        return calibrate_proba(proba, calibration, X, session=speakers is not None)
+            proba = calibrate_proba(proba, calibration, X, session=speakers is not None)
+        return self._restricted(proba)
+
+    def _restricted(self, proba: np.ndarray) -> np.ndarray:
+        matrix = self.__dict__.get("_restriction")
+        if matrix is None:
+            return proba
+        from .answers import restrict_proba
+
+        return restrict_proba(proba, matrix)
+
+    def restrict(self, emotions: Sequence[str] | None) -> EmotionRecognizer:
+        """This recognizer answering over ``emotions`` only (``None``: unchanged).
+
+        Every probability it returns is summed onto the set (a class merged into one of
+        it, such as calm into neutral, adds to that one) and renormalised over it;
+        ``classes_`` becomes ``emotions`` in the order given. A shallow copy: the fitted
+        models are shared, the original is unchanged. See :mod:`serkit.answers`.
+
+        Raises
+        ------
+        ParameterError
+            An emotion the model cannot answer, or an empty or repeated list.
+        """
+        check_is_fitted(self, "pipeline_")
+        if emotions is None:
+            return self
+        import copy
+
+        from .answers import restriction_matrix
+
+        base_classes = self.__dict__.get("_base_classes", self.classes_)
+        matrix = restriction_matrix(base_classes, list(emotions))
+        view = copy.copy(self)
+        view.__dict__["_base_classes"] = base_classes
+        view.__dict__["_restriction"] = matrix
+        view.classes_ = np.asarray([str(e).strip() for e in emotions])
+        return view
+
+    @property
+    def uncertain_below_(self) -> float | None:
+        """Confidence under which an answer is marked uncertain (from the bundle's
+        calibration; None for a model without one)."""
+        calibration = getattr(self, "calibration_", None) or {}
+        value = calibration.get("uncertain_below")
+        return None if value is None else float(value)
 
     def calibrate(
         self,
@@ -264,7 +311,8 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_uncalibrated(self, X: Any, *, speakers: Sequence[str] | None = None) -> np.ndarray:
-        """Class probabilities [shape=(n, n_classes)] before any calibration.
+        """Class probabilities [shape=(n, n_classes)] before any calibration (restricted
+        to the label set of :meth:`restrict`, when one was chosen).
 
         Parameters
         ----------
@@ -282,6 +330,10 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
             ``speakers`` given but the model has no speaker-normalised part, or of
             the wrong length; ``X`` lacks a feature set the model reads.
         """
+        return self._restricted(self._model_proba(X, speakers=speakers))
+
+    def _model_proba(self, X: Any, *, speakers: Sequence[str] | None = None) -> np.ndarray:
+        """The fitted model's probabilities over its own classes."""
         check_is_fitted(self, "pipeline_")
         data = self._model_input(X)
         if speakers is None:
@@ -354,14 +406,18 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "pipeline_")
         signal, rate = audio.prepare_signal(y, sr, source=name)
         proba = self.predict_row(self.feature_row(signal, rate))
-        return Prediction.from_probabilities(self.classes_, proba, path=name)
+        return Prediction.from_probabilities(
+            self.classes_, proba, path=name, uncertain_below=self.uncertain_below_
+        )
 
     def predict_file(self, path: str | os.PathLike) -> Prediction:
         """Predict one audio file; raises :class:`AudioError` if it cannot be used."""
         check_is_fitted(self, "pipeline_")
         signal, rate = audio.load(path)
         proba = self.predict_row(self.feature_row(signal, rate))
-        return Prediction.from_probabilities(self.classes_, proba, path=os.fspath(path))
+        return Prediction.from_probabilities(
+            self.classes_, proba, path=os.fspath(path), uncertain_below=self.uncertain_below_
+        )
 
     def predict_files(
         self,
@@ -371,12 +427,14 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         jobs: int | None = 1,
         cache_dir: str | os.PathLike | None = None,
         progress: bool = False,
+        max_duration: float | None = 600.0,
     ) -> list[Prediction]:
         """Predict many files; a file that fails gets a Prediction with ``error`` set.
 
         Results come back in input order, one per path; none is lost. With
         ``speakers`` (one label per path) the files of each speaker are
-        normalised together (see :meth:`predict_proba`).
+        normalised together (see :meth:`predict_proba`). A file longer than
+        ``max_duration`` seconds (``None``: no limit) is refused from its header.
         """
         check_is_fitted(self, "pipeline_")
         path_list = [Path(p) for p in paths]
@@ -386,7 +444,12 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
         extracted = {}
         for key, spec in self.input_specs_.items():
             result = extract_files(
-                path_list, spec, jobs=jobs, cache_dir=cache_dir, progress=progress
+                path_list,
+                spec,
+                jobs=jobs,
+                cache_dir=cache_dir,
+                progress=progress,
+                max_duration=max_duration,
             )
             for index, message in result.errors.items():
                 errors.setdefault(index, message)
@@ -400,7 +463,10 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
             groups = None if speakers is None else [str(speakers[i]) for i in ok]
             proba = self.predict_proba(X, speakers=groups)
             names = [str(path_list[i]) for i in ok]
-            for index, pred in zip(ok, to_predictions(self.classes_, proba, names), strict=True):
+            predictions = to_predictions(
+                self.classes_, proba, names, uncertain_below=self.uncertain_below_
+            )
+            for index, pred in zip(ok, predictions, strict=True):
                 out[index] = pred
         return out
 
@@ -408,6 +474,10 @@ class EmotionRecognizer(ClassifierMixin, BaseEstimator):
     def save(self, path: str | os.PathLike, *, metadata: Mapping[str, Any] | None = None) -> Path:
         """Write the bundle folder (``model.json`` + weights, see :mod:`serkit.bundles`)."""
         check_is_fitted(self, "pipeline_")
+        if self.__dict__.get("_restriction") is not None:
+            raise ParameterError(
+                "this recognizer is restricted to a label set (restrict()); save the original"
+            )
         return write_bundle(self, path, metadata=metadata)
 
     @classmethod
@@ -446,8 +516,9 @@ def _as_input(X: Any) -> Any:
     """Vectors as a float64 matrix; frame sequences as a list of float32 arrays.
 
     A matrix is checked as scikit-learn checks one (2-D, real numbers, dense: sparse and
-    complex input are refused with a clear error); NaN is left to the model.
+    complex input are refused with a clear error, :func:`serkit._inputs.as_matrix`); NaN
+    is left to the model.
     """
     if isinstance(X, list | tuple):
         return [np.asarray(x, dtype=np.float32) for x in X]
-    return check_array(X, dtype=np.float64, ensure_all_finite=False, input_name="X")
+    return as_matrix(X)

@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from .answers import is_uncertain
+
 __all__ = ["EmotionScores", "Prediction", "to_predictions"]
 
 _R = TypeVar("_R", bound="EmotionScores")
@@ -35,21 +37,31 @@ class EmotionScores:
     """Its probability in [0, 1]."""
     probabilities: dict[str, float] = field(default_factory=dict)
     """Probability per class, in the recognizer's ``classes_`` order."""
+    uncertain: bool | None = None
+    """True when the confidence is below the model's threshold for a trustworthy answer
+    (:mod:`serkit.answers`); ``None`` when the model has none or there is no answer."""
 
     @classmethod
     def from_probabilities(
         cls: type[_R],
         classes: Sequence[Any] | np.ndarray,
         proba: Sequence[float] | np.ndarray,
+        *,
+        uncertain_below: float | None = None,
         **where: Any,
     ) -> _R:
         """The result for one row of probabilities [shape=(n_classes,)], columns in ``classes``
-        order; ``where`` fills the subclass's own fields (``path``, ``start`` ...).
+        order; ``uncertain_below`` is the model's confidence threshold (the answer is marked
+        ``uncertain`` under it); ``where`` fills the subclass's own fields (``path``, ``start``).
 
         Examples
         --------
         >>> EmotionScores.from_probabilities(["angry", "calm"], [0.25, 0.75]).emotion
         'calm'
+        >>> scores = EmotionScores.from_probabilities(["angry", "calm"], [0.4, 0.6],
+        ...                                          uncertain_below=0.7)
+        >>> scores.uncertain
+        True
         """
         row = np.asarray(proba, dtype=np.float64)
         best = int(np.argmax(row))
@@ -58,7 +70,19 @@ class EmotionScores:
             emotion=str(classes[best]),
             confidence=float(row[best]),
             probabilities={str(c): float(p) for c, p in zip(classes, row, strict=True)},
+            uncertain=is_uncertain(float(row[best]), uncertain_below),
         )
+
+    def _scores_dict(self) -> dict[str, Any]:
+        """``emotion``, ``confidence``, ``probabilities`` (and ``uncertain`` when known)."""
+        out: dict[str, Any] = {
+            "emotion": self.emotion,
+            "confidence": self.confidence,
+            "probabilities": dict(self.probabilities),
+        }
+        if self.uncertain is not None:
+            out["uncertain"] = self.uncertain
+        return out
 
     @property
     def runner_up(self) -> tuple[str, float] | None:
@@ -80,22 +104,21 @@ class Prediction(EmotionScores):
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        out: dict[str, Any] = {
-            "path": self.path,
-            "emotion": self.emotion,
-            "confidence": self.confidence,
-            "probabilities": self.probabilities,
-        }
+        out: dict[str, Any] = {"path": self.path, **self._scores_dict()}
         if self.error is not None:
             out["error"] = self.error
         return out
 
 
 def to_predictions(
-    classes: Sequence[Any] | np.ndarray, proba: np.ndarray, names: Sequence[str]
+    classes: Sequence[Any] | np.ndarray,
+    proba: np.ndarray,
+    names: Sequence[str],
+    *,
+    uncertain_below: float | None = None,
 ) -> list[Prediction]:
     """One :class:`Prediction` per row of ``proba`` [shape=(n, n_classes)], named by ``names``."""
     return [
-        Prediction.from_probabilities(classes, row, path=name)
+        Prediction.from_probabilities(classes, row, path=name, uncertain_below=uncertain_below)
         for name, row in zip(names, proba, strict=True)
     ]

@@ -88,13 +88,7 @@ class Segment(EmotionScores):
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {
-            "start": round(self.start, 3),
-            "end": round(self.end, 3),
-            "emotion": self.emotion,
-            "confidence": self.confidence,
-            "probabilities": dict(self.probabilities),
-        }
+        return {"start": round(self.start, 3), "end": round(self.end, 3), **self._scores_dict()}
 
 
 @dataclass
@@ -174,6 +168,7 @@ class Timeline:
                 "end": round(seg.end, 3),
                 "emotion": seg.emotion,
                 "confidence": seg.confidence,
+                **({} if seg.uncertain is None else {"uncertain": seg.uncertain}),
                 **{c: seg.probabilities[c] for c in self.classes},
             }
             for seg in segments
@@ -575,9 +570,10 @@ def predict_timeline(
     >>> len(tl.speech), len(tl.windows), tl.classes
     (1, 3, ['angry', 'calm'])
     """
-    from sklearn.utils.validation import check_is_fitted
     from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
+
+    from ._estimator import check_is_fitted
 
     check_is_fitted(recognizer, "pipeline_")
     _check_settings(win_dur, hop_dur, smooth, block_duration, vad, max_gap)
@@ -669,13 +665,20 @@ def predict_timeline(
     speakers = ["recording"] * len(order) if speaker_norm else None
     proba = recognizer.predict_proba(X, speakers=speakers)
     smoothed = _smooth(proba, times[:, 0], times[:, 1], int(smooth), float(max_gap))
+    threshold = getattr(recognizer, "uncertain_below_", None)
     timeline.windows = [
-        Segment.from_probabilities(classes, p, start=float(s), end=float(e))
+        Segment.from_probabilities(
+            classes, p, start=float(s), end=float(e), uncertain_below=threshold
+        )
         for (s, e), p in zip(times, smoothed, strict=True)
     ]
     timeline.speech = [
         Segment.from_probabilities(
-            classes, proba[owner == index].mean(axis=0), start=float(start), end=float(end)
+            classes,
+            proba[owner == index].mean(axis=0),
+            start=float(start),
+            end=float(end),
+            uncertain_below=threshold,
         )
         for index, (start, end) in enumerate(builder.regions)
     ]

@@ -1,7 +1,7 @@
 """Voice activity detection: where in a recording someone is speaking.
 
-``method="energy"`` (the default) needs nothing beyond numpy and scipy and
-works offline on any machine. The signal is band-passed to 150-4000 Hz
+``method="energy"`` (the default) needs nothing beyond numpy (its band-pass is
+:mod:`serkit._iir`) and works offline on any machine. The signal is band-passed to 150-4000 Hz
 (where speech energy is, above hum and rumble), and the RMS level of 25 ms
 frames every 10 ms is compared with an *adaptive* threshold: the local noise
 floor (10th percentile of the frame levels within 5 s either side, so the
@@ -89,13 +89,12 @@ class _EnergyScorer:
         hysteresis_db: float,
         silence_db: float,
     ) -> None:
-        from scipy.signal import butter
+        from ._iir import BandPass, butter_bandpass
 
         self.frame = max(1, round(_FRAME_DUR * sr))
         self.hop = max(1, round(_HOP_DUR * sr))
         high_edge = min(_BAND[1], 0.45 * sr)
-        self._sos = butter(4, (_BAND[0], high_edge), btype="bandpass", fs=sr, output="sos")
-        self._zi = np.zeros((self._sos.shape[0], 2))
+        self._band = BandPass(butter_bandpass(4, _BAND[0], high_edge, sr))  # scipy's butter(4)
         self.threshold_db = threshold_db
         self.margin_db = margin_db
         self.range_db = range_db
@@ -115,13 +114,11 @@ class _EnergyScorer:
 
     def _new_levels(self, y: np.ndarray) -> np.ndarray:
         """dBFS band level of every whole frame completed by ``y`` (leftover samples wait)."""
-        from scipy.signal import sosfilt
-
         out = [np.zeros(0)]
         step = _CHUNK * self.hop  # bounded float64 temporaries whatever the block size
         for i in range(0, len(y), step):
             chunk = np.asarray(y[i : i + step], dtype=np.float64)
-            filtered, self._zi = sosfilt(self._sos, chunk, zi=self._zi)
+            filtered = self._band(chunk)
             buf = np.concatenate((self._tail, filtered))
             if len(buf) < self.frame:
                 self._tail = buf

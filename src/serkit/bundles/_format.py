@@ -75,10 +75,9 @@ def library_versions() -> dict[str, str]:
     """Versions of the libraries a saved model depends on."""
     from importlib.metadata import PackageNotFoundError, version
 
-    import sklearn
-
-    versions = {"serkit": __version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__}
-    for name in ("librosa", "opensmile", "skops"):
+    versions = {"serkit": __version__, "numpy": np.__version__}
+    # read from the installed metadata: importing scikit-learn would cost a cold start a second
+    for name in ("scikit-learn", "librosa", "opensmile", "skops"):
         try:
             versions[name] = version(name)
         except PackageNotFoundError:  # not installed: nothing to record
@@ -169,8 +168,11 @@ def write_bundle(
         target.mkdir(parents=True, exist_ok=True)
         _write_bundle_files(recognizer, target, metadata)
         return folder
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".tmp-{target.name}-"))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".tmp-{target.name}-"))
+    except OSError as exc:  # name the folder asked for, not the hidden staging folder
+        raise BundleError(f"{folder}: cannot save a model there ({exc.strerror or exc})") from exc
     try:
         umask = os.umask(0)
         os.umask(umask)
@@ -328,7 +330,7 @@ def read_bundle(path: str | os.PathLike) -> LoadedBundle:
     BundleError
         Missing files, malformed manifest, checksum mismatch, or types not on the allow list.
     """
-    from ..models import Member, ProbabilityEnsemble
+    from ..models import Member
 
     folder = Path(path)
     manifest = read_manifest(folder)
@@ -350,6 +352,9 @@ def read_bundle(path: str | os.PathLike) -> LoadedBundle:
             raise BundleError(f"{where}: a member entry is malformed") from exc
         members.append(Member(name, model_name, spec))
         if kind == "network":
+            from .._optional import require
+
+            require("torch", purpose=f"{where}: the network member {name!r}")
             from ._torch import load_torch
 
             weights = entry["weights"]
@@ -372,6 +377,8 @@ def read_bundle(path: str | os.PathLike) -> LoadedBundle:
     if len(members) == 1:
         pipeline = fitted[0][1]
     else:
+        from ..models import ProbabilityEnsemble
+
         pipeline = ProbabilityEnsemble.from_fitted(fitted, inputs={m.name: m.key for m in members})
         if any(not m.neural for m in members) and len(norm_models) == len(members):
             norm_model = ProbabilityEnsemble.from_fitted(

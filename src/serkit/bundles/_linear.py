@@ -13,17 +13,18 @@ cold ``serkit predict``. Here it is two files instead:
     Every numeric fitted value (scaler mean and scale, coefficients, intercepts ...) as
     plain little-endian arrays.
 
-:func:`load_linear` rebuilds the same scikit-learn objects with the same attribute
-values and the same memory order (lbfgs leaves ``coef_`` Fortran-ordered, and the order
-changes BLAS's rounding), not a re-implementation, so predictions are identical to the bit;
-nothing in either file is executed. :func:`linear_parts` says whether a model can be stored this way
-(exact types, plain values); anything else stays a skops member.
+:func:`load_linear` reads both into a :class:`~serkit.bundles._linear_head.LinearPipeline`:
+the same attribute values in the same memory order (lbfgs leaves ``coef_``
+Fortran-ordered, and the order changes BLAS's rounding), predicting with scikit-learn's
+own arithmetic in numpy, so predictions are identical to the bit without importing
+scikit-learn; its ``to_sklearn()`` gives the scikit-learn objects. Nothing in either file
+is executed. :func:`linear_parts` says whether a model can be stored this way (exact
+types, plain values); anything else stays a skops member.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import re
 from collections.abc import Mapping
@@ -34,27 +35,17 @@ import numpy as np
 
 from .._errors import BundleError
 from .._manifest import bundle_file, read_json_manifest, verified_bytes
+from ._linear_head import STEP_TYPES, LinearPipeline, _class_of
 
 __all__ = ["LINEAR_FORMAT", "STEP_TYPES", "linear_parts", "load_linear", "write_linear"]
 
 LINEAR_FORMAT = "serkit-linear"
 _FORMAT_VERSION = 1
 
-STEP_TYPES: dict[str, tuple[str, str]] = {
-    "StandardScaler": ("sklearn.preprocessing", "StandardScaler"),
-    "LogisticRegression": ("sklearn.linear_model", "LogisticRegression"),
-}
-"""Step types a linear member may hold: JSON name -> (module, class). Nothing else loads."""
-
 _PIPELINE_DEFAULTS = {"memory": None, "verbose": False, "transform_input": None}
 """Pipeline settings a linear member must have (the zoo's): anything else stays skops."""
 
 _ATTRIBUTE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
-
-def _class_of(type_name: str) -> type[Any]:
-    module, name = STEP_TYPES[type_name]
-    return getattr(importlib.import_module(module), name)
 
 
 def _plain(value: Any) -> bool:
@@ -121,8 +112,11 @@ def linear_parts(model: Any) -> tuple[list[dict[str, Any]], dict[str, np.ndarray
     Only a :class:`sklearn.pipeline.Pipeline` with the zoo's settings whose steps are all of
     :data:`STEP_TYPES` (exact types) and whose attributes are numbers, strings, plain
     containers or numeric/string arrays qualifies; for anything else it returns ``None``
-    (and the member is written as skops).
+    (and the member is written as skops). A :class:`LinearPipeline` read from a linear
+    member gives back what it was read from.
     """
+    if isinstance(model, LinearPipeline):
+        return model.document_
     from sklearn.pipeline import Pipeline
 
     if type(model) is not Pipeline:
@@ -187,8 +181,10 @@ def _read_arrays(folder: Path, entry: Any, where: Path) -> dict[str, np.ndarray]
         raise BundleError(f"{path}: not a valid safetensors file ({exc})") from exc
 
 
-def _rebuild_step(step: Any, arrays: Mapping[str, np.ndarray], where: Path) -> tuple[str, Any]:
-    """One (name, estimator) pair from its JSON entry and the arrays file."""
+def _rebuild_step(
+    step: Any, arrays: Mapping[str, np.ndarray], where: Path
+) -> tuple[str, str, dict[str, Any]]:
+    """One step's (name, type name, fitted state) from its JSON entry and the arrays file."""
     if not isinstance(step, Mapping) or not isinstance(step.get("name"), str):
         raise BundleError(f"{where}: a step entry is malformed")
     name, type_name = step["name"], step.get("type")
@@ -211,18 +207,12 @@ def _rebuild_step(step: Any, arrays: Mapping[str, np.ndarray], where: Path) -> t
         raise BundleError(f"{where}: step {name!r} is malformed or lacks an array ({exc})") from exc
     if not all(isinstance(k, str) and _ATTRIBUTE.match(k) for k in state):
         raise BundleError(f"{where}: step {name!r} names an attribute that is not allowed")
-    cls = _class_of(type_name)
-    estimator = object.__new__(cls)  # as unpickling does: no __init__, state set below
-    # A parameter the installed scikit-learn has and the writing one had not (LogisticRegression's
-    # multi_class, dropped in 1.8, which 1.6 and 1.7 still read) takes its default here.
-    defaults = cls().get_params(deep=False)
-    vars(estimator).update({**defaults, **state})
-    return name, estimator
+    return name, type_name, state
 
 
-def load_linear(folder: Path, entry: Mapping[str, Any]) -> Any:
-    """Rebuild a linear member named in the manifest (``entry``: ``{"file", "sha256"}`` of
-    its JSON), after both files' checksums are checked.
+def load_linear(folder: Path, entry: Mapping[str, Any]) -> LinearPipeline:
+    """Read a linear member named in the manifest (``entry``: ``{"file", "sha256"}`` of
+    its JSON), after both files' checksums are checked; no scikit-learn import.
 
     Raises
     ------
@@ -230,8 +220,6 @@ def load_linear(folder: Path, entry: Mapping[str, Any]) -> Any:
         Missing or modified files, a malformed document, or a step type not on
         :data:`STEP_TYPES`.
     """
-    from sklearn.pipeline import Pipeline
-
     verified_bytes(folder, entry)
     where = bundle_file(folder, entry.get("file"))
     document = read_json_manifest(
@@ -242,4 +230,7 @@ def load_linear(folder: Path, entry: Mapping[str, Any]) -> Any:
     if not isinstance(steps, list) or not steps:
         raise BundleError(f"{where}: 'steps' must be a non-empty list")
     arrays = _read_arrays(folder, document["arrays"], where)
-    return Pipeline([_rebuild_step(step, arrays, where) for step in steps])
+    rebuilt = [_rebuild_step(step, arrays, where) for step in steps]
+    if not isinstance(rebuilt[-1][2].get("classes_"), np.ndarray):
+        raise BundleError(f"{where}: the last step has no class labels ('classes_')")
+    return LinearPipeline(rebuilt, (steps, dict(arrays)))

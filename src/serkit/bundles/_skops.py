@@ -57,6 +57,9 @@ def _skops() -> Any:
     if added:
         sys.modules[name] = placeholder
     try:
+        from .._optional import require
+
+        require("skops.io", purpose="a model member stored with skops")
         import skops.io
     finally:
         if added and sys.modules.get(name) is placeholder:

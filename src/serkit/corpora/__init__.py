@@ -129,6 +129,13 @@ def load_corpus(
     CorpusError
         If ``root`` does not exist or cannot be read as asked.
 
+    Warns
+    -----
+    SerkitWarning
+        When files cannot be used (the first is named) or none are found. When most
+        file names do not fit ``corpus``, it names the reader whose names fit, as
+        ``CorpusScan.better_corpus`` does (EmoDB read as ``"ravdess"``: ``"emodb"``).
+
     Examples
     --------
     >>> import tempfile

@@ -11,7 +11,7 @@ import csv
 import logging
 import os
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from .._errors import CorpusError
@@ -49,6 +49,40 @@ _SENTENCES = {
 _LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
 _EMOTIONS = ("neutral", "happy", "sad", "angry", "fearful", "disgust")
 _DEMOGRAPHICS = "VideoDemographics.csv"
+
+
+def _parse(file: Path, genders: Mapping[str, str] | None = None) -> Utterance:
+    """The record of one CREMA-D file; ``genders`` maps actor to sex where known."""
+    m = _NAME.match(file.stem)
+    if m is None:
+        raise _Unusable(
+            f"name {file.stem!r} is not <actor>_<sentence>_<emotion>_<level> (e.g. 1001_DFA_ANG_XX)"
+        )
+    actor, sentence, emo, level = (g.upper() for g in m.groups())
+    if not 1001 <= int(actor) <= 1091:
+        raise _Unusable(f"actor {actor} is outside 1001-1091")
+    if sentence not in _SENTENCES:
+        raise _Unusable(
+            f"unknown sentence code {sentence!r} (expected one of {', '.join(_SENTENCES)})"
+        )
+    emotion = _corpus_code(emo, "cremad")
+    if emotion is None:
+        raise _Unusable(f"unknown emotion code {emo!r} (expected ANG, DIS, FEA, HAP, NEU or SAD)")
+    if level not in _LEVELS:
+        raise _Unusable(f"unknown level {level!r} (expected LO, MD, HI or XX)")
+    return Utterance(
+        path=file,
+        emotion=emotion,
+        speaker=actor,
+        gender=(genders or {}).get(actor),
+        corpus="cremad",
+        extra={
+            "sentence": sentence,
+            "text": _SENTENCES[sentence],
+            "level": _LEVELS[level],
+            "code": file.stem,
+        },
+    )
 
 
 def _read_genders(root: Path) -> dict[str, str]:
@@ -118,40 +152,6 @@ def load_cremad(
     wanted = _wanted(emotions)
     _warn_absent(wanted, _EMOTIONS, "cremad")
     genders = _read_genders(path)
-
-    def parse(file: Path) -> Utterance:
-        m = _NAME.match(file.stem)
-        if m is None:
-            raise _Unusable(
-                f"name {file.stem!r} is not <actor>_<sentence>_<emotion>_<level> "
-                "(e.g. 1001_DFA_ANG_XX)"
-            )
-        actor, sentence, emo, level = (g.upper() for g in m.groups())
-        if not 1001 <= int(actor) <= 1091:
-            raise _Unusable(f"actor {actor} is outside 1001-1091")
-        if sentence not in _SENTENCES:
-            raise _Unusable(
-                f"unknown sentence code {sentence!r} (expected one of {', '.join(_SENTENCES)})"
-            )
-        emotion = _corpus_code(emo, "cremad")
-        if emotion is None:
-            raise _Unusable(
-                f"unknown emotion code {emo!r} (expected ANG, DIS, FEA, HAP, NEU or SAD)"
-            )
-        if level not in _LEVELS:
-            raise _Unusable(f"unknown level {level!r} (expected LO, MD, HI or XX)")
-        return Utterance(
-            path=file,
-            emotion=emotion,
-            speaker=actor,
-            gender=genders.get(actor),
-            corpus="cremad",
-            extra={
-                "sentence": sentence,
-                "text": _SENTENCES[sentence],
-                "level": _LEVELS[level],
-                "code": file.stem,
-            },
-        )
-
-    return _scan_files("cremad", path, _audio_files(path), parse, wanted)
+    return _scan_files(
+        "cremad", path, _audio_files(path), lambda file: _parse(file, genders), wanted
+    )

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._errors import CorpusError, SerkitWarning
+from .._errors import CorpusError
+from .._warn import warn
 from ..files import AUDIO_EXTENSIONS, walk_audio
 from ._emotions import EMOTIONS, EXTRA_EMOTIONS, parse_emotions
 
@@ -110,6 +110,10 @@ class CorpusScan:
     n_excluded : int
         Valid clips left out because their emotion is not in the requested
         subset (not problems).
+    better_corpus : str or None
+        When most file names do not fit this reader: the reader whose naming
+        scheme fits more of them (``"emodb"`` for EmoDB read as RAVDESS), as the
+        warning says; else ``None``.
     """
 
     corpus: str
@@ -117,6 +121,7 @@ class CorpusScan:
     utterances: list[Utterance] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     n_excluded: int = 0
+    better_corpus: str | None = None
 
     def __len__(self) -> int:
         return len(self.utterances)
@@ -257,11 +262,8 @@ def _warn_absent(wanted: tuple[str, ...] | None, available: Collection[str], cor
     absent = [e for e in wanted if e not in available]
     if absent:
         has = [e for e in (*EMOTIONS, *EXTRA_EMOTIONS) if e in available]
-        warnings.warn(
-            f"{corpus} has no clips labelled {', '.join(absent)}; "
-            f"its emotions are {', '.join(has)}",
-            SerkitWarning,
-            stacklevel=3,
+        warn(
+            f"{corpus} has no clips labelled {', '.join(absent)}; its emotions are {', '.join(has)}"
         )
 
 
@@ -278,11 +280,8 @@ def _scan_files(
     format or folder) is a Problem, so no clip is counted twice.
     """
     if not files:
-        warnings.warn(
-            f"no audio files found under {root} "
-            f"(extensions: {', '.join(sorted(AUDIO_EXTENSIONS))})",
-            SerkitWarning,
-            stacklevel=3,
+        warn(
+            f"no audio files found under {root} (extensions: {', '.join(sorted(AUDIO_EXTENSIONS))})"
         )
     utterances: list[Utterance] = []
     problems: list[Problem] = list(getattr(files, "unreadable", []))
@@ -303,7 +302,13 @@ def _scan_files(
             excluded += 1
             continue
         utterances.append(utt)
-    return _finish(corpus, root, utterances, problems, excluded, n_files=len(files))
+    n_unusable = len(problems) - len(getattr(files, "unreadable", []))
+    better = None
+    if n_unusable * 2 > len(files):  # most names do not fit: which reader's do?
+        from ._detect import fitting_scheme  # imports every reader, which import this module
+
+        better = fitting_scheme(root, files, chosen=corpus, n_fit=len(files) - n_unusable)
+    return _finish(corpus, root, utterances, problems, excluded, n_files=len(files), better=better)
 
 
 def _finish(
@@ -314,15 +319,23 @@ def _finish(
     excluded: int,
     *,
     n_files: int,
+    better: tuple[str, int, int] | None = None,
 ) -> CorpusScan:
+    """The scan, sorted; warns when files could not be used, naming a reader that fits better.
+
+    ``better`` is :func:`~serkit.corpora._detect.fitting_scheme`'s answer (or ``None``).
+    """
     if problems:
-        logger.warning(
-            "%s: %d of %d files could not be used; see CorpusScan.problems (first: %s)",
-            corpus,
-            len(problems),
-            n_files,
-            problems[0],
+        message = (
+            f"{corpus}: {len(problems)} of {n_files} files could not be used (first: {problems[0]})"
         )
+        if better is not None:
+            name, n_fit, n_tried = better
+            message += (
+                f"; these names fit --corpus {name} ({n_fit} of {n_tried} checked; in Python: "
+                f"load_corpus(root, {name!r}))"
+            )
+        warn(message)
     logger.info(
         "%s: %d clips from %s (%d excluded by the emotion subset, %d problems)",
         corpus,
@@ -337,4 +350,5 @@ def _finish(
         utterances=sorted(utterances, key=lambda u: u.path),
         problems=sorted(problems, key=lambda p: (p.path, p.reason)),
         n_excluded=excluded,
+        better_corpus=None if better is None else better[0],
     )

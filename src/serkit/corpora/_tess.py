@@ -29,6 +29,8 @@ from ._record import (
 __all__ = ["load_tess"]
 
 _SPEAKERS = ("OAF", "YAF")
+# names misspelt in the corpus as distributed: ``OA_bite_neutral`` is speaker OAF's
+_MISSPELT = {"OA": "OAF"}
 # longest first, so "pleasant_surprised" wins over "ps"-like shorter endings
 _ENDINGS = (
     "pleasant_surprised",
@@ -59,6 +61,7 @@ def _parse(path: Path) -> Utterance:
             )
         raise _Unusable(f"name {stem!r} does not end in a TESS emotion ({', '.join(_ENDINGS)})")
     speaker = m.group("speaker").upper()
+    speaker = _MISSPELT.get(speaker, speaker)
     if speaker not in _SPEAKERS:
         raise _Unusable(f"unknown speaker {m.group('speaker')!r} (expected OAF or YAF)")
     emotion = _corpus_code(m.group("emotion"), "tess")

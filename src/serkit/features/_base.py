@@ -136,10 +136,18 @@ def parse_feature_spec(text: str) -> tuple[str, dict[str, str]]:
 
 
 def spec_of(extractor: Any) -> dict[str, Any]:
-    """The JSON-ready identity of an extractor: ``{"name": ..., "params": {...}}``."""
+    """The JSON-ready identity of an extractor: ``{"name": ..., "params": {...}}``.
+
+    A field marked ``metadata={"spec": "omit_default"}`` is left out while it holds its
+    default, so a setting added later does not change the identity (cache keys, saved
+    models) of what was computed before it existed.
+    """
     params = {
         f.name: (list(v) if isinstance(v := getattr(extractor, f.name), tuple) else v)
         for f in dataclasses.fields(extractor)
+        if not (
+            f.metadata.get("spec") == "omit_default" and getattr(extractor, f.name) == f.default
+        )
     }
     return {"name": extractor.name, "params": params}
 

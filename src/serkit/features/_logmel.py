@@ -114,8 +114,9 @@ class LogMelFeatures:
             ``y`` is not a 1-D float signal, ``sr`` is not a positive integer,
             or ``fmin`` is not below ``sr / 2``.
         """
-        import librosa
+        from .._optional import require
 
+        librosa = require("librosa", purpose="the logmel features")
         y = check_signal(y, sr)
         fmax = min(self.fmax, sr / 2)
         if self.fmin >= fmax:

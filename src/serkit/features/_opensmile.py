@@ -24,8 +24,9 @@ def _smile(feature_set: str) -> Any:
     key = (feature_set, os.getpid())
     smile = _SMILES.get(key)
     if smile is None:
-        import opensmile
+        from .._optional import require
 
+        opensmile = require("opensmile", purpose="the opensmile feature sets")
         smile = opensmile.Smile(
             feature_set=opensmile.FeatureSet[feature_set],
             feature_level=opensmile.FeatureLevel.Functionals,

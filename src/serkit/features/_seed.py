@@ -180,8 +180,9 @@ class SeedFeatures:
             ``contrast`` is asked for with ``sr <= 12800`` (its top band, from
             6.4 kHz up, would start above the Nyquist frequency).
         """
-        import librosa
+        from .._optional import require
 
+        librosa = require("librosa", purpose="the seed features")
         y = check_signal(y, sr)
         wanted = set(self.groups)
         if "contrast" in wanted and sr <= 12800:

@@ -576,6 +576,9 @@ class StatsFeatures:
             ``y`` is not a 1-D finite float signal, ``sr`` is not a positive
             integer, or ``f0_max`` passes ``sr / 2``.
         """
+        from .._optional import require
+
+        require("scipy", purpose="the stats features")
         from scipy.fft import dct
         from scipy.signal import find_peaks
 

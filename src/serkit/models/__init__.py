@@ -29,10 +29,8 @@ speaker_normalize
     matrix or any model input.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._augmented import AugmentedTraining
-from ._ensemble import ProbabilityEnsemble, average_probabilities
 from ._plan import (
     DEFAULT_FEATURES,
     ENSEMBLE_PREFIX,
@@ -74,13 +72,24 @@ __all__ = [
     "speaker_normalize",
 ]
 
-# torch-backed names, imported on first access so that importing serkit.models stays light
-_LAZY_TORCH = ("TorchClassifier", "make_network")
+if TYPE_CHECKING:
+    from ._augmented import AugmentedTraining
+    from ._ensemble import ProbabilityEnsemble, average_probabilities
+
+# names imported on first access, so that importing serkit.models (as loading a model to
+# predict does) imports neither scikit-learn's estimator machinery nor torch
+_LAZY = {
+    "AugmentedTraining": "_augmented",
+    "ProbabilityEnsemble": "_ensemble",
+    "average_probabilities": "_ensemble",
+    "TorchClassifier": "_torch",
+    "make_network": "_torch",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY_TORCH:
-        from . import _torch
+    if name in _LAZY:
+        from importlib import import_module
 
-        return getattr(_torch, name)
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

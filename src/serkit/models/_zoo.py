@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sklearn.base import BaseEstimator
-
 from .._errors import ParameterError
 from ._params import coerce_value, parse_params
 
 if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
     from sklearn.pipeline import Pipeline
 
 __all__ = [
@@ -148,6 +147,9 @@ NEURAL_MODELS: tuple[str, ...] = ("cnn1d", "specnet")
 
 
 def _make_neural(name: str, params: Mapping[str, Any] | None, random_state: int) -> BaseEstimator:
+    from .._optional import require
+
+    require("torch", purpose=f"the {name} network")
     from ._torch import make_network  # imports torch
 
     return make_network(name, params=params, random_state=random_state)
@@ -200,6 +202,8 @@ def _validate_values(name: str, pipe: Pipeline) -> None:
 
 
 def _inner_estimators(pipe: Pipeline) -> list[BaseEstimator]:
+    from sklearn.base import BaseEstimator
+
     inner = getattr(pipe.named_steps[CLASSIFIER_STEP], "estimator", None)
     return [inner] if isinstance(inner, BaseEstimator) else []
 

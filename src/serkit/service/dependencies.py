@@ -13,11 +13,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, HTTPException, Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from .._errors import AudioError, AudioTooLongError
+from .._errors import AudioError, AudioTooLongError, ParameterError
 from ..recognizer import EmotionRecognizer
 from .schemas import ModelInfo
 from .settings import MB, ServiceSettings
@@ -247,5 +247,29 @@ async def read_upload(request: Request, settings: SettingsDep) -> Upload:
 
 
 RecognizerDep = Annotated[EmotionRecognizer, Depends(get_recognizer)]
+
+
+def answering_recognizer(
+    recognizer: RecognizerDep,
+    emotions: Annotated[
+        str | None,
+        Query(
+            description="Answer over these emotions only, comma-separated (e.g. "
+            "angry,happy,neutral,sad): each probability is summed onto the set (calm counts "
+            "as neutral unless listed) and renormalised over it.",
+            max_length=200,
+        ),
+    ] = None,
+) -> EmotionRecognizer:
+    """The loaded recognizer, restricted to the request's ``emotions`` when given."""
+    if emotions is None:
+        return recognizer
+    try:
+        return recognizer.restrict([e for e in emotions.split(",") if e.strip()])
+    except ParameterError as exc:
+        raise api_error(422, "bad_emotions", str(exc)) from None
+
+
+AnswerRecognizerDep = Annotated[EmotionRecognizer, Depends(answering_recognizer)]
 ModelInfoDep = Annotated[ModelInfo, Depends(get_model_info)]
 UploadDep = Annotated[Upload, Depends(read_upload)]

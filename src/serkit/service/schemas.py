@@ -25,6 +25,11 @@ class PredictionOut(BaseModel):
     probabilities: dict[str, float] = Field(
         description="Probability of each class, in the model's class order."
     )
+    uncertain: bool | None = Field(
+        None,
+        description="True when the confidence is below the model's threshold for a "
+        "trustworthy answer (the emotion is still given); null for a model without one.",
+    )
     duration: float = Field(ge=0, description="Seconds of audio analysed.")
     model_id: str = Field(description="Model name and the start of its weights' SHA-256.")
     filename: str | None = Field(None, description="Name of the uploaded file, if any.")
@@ -40,6 +45,9 @@ class SegmentOut(BaseModel):
     emotion: str | None = Field(description="Most probable emotion (None where no decision).")
     confidence: float | None = Field(None, description="Its probability.")
     probabilities: dict[str, float] = Field(default_factory=dict)
+    uncertain: bool | None = Field(
+        None, description="True when the confidence is below the model's threshold."
+    )
 
 
 class TimelineOut(BaseModel):
@@ -49,7 +57,8 @@ class TimelineOut(BaseModel):
 
     source: str | None = Field(None, description="Name of the uploaded file, if any.")
     duration: float = Field(ge=0, description="Length of the recording in seconds.")
-    classes: list[str] = Field(description="The model's classes.")
+    classes: list[str] = Field(description="The classes answered over (the model's, or the "
+                               "request's emotions).")
     speech: list[SegmentOut] = Field(
         description="Speech segments with their smoothed emotion, in time order."
     )

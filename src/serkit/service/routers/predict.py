@@ -9,8 +9,8 @@ from ...recognizer import EmotionRecognizer, Prediction
 from .._pool import run_inference
 from ..dependencies import (
     AUDIO_BODY,
+    AnswerRecognizerDep,
     ModelInfoDep,
-    RecognizerDep,
     SettingsDep,
     Upload,
     UploadDep,
@@ -42,7 +42,7 @@ def _predict_upload(
 async def predict(
     request: Request,
     upload: UploadDep,
-    recognizer: RecognizerDep,
+    recognizer: AnswerRecognizerDep,
     info: ModelInfoDep,
     settings: SettingsDep,
 ) -> PredictionOut:
@@ -59,6 +59,7 @@ async def predict(
         emotion=str(prediction.emotion),
         confidence=float(prediction.confidence or 0.0),
         probabilities=prediction.probabilities,
+        uncertain=prediction.uncertain,
         duration=round(duration, 3),
         model_id=info.id,
         filename=upload.filename,

@@ -14,8 +14,8 @@ from ...recognizer import EmotionRecognizer
 from .._pool import run_inference
 from ..dependencies import (
     AUDIO_BODY,
+    AnswerRecognizerDep,
     ModelInfoDep,
-    RecognizerDep,
     SettingsDep,
     Upload,
     UploadDep,
@@ -66,7 +66,7 @@ def _timeline_upload(
 async def timeline(
     request: Request,
     upload: UploadDep,
-    recognizer: RecognizerDep,
+    recognizer: AnswerRecognizerDep,
     info: ModelInfoDep,
     settings: SettingsDep,
     win_dur: Annotated[float, Query(ge=0.25, le=60, description="Window length in seconds.")] = 3.0,

@@ -47,6 +47,9 @@
     resultTitle: $("result-title"),
     topEmotion: $("top-emotion"),
     topConfidence: $("top-confidence"),
+    topUncertain: $("top-uncertain"),
+    fourRow: $("four-row"),
+    fourToggle: $("four-toggle"),
     resultMeta: $("result-meta"),
     bars: $("bars"),
     timeline: $("timeline"),
@@ -58,6 +61,7 @@
 
   let classes = [];
   let busy = false;
+  const FOUR = ["angry", "happy", "neutral", "sad"];
   let recorder = null; // the recording in progress
   let memoryKey = ""; // the API key when localStorage is unavailable
   let pending = null; // the action to retry once an API key is given
@@ -172,6 +176,8 @@
     const features = names.length ? `${names.join(" + ")} features, ` : "";
     els.modelLine.textContent =
       `Model ${info.id} (${features}${classes.length} emotions: ${classes.join(", ")})`;
+    const answers = new Set(classes.map((c) => (c === "calm" ? "neutral" : c)));
+    els.fourRow.hidden = !FOUR.every((c) => answers.has(c));
   }
 
   // ------------------------------------------------------------------ analyse
@@ -192,7 +198,10 @@
     form.append("file", blob, filename);
     let response;
     try {
-      response = await fetch(`/v1/${kind}`, { method: "POST", body: form, headers: authHeaders() });
+      const query = els.fourToggle.checked ? `?emotions=${FOUR.join(",")}` : "";
+      response = await fetch(`/v1/${kind}${query}`, {
+        method: "POST", body: form, headers: authHeaders(),
+      });
     } catch (e) {
       setBusy(false);
       setStatus("");
@@ -228,7 +237,7 @@
   }
 
   // ------------------------------------------------------------------ results
-  function renderBars(probabilities, title, meta) {
+  function renderBars(probabilities, title, meta, uncertain) {
     const ranked = Object.entries(probabilities).sort((a, b) => b[1] - a[1]);
     if (!ranked.length) return;
     const [topName, topP] = ranked[0];
@@ -236,6 +245,7 @@
     els.topEmotion.textContent = topName;
     els.topEmotion.style.color = colorOf(topName);
     els.topConfidence.textContent = percent(topP);
+    els.topUncertain.hidden = uncertain !== true;
     els.resultMeta.textContent = meta;
     els.bars.replaceChildren();
     ranked.forEach(([name, p], i) => {
@@ -266,7 +276,10 @@
 
   function showPrediction(body) {
     const name = body.filename ? `${body.filename} · ` : "";
-    renderBars(body.probabilities, "Emotion", `${name}${body.duration.toFixed(2)} s · model ${body.model_id}`);
+    renderBars(
+      body.probabilities, "Emotion", `${name}${body.duration.toFixed(2)} s · model ${body.model_id}`,
+      body.uncertain,
+    );
   }
 
   // Duration-weighted mean of the speech segments' probabilities (windows if no speech).
@@ -394,7 +407,7 @@
       const row = document.createElement("tr");
       for (const text of [
         clock(seg.start), clock(seg.end), seg.emotion || "–",
-        seg.confidence == null ? "–" : percent(seg.confidence),
+        seg.confidence == null ? "–" : percent(seg.confidence) + (seg.uncertain ? " · uncertain" : ""),
       ]) {
         const cell = document.createElement("td");
         cell.textContent = text;
