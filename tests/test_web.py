@@ -263,3 +263,40 @@ def test_long_recording_draws_a_timeline(browser, base_url, tmp_path):
         assert page.locator("#legend li").count() >= 2
         widths = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
         assert widths[0] <= widths[1]
+
+
+@contextmanager
+def recorded_page(browser, url: str):
+    """A fresh page on ``url`` that records every request URL and every script error."""
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    requests: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_default_timeout(30000)
+    try:
+        page.goto(url)
+        yield page, requests, errors
+    finally:
+        context.close()
+
+
+def off_host(requests: list[str], base_url: str) -> list[str]:
+    """The requested URLs that went anywhere but the test server (data: and blob: are local)."""
+    local = ("data:", "blob:", base_url + "/")
+    return [url for url in requests if not url.startswith(local)]
+
+
+def test_swagger_docs_render_the_operations_offline(browser, base_url, tmp_path):
+    with recorded_page(browser, base_url + "/docs") as (page, requests, errors):
+        for path in ("/v1/predict", "/v1/timeline", "/v1/models"):
+            page.wait_for_selector(f'.opblock-summary-path[data-path="{path}"]')
+        assert "Unable to render" not in page.content()
+        page.wait_for_load_state("networkidle")
+        shot = tmp_path / "docs.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 20_000
+    assert not errors, errors
+    assert base_url + "/openapi.json" in requests
+    assert not off_host(requests, base_url), off_host(requests, base_url)

@@ -154,8 +154,10 @@ def _announce_dashboard(link: str) -> None:
 def _quiet_dask(args: argparse.Namespace) -> None:
     """Dask logs every worker start and stop at INFO; keep that for --verbose."""
     if not args.verbose:
-        import distributed  # noqa: F401 - its import sets the level this overrides
-
+        try:
+            import distributed  # noqa: F401 - its import sets the level this overrides
+        except ImportError:
+            return  # the Dask job itself says how to install it, after checking the options
         logging.getLogger("distributed").setLevel(logging.WARNING)
 
 
