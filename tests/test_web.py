@@ -300,3 +300,29 @@ def test_swagger_docs_render_the_operations_offline(browser, base_url, tmp_path)
     assert not errors, errors
     assert base_url + "/openapi.json" in requests
     assert not off_host(requests, base_url), off_host(requests, base_url)
+
+
+def test_uncertain_badge_and_four_emotions_toggle(browser, tmp_path):
+    """A model with an uncertain threshold: the page marks a low-confidence answer, and the
+    four-emotions toggle asks the server for angry/happy/neutral/sad only."""
+    paths = sorted(EXAMPLES.glob("*.flac"))
+    X = extract_files(paths, "seed", jobs=1).matrix()
+    y = [EMOTIONS[p.name.split("-")[2]] for p in paths]
+    rec = EmotionRecognizer("seed", "logreg").fit(X, y)
+    # a high temperature flattens every answer under the threshold
+    rec.calibration_ = {"method": "temperature", "temperature": 50.0, "uncertain_below": 0.9}
+    rec.save(tmp_path / "model")
+    with serve_in_thread(create_app(tmp_path / "model")) as url, open_page(browser, url) as page:
+        sync_api.expect(page.locator("#four-row")).to_be_visible()
+        page.set_input_files("#file-input", str(ANGRY))
+        page.wait_for_selector("#result:not([hidden])")
+        sync_api.expect(page.locator("#top-uncertain")).to_be_visible()
+        assert page.locator("#bars li").count() == 8
+        page.check("#four-toggle")
+        page.locator("#result").evaluate("node => node.hidden = true")
+        page.set_input_files("#file-input", str(paths[0]))
+        page.wait_for_selector("#result:not([hidden])")
+        sync_api.expect(page.locator("#bars li")).to_have_count(4)
+        names = {page.locator("#bars li").nth(i).get_attribute("data-emotion") for i in range(4)}
+        assert names == {"angry", "happy", "neutral", "sad"}
+        page.screenshot(path=str(tmp_path / "uncertain.png"), full_page=True)
