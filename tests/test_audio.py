@@ -22,6 +22,8 @@ from serkit import (
     audio,
 )
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 GOOD = [
     "tone", "voice", "noise", "clipped", "tel8k", "hi96k", "stereo", "pcm24", "pcm8", "pcm32",
     "float", "flac44k", "mp3", "ogg",

@@ -20,6 +20,8 @@ from serkit.augment import (
 )
 from serkit.features import extract_files
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 ALL = [Telephone(), Mp3(), Noise(), Reverb(), Gain(), Equalizer()]
 
 

@@ -16,6 +16,8 @@ from serkit.features import (
     spec_key,
 )
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 GOOD = ["tone", "voice", "noise", "tel8k", "stereo", "mp3", "ogg", "pcm24", "float", "flac44k"]
 BAD = ["silence", "short", "nan", "empty", "text", "truncated_flac", "header_only"]
 

@@ -13,6 +13,8 @@ from serkit._errors import BundleError
 from serkit.calibration import apply_temperature
 from serkit.recognizer import EmotionRecognizer
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 
 @pytest.fixture(scope="module")
 def data():

@@ -16,6 +16,8 @@ from serkit import __version__
 from serkit.cli import build_parser, main
 from serkit.files import CORPUS_EXTENSIONS
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 

@@ -30,6 +30,8 @@ from serkit.corpora import (
     parse_emotions,
 )
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 
 def touch(root: Path, *names: str) -> list[Path]:
     """Create empty files (the readers parse names only)."""

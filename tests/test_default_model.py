@@ -13,6 +13,8 @@ from serkit.cli import main
 from serkit.corpora import load_corpus
 from serkit.recognizer import EmotionRecognizer
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 

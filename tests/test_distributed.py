@@ -281,6 +281,21 @@ def test_no_dask_import_without_the_flag(tmp_path: Path) -> None:
     assert out.stdout.strip().splitlines()[-1] == "0 []", out.stderr[-2000:]
 
 
+def test_dask_flag_without_dask_says_how_to_install_it(tmp_path: Path) -> None:
+    """Without the dist extra, --dask is one line naming the extra, not a traceback."""
+    code = (
+        "import sys; sys.modules['dask'] = sys.modules['distributed'] = None;"
+        "from serkit.cli import main;"
+        f"print(main(['predict', {str(EXAMPLES)!r}, '--dask', 'local:1', '--out',"
+        f" {str(tmp_path / 'p')!r}]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=300
+    )
+    assert out.stdout.strip().splitlines()[-1] == "2", out.stderr[-2000:]
+    assert "pip install 'serkit[dist]'" in out.stderr and "Traceback" not in out.stderr
+
+
 # ------------------------------------------------------------------ LocalCluster
 @needs_dask
 def test_local_cluster_features_bit_identical_resumed_and_trainable(

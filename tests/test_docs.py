@@ -348,13 +348,16 @@ def _shipped_card() -> dict[str, Any]:
 
 
 def _figures_table(section: str) -> dict[str, list[str]]:
-    """First column -> the per-clip and normalised cells of the shipped model's table."""
-    return {
-        cells[0]: cells[2:4]
-        for line in section.splitlines()
-        if line.startswith("| ") and line.count("|") == 5 and not line.startswith("| test set")
-        for cells in [[c.strip() for c in line.strip("|").split("|")]]
-    }
+    """First column -> the per-clip and normalised cells of the table headed "test set"."""
+    lines = section.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| test set |"))
+    rows = {}
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0]] = cells[2:4]
+    return rows
 
 
 def _check_figures_table(rows: dict[str, list[str]]) -> None:

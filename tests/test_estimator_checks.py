@@ -15,6 +15,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from serkit.models import AugmentedTraining, ProbabilityEnsemble, make_model
 from serkit.recognizer import EmotionRecognizer
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 ESTIMATORS = [
     EmotionRecognizer("seed", "logreg"),
     ProbabilityEnsemble([("a", make_model("logreg")), ("b", make_model("dt"))]),
@@ -52,3 +54,16 @@ def test_integer_labels_come_back_as_integers(tmp_path):
     assert set(rec.predict(X).tolist()) == {3, 7}
     loaded = EmotionRecognizer.load(rec.save(tmp_path / "m"))
     assert loaded.predict(X[:5]).tolist() == rec.predict(X[:5]).tolist()
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS[1:], ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("fmt", ["dok", "csr"])
+def test_sparse_rows_are_refused_as_sparse_not_read_as_feature_sets(estimator, fmt):
+    """A DOK sparse matrix is a dict, so it looks like a mapping of feature sets; it is
+    a matrix, and the error says sparse input is not supported."""
+    from scipy import sparse
+
+    rng = np.random.default_rng(0)
+    X = sparse.csr_matrix(rng.uniform(size=(20, 3))).asformat(fmt)
+    with pytest.raises((TypeError, ValueError), match=r"Sparse data was passed|Cannot center"):
+        estimator.fit(X, np.repeat([0, 1], 10))

@@ -24,6 +24,8 @@ from serkit.evaluation import (
 )
 from serkit.models import default_param_grid, make_model
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 EMOTIONS = np.array(["angry", "happy", "neutral", "sad"])
 
 

@@ -23,6 +23,8 @@ from serkit.bundles._linear_head import as_sklearn
 from serkit.features import extract_files
 from serkit.recognizer import EmotionRecognizer
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 RAVDESS = ROOT.parent / "shared" / "data" / "ravdess-speech-16k"
@@ -37,7 +39,9 @@ def _same_state(a: object, b: object) -> None:
         assert type(value) is type(other), key
         if isinstance(value, np.ndarray):
             assert value.dtype == other.dtype and np.array_equal(value, other), key
-            assert value.flags.f_contiguous == other.flags.f_contiguous, key
+            if value.ndim > 1:  # a matrix's order changes BLAS's rounding (a vector's cannot;
+                # scikit-learn 1.6 leaves intercept_ a strided view, read back contiguous)
+                assert value.flags.f_contiguous == other.flags.f_contiguous, key
         elif key != "steps":
             assert value == other, key
 

@@ -17,6 +17,8 @@ from serkit.bundles import read_manifest
 from serkit.features import extract_files
 from serkit.recognizer import EmotionRecognizer
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 

@@ -34,6 +34,8 @@ from serkit.service.dependencies import get_model_info, get_recognizer
 from serkit.service.schemas import ModelInfo
 from serkit.service.settings import MB
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ANGRY = EXAMPLES / "03-01-05-02-01-01-23.flac"
 SR = 16000
@@ -175,6 +177,16 @@ def test_importing_serkit_does_not_import_the_service():
     code = "import serkit, sys; print('fastapi' in sys.modules, 'serkit.service' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_test_client_imports_without_a_deprecation_warning():
+    """Starlette's TestClient warns that httpx is deprecated unless httpx2 is installed
+    (the dev extra brings it); every warning is an error here, so a new one shows too."""
+    import subprocess
+
+    argv = [sys.executable, "-W", "error", "-c", "import fastapi.testclient"]
+    out = subprocess.run(argv, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
 
 
 def test_health_before_and_after_startup(model_dir):

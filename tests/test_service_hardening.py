@@ -25,6 +25,8 @@ from serkit.cli import main
 from serkit.service import ServiceSettings, create_app
 from serkit.service._protocol import TimedH11Protocol
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 
 # ------------------------------------------------------------------ API key and options
 @pytest.mark.parametrize("key", ["", "   ", "\t"])
@@ -74,6 +76,8 @@ def test_openapi_declares_the_key_and_docs_are_local(tmp_path):
     assert page.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in page.text
     assert "cdn" not in page.text.lower()
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    # no ReDoc page: FastAPI's own would load its script from a CDN
+    assert client.get("/redoc").json()["error"]["code"] == "not_found"
 
 
 # ------------------------------------------------------------------ timeouts (real server)

@@ -16,6 +16,8 @@ from serkit.service import create_app
 from serkit.service._pool import available_cpus, make_limiter, run_inference
 from serkit.service.settings import ServiceSettings
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 
 def _max_concurrency(limiter_slots: int, n_requests: int) -> int:
     """Run ``n_requests`` sleeping jobs through :func:`run_inference`; most seen at once."""

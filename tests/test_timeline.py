@@ -22,6 +22,8 @@ from serkit.recognizer import EmotionRecognizer
 from serkit.timeline import MIN_NORM_WINDOWS, Segment, Timeline, _smooth, predict_timeline
 from serkit.vad import speech_fraction
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 EMOTIONS = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry",
             "06": "fearful", "07": "disgust", "08": "surprised"}  # fmt: skip

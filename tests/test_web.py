@@ -263,3 +263,66 @@ def test_long_recording_draws_a_timeline(browser, base_url, tmp_path):
         assert page.locator("#legend li").count() >= 2
         widths = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
         assert widths[0] <= widths[1]
+
+
+@contextmanager
+def recorded_page(browser, url: str):
+    """A fresh page on ``url`` that records every request URL and every script error."""
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    requests: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_default_timeout(30000)
+    try:
+        page.goto(url)
+        yield page, requests, errors
+    finally:
+        context.close()
+
+
+def off_host(requests: list[str], base_url: str) -> list[str]:
+    """The requested URLs that went anywhere but the test server (data: and blob: are local)."""
+    local = ("data:", "blob:", base_url + "/")
+    return [url for url in requests if not url.startswith(local)]
+
+
+def test_swagger_docs_render_the_operations_offline(browser, base_url, tmp_path):
+    with recorded_page(browser, base_url + "/docs") as (page, requests, errors):
+        for path in ("/v1/predict", "/v1/timeline", "/v1/models"):
+            page.wait_for_selector(f'.opblock-summary-path[data-path="{path}"]')
+        assert "Unable to render" not in page.content()
+        page.wait_for_load_state("networkidle")
+        shot = tmp_path / "docs.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 20_000
+    assert not errors, errors
+    assert base_url + "/openapi.json" in requests
+    assert not off_host(requests, base_url), off_host(requests, base_url)
+
+
+def test_uncertain_badge_and_four_emotions_toggle(browser, tmp_path):
+    """A model with an uncertain threshold: the page marks a low-confidence answer, and the
+    four-emotions toggle asks the server for angry/happy/neutral/sad only."""
+    paths = sorted(EXAMPLES.glob("*.flac"))
+    X = extract_files(paths, "seed", jobs=1).matrix()
+    y = [EMOTIONS[p.name.split("-")[2]] for p in paths]
+    rec = EmotionRecognizer("seed", "logreg").fit(X, y)
+    # a high temperature flattens every answer under the threshold
+    rec.calibration_ = {"method": "temperature", "temperature": 50.0, "uncertain_below": 0.9}
+    rec.save(tmp_path / "model")
+    with serve_in_thread(create_app(tmp_path / "model")) as url, open_page(browser, url) as page:
+        sync_api.expect(page.locator("#four-row")).to_be_visible()
+        page.set_input_files("#file-input", str(ANGRY))
+        page.wait_for_selector("#result:not([hidden])")
+        sync_api.expect(page.locator("#top-uncertain")).to_be_visible()
+        assert page.locator("#bars li").count() == 8
+        page.check("#four-toggle")
+        page.locator("#result").evaluate("node => node.hidden = true")
+        page.set_input_files("#file-input", str(paths[0]))
+        page.wait_for_selector("#result:not([hidden])")
+        sync_api.expect(page.locator("#bars li")).to_have_count(4)
+        names = {page.locator("#bars li").nth(i).get_attribute("data-emotion") for i in range(4)}
+        assert names == {"angry", "happy", "neutral", "sad"}
+        page.screenshot(path=str(tmp_path / "uncertain.png"), full_page=True)

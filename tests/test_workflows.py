@@ -15,6 +15,8 @@ from serkit._errors import SerkitWarning
 from serkit.cli import main
 from serkit.workflows import collect_audio_files, evaluate_corpus
 
+pytestmark = pytest.mark.floors  # run at the lowest versions too (.ci/min_versions.sh)
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 

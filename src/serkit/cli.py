@@ -154,8 +154,10 @@ def _announce_dashboard(link: str) -> None:
 def _quiet_dask(args: argparse.Namespace) -> None:
     """Dask logs every worker start and stop at INFO; keep that for --verbose."""
     if not args.verbose:
-        import distributed  # noqa: F401 - its import sets the level this overrides
-
+        try:
+            import distributed  # noqa: F401 - its import sets the level this overrides
+        except ImportError:
+            return  # the Dask job itself says how to install it, after checking the options
         logging.getLogger("distributed").setLevel(logging.WARNING)
 
 
@@ -350,13 +352,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "calibrate": args.calibrate,
     }
     corpus_protocols = ("cross-corpus", "leave-one-corpus-out")
-    if args.test_data or args.also or args.protocol in corpus_protocols:
+    if args.test_data or args.protocol in corpus_protocols:
         report = _evaluate_corpora(args, common)
     else:
+        from .cross_corpus import parse_source
+
         report, _ = evaluate_corpus(
             args.root,
             corpus=args.corpus,
             speaker_pattern=args.speaker_pattern,
+            also=[parse_source(a) for a in args.also or []],
+            label_map=_label_map(args.map),
             protocol=args.protocol,
             n_splits=args.folds,
             test_speakers=args.test_speakers.split(",") if args.test_speakers else None,
@@ -427,6 +433,7 @@ def _evaluate_corpora(args: argparse.Namespace, common: dict[str, Any]) -> dict[
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .corpora import parse_emotions
+    from .cross_corpus import parse_source
     from .workflows import train_corpus
 
     params = _parse_model_params(args.param, [args.model])[args.model]
@@ -434,6 +441,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.root,
         args.out,
         corpus=args.corpus,
+        also=[parse_source(a) for a in args.also or []],
+        label_map=_label_map(args.map),
         features=args.features,
         model=args.model,
         params=params,
@@ -1129,8 +1138,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--also",
         action="append",
         metavar="DIR:READER",
-        help="another training corpus, e.g. data/emodb:emodb (repeatable)",
+        help="another corpus, e.g. data/emodb:emodb (repeatable): with a speaker protocol "
+        "read with ROOT as one (one label vocabulary, folds of whole speakers of every "
+        "corpus); with --test-data more training corpora; leave-one-corpus-out tests each",
     )
+    _add_corpora_args(p, also=False)
     p.add_argument(
         "--calibrate",
         action="store_true",
@@ -1179,7 +1191,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="model name (default: mlp): a classic model, cnn1d, specnet or ensemble:A+B",
     )
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="parameter override")
-    p.add_argument("--exclude-speakers", help="comma-separated speakers to leave out")
+    p.add_argument(
+        "--exclude-speakers",
+        help="comma-separated speakers to leave out (corpus:speaker with --also)",
+    )
+    _add_corpora_args(p, also=True)
     _add_augment_arg(p)
     p.add_argument("--out", required=True, help="bundle folder to write")
     p.add_argument("--jobs", type=int, default=None, help="feature extraction processes")
@@ -1451,6 +1467,44 @@ def build_parser() -> argparse.ArgumentParser:
     _add_answer_emotions_arg(p)
     p.set_defaults(func=cmd_listen)
     return parser
+
+
+def _label_map(items: Sequence[str] | None) -> dict[str, str | None] | None:
+    """``--map calm=neutral --map bored=`` -> ``{"calm": "neutral", "bored": None}``."""
+    if not items:
+        return None
+    from .corpora import normalize_emotion
+
+    out: dict[str, str | None] = {}
+    for item in items:
+        source, sep, target = item.partition("=")
+        if not sep or not source.strip():
+            raise SerkitParameterError(
+                f"--map takes EMOTION=EMOTION (or EMOTION= to leave its clips out); got {item!r}"
+            )
+        out[normalize_emotion(source.strip())] = (
+            normalize_emotion(target.strip()) if target.strip() else None
+        )
+    return out
+
+
+def _add_corpora_args(p: argparse.ArgumentParser, *, also: bool) -> None:
+    """``--also`` (more corpora read with ROOT as one) and ``--map`` (one vocabulary)."""
+    if also:
+        p.add_argument(
+            "--also",
+            action="append",
+            metavar="DIR:READER",
+            help="another corpus read with ROOT as one, e.g. data/emodb:emodb (repeatable): "
+            "one label vocabulary over all, speakers kept apart per corpus",
+        )
+    p.add_argument(
+        "--map",
+        action="append",
+        metavar="FROM=TO",
+        help="read an emotion as another (calm=neutral), or leave its clips out (bored=); "
+        "repeatable, applied before the corpora's label sets are joined",
+    )
 
 
 def _add_answer_emotions_arg(p: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ with that speaker's own unlabelled clips).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,8 @@ def load_corpora(
     jobs: int | None = None,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
+    vocabulary: str = "shared",
+    label_map: Mapping[str, str | None] | None = None,
 ) -> tuple[dict[str, FeatureTable], dict[str, Any]]:
     """Read several corpora, keep their shared emotions, extract ``specs`` for each.
 
@@ -89,6 +91,12 @@ def load_corpora(
         What the models read.
     emotions : sequence of str, optional
         Keep only these emotions (before the intersection).
+    vocabulary : {"shared", "union"}
+        Keep the emotions every corpus has (to test one corpus on another), or every
+        emotion any corpus has (to train on them together: one label vocabulary).
+    label_map : mapping of str to str or None, optional
+        Read an emotion as another (``{"calm": "neutral"}``) or leave its clips out
+        (``{"bored": None}``), before the vocabulary is formed.
 
     Returns
     -------
@@ -108,10 +116,18 @@ def load_corpora(
     from .models._plan import feature_key
     from .workflows import align_tables
 
-    if len(sources) < 2:
+    if vocabulary not in ("shared", "union"):
+        raise ParameterError(f"vocabulary must be 'shared' or 'union'; got {vocabulary!r}")
+    if vocabulary == "shared" and len(sources) < 2:
         raise ParameterError(
             f"cross-corpus evaluation needs at least 2 corpora, got {len(sources)}"
         )
+    mapping = dict(label_map or {})
+
+    def mapped(label: object) -> str | None:
+        name = str(label)
+        return mapping.get(name, name)
+
     scans, names = [], []
     for root, reader in sources:
         scan = load_corpus(root, reader, emotions=emotions)
@@ -120,8 +136,11 @@ def load_corpora(
             name, k = f"{reader}-{k}", k + 1
         names.append(name)
         scans.append(scan)
-    label_sets = [{str(u.emotion) for u in scan.utterances} for scan in scans]
-    shared = sorted(set.intersection(*label_sets))
+    label_sets = [
+        {m for u in scan.utterances if (m := mapped(u.emotion)) is not None} for scan in scans
+    ]
+    combine = set.intersection if vocabulary == "shared" else set.union
+    shared = sorted(combine(*label_sets))
     if len(shared) < 2:
         raise ParameterError(
             "the corpora share fewer than 2 emotions: "
@@ -140,16 +159,20 @@ def load_corpora(
             tables[feature_key(table.spec)] = table
         tables = align_tables(tables)
         meta = next(iter(tables.values())).meta
-        emotion = meta["emotion"].astype(str)
+        original = meta["emotion"].astype(str)
+        emotion = original.map(lambda e: mapped(e) or "")
+        for table in tables.values():
+            table.meta["emotion"] = emotion.to_numpy()
         keep = np.flatnonzero(emotion.isin(shared).to_numpy())
         counts = emotion.value_counts()
+        gone = original[~emotion.isin(shared)].value_counts()
         summary["corpora"][name] = {
             "reader": str(reader),
             "root": str(Path(root).resolve()),
             "n_clips": len(keep),
             "n_speakers": int(meta["speaker"].iloc[keep].nunique()),
             "kept": {c: int(counts.get(c, 0)) for c in shared},
-            "dropped": {c: int(n) for c, n in sorted(counts.items()) if c not in shared},
+            "dropped": {c: int(n) for c, n in sorted(gone.items())},
             "skipped": len(next(iter(tables.values())).skipped),
         }
         per_corpus[name] = {key: _subset(t, keep, name) for key, t in tables.items()}

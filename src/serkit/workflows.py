@@ -137,6 +137,46 @@ def _dataset_tables(
     return {have: table}
 
 
+def source_tables(
+    root: str | os.PathLike,
+    specs: Sequence[Any],
+    *,
+    corpus: str = "ravdess",
+    also: Sequence[tuple[str | os.PathLike, str]] = (),
+    label_map: Mapping[str, str | None] | None = None,
+    emotions: Sequence[str] | None = None,
+    speaker_pattern: str | None = None,
+    jobs: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> tuple[dict[str, FeatureTable], str]:
+    """The tables of one corpus, or of several read as one (``also``: more ``(root, reader)``
+    corpora), and the name of what was read (``"ravdess+emodb+tess"``).
+
+    Several corpora share one label vocabulary (every emotion any of them has, after
+    ``label_map``: ``{"calm": "neutral"}`` reads calm as neutral, ``{"bored": None}`` leaves
+    boredom out); their speakers stay apart (``meta["corpus"]`` names each row's corpus,
+    and folds group by corpus and speaker).
+    """
+    if not also and not label_map:
+        tables = load_tables(
+            root, specs, corpus=corpus, emotions=emotions, speaker_pattern=speaker_pattern,
+            jobs=jobs, cache_dir=cache_dir, progress=progress,
+        )  # fmt: skip
+        return tables, corpus
+    if speaker_pattern:
+        raise ParameterError("--speaker-pattern is not supported with several corpora")
+    from .cross_corpus import load_corpora
+
+    tables, summary = load_corpora(
+        [(root, corpus), *also], specs, emotions=emotions, jobs=jobs, cache_dir=cache_dir,
+        progress=progress, vocabulary="union", label_map=label_map,
+    )  # fmt: skip
+    if len(next(iter(tables.values()))) == 0:
+        raise ParameterError(f"{root}: no usable clips found for corpus {corpus!r}")
+    return tables, "+".join(summary["corpora"])
+
+
 def align_tables(tables: Mapping[str, FeatureTable]) -> dict[str, FeatureTable]:
     """Keep only the clips present in every table, in the first table's order."""
     from ._inputs import take_rows
@@ -451,6 +491,8 @@ def evaluate_corpus(
     models: str | Sequence[str] = ("mlp",),
     emotions: Sequence[str] | None = None,
     speaker_pattern: str | None = None,
+    also: Sequence[tuple[str | os.PathLike, str]] = (),
+    label_map: Mapping[str, str | None] | None = None,
     jobs: int | None = None,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
@@ -468,16 +510,21 @@ def evaluate_corpus(
     """Extract what the models read (:func:`load_tables`), then :func:`evaluate_table`.
 
     ``protocol`` to ``threads`` are passed to :func:`evaluate_table` (see there).
+    ``also`` adds more ``(root, reader)`` corpora, read with ``root`` as one
+    (:func:`source_tables`: one label vocabulary, ``label_map`` applied; folds group by
+    corpus and speaker, so every fold holds whole speakers of every corpus).
 
     ``features`` is the feature set of members that do not name one (``None``:
     each model's default). ``augment`` > 0 trains each fold of the classic models
     also on that many degraded copies of its training clips (:func:`augment_table`).
     """
     plans, classic, specs = plan_evaluation(models, features, augment=bool(augment))
-    tables = load_tables(
+    tables, name = source_tables(
         root,
         list(specs.values()),
         corpus=corpus,
+        also=also,
+        label_map=label_map,
         emotions=emotions,
         speaker_pattern=speaker_pattern,
         jobs=jobs,
@@ -505,7 +552,9 @@ def evaluate_corpus(
         threads=threads,
         calibrate=calibrate,
     )
-    report["corpus"] = {"name": corpus, "root": str(Path(root).resolve())}
+    report["corpus"] = {"name": name, "root": str(Path(root).resolve())}
+    if also:
+        report["corpus"]["also"] = [str(Path(r).resolve()) for r, _ in also]
     return report, results
 
 
@@ -520,6 +569,8 @@ def train_corpus(
     emotions: Sequence[str] | None = None,
     speaker_pattern: str | None = None,
     exclude_speakers: Sequence[str] = (),
+    also: Sequence[tuple[str | os.PathLike, str]] = (),
+    label_map: Mapping[str, str | None] | None = None,
     augment: int = 0,
     threads: int | None = None,
     jobs: int | None = None,
@@ -535,6 +586,11 @@ def train_corpus(
     session part). Networks
     pick their epoch on validation speakers drawn from the training speakers.
 
+    ``also`` trains on more corpora with ``root`` (``(root, reader)`` pairs; one label
+    vocabulary over all of them after ``label_map``, see :func:`source_tables`); speakers
+    are kept apart per corpus in the speaker-normalised model and the calibration's inner
+    folds, and ``exclude_speakers`` may name ``corpus:speaker``.
+
     With ``calibrate`` (default) temperature scaling is fitted on out-of-fold
     predictions of the training clips, inner folds grouped by speaker
     (:meth:`EmotionRecognizer.calibrate`), and saved in the bundle;
@@ -546,10 +602,12 @@ def train_corpus(
         raise ParameterError("the shift-aware calibration needs calibrate=True")
     plan = plan_model(model, features)
     specs = {m.key: m.features for m in plan}
-    tables = load_tables(
+    tables, name = source_tables(
         root,
         list(specs.values()),
         corpus=corpus,
+        also=also,
+        label_map=label_map,
         emotions=emotions,
         speaker_pattern=speaker_pattern,
         jobs=jobs,
@@ -560,7 +618,11 @@ def train_corpus(
 
     excluded = [str(s) for s in exclude_speakers]
     first = next(iter(tables.values()))
-    keep = np.flatnonzero(~first.meta["speaker"].astype(str).isin(excluded).to_numpy())
+    speaker = first.meta["speaker"].astype(str)
+    # a speaker is named alone, or as corpus:speaker when several corpora are read
+    qualified = first.meta["corpus"].astype(str) + ":" + speaker
+    drop = speaker.isin(excluded) | qualified.isin(excluded)
+    keep = np.flatnonzero(~drop.to_numpy())
     tables = {
         key: FeatureTable(
             meta=t.meta.iloc[keep].reset_index(drop=True),
@@ -604,14 +666,17 @@ def train_corpus(
         from .calibration import DEFAULT_SHIFT
 
         rec.calibrate(X, y, groups=speakers, shift=DEFAULT_SHIFT if shift_calibration else None)
+    # several corpora: speakers named corpus:speaker, so none of two corpora merge
+    speakers_of_meta = speaker_keys(meta) if also else meta["speaker"].astype(str)
     rec.metadata_ = {
         "training": {
-            "corpus": corpus,
+            "corpus": name,
+            **({"label_map": dict(label_map)} if label_map else {}),
             "n_clips": len(meta),
             "n_training_rows": len(y),
             "augmented_copies": augment,
-            "n_speakers": int(meta["speaker"].nunique()),
-            "speakers": sorted(map(str, meta["speaker"].unique())),
+            "n_speakers": int(speakers_of_meta.nunique()),
+            "speakers": sorted(map(str, speakers_of_meta.unique())),
             "excluded_speakers": excluded,
             "class_counts": {
                 c: int((meta["emotion"] == c).sum()) for c in sorted(set(meta["emotion"]))

@@ -108,8 +108,11 @@ class LinearPipeline:
             pipeline_module = require("sklearn.pipeline", purpose="this model")
             rebuilt = []
             for name, type_name, state in self.steps_:
-                estimator = object.__new__(_class_of(type_name))
-                vars(estimator).update(copy.deepcopy(state))
+                cls = _class_of(type_name)
+                estimator = object.__new__(cls)
+                # a parameter this scikit-learn has and the writing one had not (multi_class:
+                # dropped in 1.8, still read by 1.6 and 1.7) takes its default
+                vars(estimator).update({**cls().get_params(deep=False), **copy.deepcopy(state)})
                 rebuilt.append((name, estimator))
             self._sklearn = pipeline_module.Pipeline(rebuilt)
         return self._sklearn

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -64,7 +65,8 @@ class AugmentedTraining(ClassifierMixin, BaseEstimator):
         ``X`` is a matrix, or (an ensemble whose members all read one feature set) a
         mapping with that one feature set's matrix, to which the copies are added.
         """
-        if isinstance(X, Mapping):
+        # a DOK sparse matrix is a dict: it is rows of a matrix here, which validate_data refuses
+        if isinstance(X, Mapping) and not issparse(X):
             if len(X) != 1:
                 raise ParameterError(
                     "augmented copies hold one feature set; this input has "
@@ -93,7 +95,7 @@ class AugmentedTraining(ClassifierMixin, BaseEstimator):
         return X, np.concatenate([y, np.asarray(self.extra_y)[keep]])
 
     def _input(self, X: Any) -> Any:
-        if isinstance(X, Mapping):
+        if isinstance(X, Mapping) and not issparse(X):
             return X
         return validate_data(self, X, reset=False, dtype=np.float64)
 

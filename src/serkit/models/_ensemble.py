@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.base import ClassifierMixin, clone
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
@@ -182,7 +183,7 @@ class ProbabilityEnsemble(ClassifierMixin, _BaseComposition):
         return list(self.members)
 
     def _input_for(self, name: str, X: Any) -> Any:
-        if not isinstance(X, Mapping):
+        if not isinstance(X, Mapping) or issparse(X):  # a DOK sparse matrix is a dict
             return X
         key = (self.inputs or {}).get(name, name)
         if key not in X:

@@ -25,6 +25,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -208,35 +209,6 @@ def _load(model_path: Path, settings: ServiceSettings) -> tuple[Any, ModelInfo]:
     return recognizer, info
 
 
-def _install_docs(app: FastAPI) -> None:
-    """``/docs`` with Swagger UI served from this server when ``swagger-ui-bundle`` is
-    installed (the ``serve`` extra), so the page works offline; otherwise FastAPI's
-    default page, which loads Swagger UI from a CDN."""
-    from fastapi.openapi.docs import get_swagger_ui_html
-    from fastapi.responses import HTMLResponse
-
-    try:
-        from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
-    except ImportError:
-        swagger_ui_path = None
-    if swagger_ui_path is not None:
-        app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
-        assets: dict[str, Any] = {
-            "swagger_js_url": "/docs-assets/swagger-ui-bundle.js",
-            "swagger_css_url": "/docs-assets/swagger-ui.css",
-            "swagger_favicon_url": "/docs-assets/favicon-32x32.png",
-        }
-    else:
-        assets = {}
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        """Swagger UI for the OpenAPI schema ("Authorize" sends the API key)."""
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json", title="serkit - API docs", **assets
-        )
-
-
 def create_app(
     model_path: str | os.PathLike, *, settings: ServiceSettings | None = None
 ) -> FastAPI:
@@ -254,7 +226,9 @@ def create_app(
     -------
     FastAPI
         Routes: ``POST /v1/predict``, ``POST /v1/timeline``, ``GET /v1/models``,
-        ``GET /healthz``, the web page at ``/`` and the OpenAPI docs at ``/docs``.
+        ``GET /healthz``, the web page at ``/`` and the OpenAPI docs at ``/docs``
+        (Swagger UI, whose files this server serves itself from ``/docs-assets``, so
+        the page works without internet access).
 
     Examples
     --------
@@ -281,7 +255,10 @@ def create_app(
             app.state.model_info = None
             blas.restore_original_limits()
 
-    app = FastAPI(
+    # FastAPIOffline is FastAPI with /docs pointed at the copy of Swagger UI 5 (which reads
+    # OpenAPI 3.1) in the fastapi-offline wheel, so no CDN is needed. No /redoc: ReDoc's
+    # page loads its logo from cdn.redoc.ly, and Swagger UI alone can try requests out.
+    app = FastAPIOffline(
         title="serkit",
         version=__version__,
         summary="Speech emotion recognition over HTTP.",
@@ -290,7 +267,10 @@ def create_app(
         '`{"error": {"code": ..., "message": ...}}`.',
         lifespan=lifespan,
         responses=_ERROR_RESPONSES,
-        docs_url=None,
+        redoc_url=None,
+        static_url="/docs-assets",
+        # no online validator badge: it would send the schema's URL to validator.swagger.io
+        swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.settings = settings
     app.state.inference_limiter = make_limiter(settings.inference_threads)
@@ -316,8 +296,6 @@ def create_app(
 
     static = resources.files("serkit.service") / "static"
     app.mount("/static", StaticFiles(packages=[("serkit.service", "static")]), name="static")
-
-    _install_docs(app)
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
