@@ -355,9 +355,24 @@ def test_local_cluster_predictions_equal_the_local_path(local_cluster: str, tmp_
     rec = EmotionRecognizer.load(default_model_path())
     for pred in predict_paths(rec, [EXAMPLES]):
         row = rows.loc[pred.path]
-        assert row["emotion"] == pred.emotion
+        assert row["emotion"] == pred.emotion and row["uncertain"] == pred.uncertain
         for label, p in pred.probabilities.items():
             assert row[label] == pytest.approx(p, rel=1e-6, abs=1e-9)
+    # --emotions: the workers answer over the set, a job of its own
+    four = ["angry", "happy", "neutral", "sad"]
+    four_out = tmp_path / "four.parquet"
+    run_predictions([EXAMPLES], four_out, address=local_cluster, partition_size=8, emotions=four)
+    assert json.loads((four_out / "_serkit_job.json").read_text())["identity"]["emotions"] == four
+    four_rows = pd.read_parquet(four_out).set_index("path")
+    for pred in predict_paths(rec.restrict(four), [EXAMPLES]):
+        assert four_rows.loc[pred.path, "emotion"] == pred.emotion
+        assert [c for c in four_rows.columns if c in four] == four
+        for label, p in pred.probabilities.items():
+            assert four_rows.loc[pred.path, label] == pytest.approx(p, rel=1e-6, abs=1e-9)
+    with pytest.raises(ParameterError, match="cannot answer bored"):
+        run_predictions([EXAMPLES], tmp_path / "x.parquet", address=local_cluster,
+                        emotions=["bored"])  # fmt: skip
+    assert not (tmp_path / "x.parquet").exists()
     # --no-calibration: the bundle's calibration dropped on the workers too, a job of its own
     raw_out = tmp_path / "raw.parquet"
     run_predictions([EXAMPLES], raw_out, address=local_cluster, partition_size=8, calibrated=False)

@@ -530,6 +530,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             announce=_announce_dashboard,
             calibrated=not args.no_calibration,
             group_by=args.group_by,
+            emotions=[e for e in args.emotions.split(",") if e.strip()] if args.emotions else None,
         )
         _print_job(summary, "predictions", args.json)
         return 0

@@ -488,6 +488,7 @@ def run_predictions(
     announce: Callable[[str], None] | None = None,
     calibrated: bool = True,
     group_by: str | None = None,
+    emotions: Sequence[str] | None = None,
 ) -> JobSummary:
     """Predict every audio file on a Dask cluster into a partitioned Parquet dataset.
 
@@ -499,7 +500,7 @@ def run_predictions(
     file's absolute path) normalises each session's files together, as the local path
     does: a partition then ends only where a session ends, and the listing must keep
     each session's files together (checked before the job starts); rows gain a
-    ``session`` column.
+    ``session`` column. ``emotions`` (``--emotions``) answers over that label set.
 
     Returns
     -------
@@ -526,6 +527,13 @@ def run_predictions(
     task_kwargs = {"model_path": str(model_dir), "model_digest": digest, "calibrated": calibrated}
     if not calibrated:  # only then, so folders of earlier calibrated jobs still resume
         identity["calibrated"] = False
+    if emotions is not None:  # checked here, not on every worker
+        from ..answers import restriction_matrix
+
+        restriction_matrix(manifest.get("classes") or [], list(emotions))
+        identity["emotions"] = list(emotions)
+        identity["classes"] = list(emotions)
+        task_kwargs["emotions"] = list(emotions)
     group, total = None, None
     if group_by is not None:  # checked before the job folder exists: a typo costs nothing
         group = session_key(group_by)

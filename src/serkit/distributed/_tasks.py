@@ -233,13 +233,15 @@ def predict_partition(
     cache_dir: str | None,
     calibrated: bool = True,
     group_by: str | None = None,
+    emotions: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Predictions of one partition's files -> ``OUT/part-index.parquet``; returns the summary.
 
-    Columns: ``path, emotion, confidence``, one probability column per class,
-    ``sha256`` and ``error`` (the other columns null where the file failed); with
-    ``group_by``, the files of each session are normalised together (the partition
-    holds whole sessions) and a ``session`` column follows ``path``.
+    Columns: ``path, emotion, confidence`` (and ``uncertain`` for a model with a
+    threshold), one probability column per class, ``sha256`` and ``error`` (the other
+    columns null where the file failed); with ``group_by``, the files of each session are
+    normalised together (the partition holds whole sessions) and a ``session`` column
+    follows ``path``; ``emotions`` answers over that label set (``--emotions``).
     """
     import pyarrow as pa
 
@@ -248,6 +250,8 @@ def predict_partition(
     start = time.perf_counter()
     prepare_worker()
     rec = _recognizer(model_path, model_digest, calibrated)
+    if emotions is not None:
+        rec = rec.restrict(list(emotions))
     classes = [str(c) for c in rec.classes_]
     digests, read_errors = _digests(paths)
     sessions = None
@@ -272,6 +276,11 @@ def predict_partition(
             type=pa.float64(),
         ),
     }
+    if rec.uncertain_below_ is not None:
+        columns["uncertain"] = pa.array(
+            [None if f else p.uncertain for p, f in zip(preds, failed, strict=True)],
+            type=pa.bool_(),
+        )
     for c in classes:
         columns[c] = pa.array(
             [None if f else p.probabilities[c] for p, f in zip(preds, failed, strict=True)],
