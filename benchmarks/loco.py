@@ -68,6 +68,7 @@ FEATURES: dict[str, str] = {
     "w1L": "whisper:pad=0,pool=mean,layer=1,level=-25",
     "w3L": "whisper:pad=0,pool=mean,layer=3,level=-25",
     "w4L": "whisper:pad=0,pool=mean,level=-25",
+    "b2L": "whisper:pad=0,pool=mean,layer=2,level=-25,model=base",
 }
 FOUR = ("angry", "happy", "neutral", "sad")
 # label sets: a map applied to training labels (None drops the class)
