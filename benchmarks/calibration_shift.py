@@ -507,31 +507,12 @@ def _recipe(args: argparse.Namespace) -> tuple[Any, Any, str]:
     from serkit.workflows import load_table
 
     if args.recipe == "default":
-        sys.path.insert(0, str(REPO / "scripts"))
-        import build_default_model as build
-
-        def fit(X: np.ndarray, y: np.ndarray, g: np.ndarray) -> Any:
-            # the build's own calibration (its temperature and, with "shift", the
-            # reference the bundle stores; the blend parameters read here do not enter)
-            return build.calibrate(build.fit(X, y, g), X, y, g, build.CALIBRATION)
-
-        def load(cache: Path) -> tuple[Data, Data, Callable[[np.ndarray], Data]]:
-            tables = build.load(cache)
-            train = build._xyg(tables["emodb"])
-            augmented = build.augment({"emodb": tables["emodb"]}, cache)
-            copies = build._copies(augmented["emodb"]) if augmented else None
-
-            def training(rows: np.ndarray) -> Data:  # the clips and their copies
-                return build._stack(build._rows(train, copies, rows))
-
-            return train, build._xyg(tables["ravdess"]), training
-
-        desc = (
-            f"scripts/build_default_model.py: {build.FEATURES} + {build.MODEL} {build.PARAMS}, "
-            f"{build.AUGMENT} augmented copies per training clip, calibration "
-            f"{build.CALIBRATION!r}"
+        # the three-corpus default fits its blend on leave-one-corpus-out predictions
+        sys.exit(
+            "the default model's blend is fitted by python scripts/build_default_model.py "
+            "--fit-shift (leave-one-corpus-out over its three corpora); --refit here fits the "
+            "two-corpus EmoDB-2s -> RAVDESS direction for --features/--model recipes"
         )
-        return fit, load, desc
     params = {}
     for item in [i for i in args.params.split(",") if i]:
         key, _, value = item.partition("=")
