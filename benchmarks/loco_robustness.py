@@ -10,6 +10,11 @@ and speaker-normalised.
 Usage::
 
     python benchmarks/loco_robustness.py [--jobs 2]     # writes loco_robustness.json
+    python benchmarks/loco_robustness.py --augment 1    # + 1 degraded copy per training clip
+
+``--augment N`` adds N degraded copies of every training clip (``serkit.workflows.
+augment_table``, ``serkit train --augment``'s mix; each copy grouped with its speaker in the
+calibration's inner folds) and writes ``loco_robustness_augN.json``.
 """
 
 from __future__ import annotations
@@ -37,15 +42,30 @@ TESTED = ("clean", "telephone 8 kHz", "pink noise 10 dB")
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--augment", type=int, default=0, help="degraded copies per clip")
     parser.add_argument("--cache-dir", type=Path,
                         default=Path.home() / ".cache" / "serkit" / "features")  # fmt: skip
     args = parser.parse_args()
     tables = recipe.load(args.cache_dir)
     data = {c: recipe._xyg(t) for c, t in tables.items()}
     shift = recipe.shift_parameters()
+    copies = {}
+    if args.augment:
+        from serkit.workflows import augment_table
+
+        for name, table in tables.items():
+            extra = augment_table(table, copies=args.augment, jobs=args.jobs,
+                                  cache_dir=args.cache_dir, progress=True)  # fmt: skip
+            Xa, ya, _ = recipe._xyg(extra)
+            labels = [recipe.LABEL_MAP.get(v, v) for v in extra.meta["emotion"].astype(str)]
+            keep = np.array([v is not None for v in labels])
+            ga = (extra.meta["session"].astype(str)).to_numpy()[keep]
+            copies[name] = (Xa, ya, ga)
     out: dict[str, dict[str, dict[str, float]]] = {}
     for held, table in tables.items():
-        Xt, yt, gt = recipe._stack([data[n] for n in data if n != held])
+        Xt, yt, gt = recipe._stack(
+            [data[n] for n in data if n != held] + [copies[n] for n in copies if n != held]
+        )
         with threadpool_limits(1):
             rec = recipe.fit_calibrated(Xt, yt, gt, shift)
         classes = [str(c) for c in rec.classes_]
@@ -69,10 +89,12 @@ def main() -> int:
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.processor() or platform.machine()}, 2 cores",
         "recipe": f"{recipe.FEATURES} + {recipe.MODEL} {recipe.PARAMS}",
+        "augmented_copies": args.augment,
         "uar4": out,
     }
-    OUT.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {OUT}")
+    out_file = OUT if not args.augment else OUT.with_name(f"loco_robustness_aug{args.augment}.json")
+    out_file.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {out_file}")
     return 0
 
 
