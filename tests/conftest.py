@@ -121,3 +121,27 @@ def lock_folder(monkeypatch: pytest.MonkeyPatch):
 
     monkeypatch.setattr(os, "scandir", scandir)
     return lambda path: locked.add(os.fspath(path))
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLE_EMOTIONS = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry",
+                    "06": "fearful", "07": "disgust", "08": "surprised"}  # fmt: skip
+"""RAVDESS emotion codes of the example clips' names."""
+
+
+@pytest.fixture(scope="session")
+def example_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny real model shared by the service and page tests: seed features of the 16
+    example clips, logistic regression, with a small card (read-only: do not write in it)."""
+    from serkit.features import extract_files
+    from serkit.recognizer import EmotionRecognizer
+
+    paths = sorted(EXAMPLES.glob("*.flac"))
+    X = extract_files(paths, "seed", jobs=1).matrix()
+    y = [EXAMPLE_EMOTIONS[p.name.split("-")[2]] for p in paths]
+    folder = tmp_path_factory.mktemp("example-model") / "model"
+    EmotionRecognizer("seed", "logreg").fit(X, y).save(
+        folder, metadata={"metrics": {"uar": 0.5}, "training": {"n_clips": 16}}
+    )
+    return folder
+

@@ -27,7 +27,6 @@ from fastapi.testclient import TestClient
 from conftest import tone, voice_like
 from serkit import ParameterError
 from serkit.bundles import describe_manifest, read_manifest
-from serkit.features import extract_files
 from serkit.recognizer import EmotionRecognizer, Prediction
 from serkit.service import ServiceSettings, create_app, create_app_from_env
 from serkit.service.dependencies import get_model_info, get_recognizer
@@ -45,16 +44,9 @@ EMOTIONS = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "an
 
 # ---------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny real model: seed features of the 16 example clips, logistic regression."""
-    paths = sorted(EXAMPLES.glob("*.flac"))
-    X = extract_files(paths, "seed", jobs=1).matrix()
-    y = [EMOTIONS[p.name.split("-")[2]] for p in paths]
-    folder = tmp_path_factory.mktemp("service") / "model"
-    EmotionRecognizer("seed", "logreg").fit(X, y).save(
-        folder, metadata={"metrics": {"uar": 0.5}, "training": {"n_clips": 16}}
-    )
-    return folder
+def model_dir(example_model_dir: Path) -> Path:
+    """The shared tiny model of conftest (seed features of the example clips, logreg)."""
+    return example_model_dir
 
 
 @pytest.fixture(scope="module")

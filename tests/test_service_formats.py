@@ -18,7 +18,6 @@ from fastapi.testclient import TestClient
 
 from _media import KINDS, encode
 from serkit import audio
-from serkit.features import extract_files
 from serkit.recognizer import EmotionRecognizer
 from serkit.service import ServiceSettings, create_app
 from test_audio_formats import claim_webm_duration
@@ -32,14 +31,9 @@ MEDIA = {"m4a": "audio/mp4", "aac": "audio/aac", "webm": "audio/webm", "mp4": "v
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny real model: seed features of the 16 example clips, logistic regression."""
-    paths = sorted(EXAMPLES.glob("*.flac"))
-    X = extract_files(paths, "seed", jobs=1).matrix()
-    y = [EMOTIONS[p.name.split("-")[2]] for p in paths]
-    folder = tmp_path_factory.mktemp("service_formats") / "model"
-    EmotionRecognizer("seed", "logreg").fit(X, y).save(folder)
-    return folder
+def model_dir(example_model_dir: Path) -> Path:
+    """The shared tiny model of conftest (seed features of the example clips, logreg)."""
+    return example_model_dir
 
 
 @pytest.fixture(scope="module")

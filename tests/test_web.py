@@ -79,14 +79,9 @@ def serve_in_thread(app) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny real model: seed features of the 16 example clips, logistic regression."""
-    paths = sorted(EXAMPLES.glob("*.flac"))
-    X = extract_files(paths, "seed", jobs=1).matrix()
-    y = [EMOTIONS[p.name.split("-")[2]] for p in paths]
-    folder = tmp_path_factory.mktemp("web") / "model"
-    EmotionRecognizer("seed", "logreg").fit(X, y).save(folder)
-    return folder
+def model_dir(example_model_dir: Path) -> Path:
+    """The shared tiny model of conftest (seed features of the example clips, logreg)."""
+    return example_model_dir
 
 
 @pytest.fixture(scope="module")

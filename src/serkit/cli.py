@@ -484,8 +484,13 @@ def _load_recognizer(
     if not calibrated:
         rec.calibration_ = None
     if emotions is not None:
-        rec = rec.restrict([e for e in emotions.split(",") if e.strip()])
+        rec = rec.restrict(_answer_emotions(emotions))
     return rec
+
+
+def _answer_emotions(text: str | None) -> list[str] | None:
+    """``--emotions angry,happy`` -> ``["angry", "happy"]`` (None when not given)."""
+    return None if text is None else [e.strip() for e in text.split(",") if e.strip()]
 
 
 def _uncertain_note(rec: Any, uncertain: int) -> None:
@@ -530,7 +535,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             announce=_announce_dashboard,
             calibrated=not args.no_calibration,
             group_by=args.group_by,
-            emotions=[e for e in args.emotions.split(",") if e.strip()] if args.emotions else None,
+            emotions=_answer_emotions(args.emotions),
         )
         _print_job(summary, "predictions", args.json)
         return 0
